@@ -1,0 +1,19 @@
+-- Undo 0001: drop the schema, then the roles unless another database still uses them.
+drop schema if exists epic_events cascade;
+
+-- Roles are cluster-wide: another database on this server (a test clone, staging)
+-- may still hold objects or grants of theirs. Drop what is free, keep the rest.
+do $$
+declare
+    r text;
+begin
+    foreach r in array array['epic_authenticator', 'epic_management', 'epic_sales',
+                             'epic_support', 'epic_owner'] loop
+        begin
+            execute format('drop role if exists %I', r);
+        exception when dependent_objects_still_exist or object_in_use then
+            raise notice 'role % kept: still used elsewhere on this server', r;
+        end;
+    end loop;
+end
+$$;

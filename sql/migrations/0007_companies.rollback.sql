@@ -1,0 +1,3 @@
+-- Undo 0007: companies.
+set local role epic_owner;
+drop table epic_events.company;
