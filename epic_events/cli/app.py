@@ -1,0 +1,92 @@
+"""The per-command application state, and the one place a command becomes an employee.
+
+`App.run(fn)` loads and verifies the stored token (refreshing it if expired),
+opens one connection, and calls `fn(tx)` inside the transaction that
+db.transaction() sets up (role, employee, session). If the database no
+longer honours the session (department changed, session revoked), it tries
+one refresh, then reports the reason.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import cached_property
+
+from .. import auth, config, db, errors
+from ..render import default_format
+
+
+class App:
+    def __init__(self, fmt: str | None = None, debug: bool = False):
+        self.fmt = fmt
+        self.debug = debug
+        self.command_path = ""
+        self.claims: auth.Claims | None = None
+        self._conn = None
+
+    def format(self, override: str | None) -> str:
+        return override or self.fmt or default_format()
+
+    @cached_property
+    def dsn(self) -> str:
+        return db.app_dsn()
+
+    @cached_property
+    def keys(self) -> auth.Keys:
+        return auth.keys()
+
+    @cached_property
+    def store(self):
+        # Tokens are kept per database; the embedded default needs no server for this.
+        return auth.token_store(config.get("DATABASE_URL") or "host=embedded")
+
+    @property
+    def conn(self):
+        if self._conn is None:
+            self._conn = db.connect(self.dsn)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def identity(self) -> db.Identity:
+        """Verify the stored access token before touching the database."""
+        tokens = self.store.load()
+        if not tokens:
+            raise errors.NotLoggedIn("not logged in: run `epic-events login`")
+        try:
+            self.claims = auth.verify(self.keys, tokens["access"], "access")
+        except auth.TokenExpired:
+            self.claims = auth.refresh(self.conn, self.store, self.keys)
+        return self._identity()
+
+    def _identity(self) -> db.Identity:
+        c = self.claims
+        return db.Identity(c.employee_id, c.department, c.session_id)
+
+    def run(self, fn):
+        """Call fn(tx) as the logged-in employee, in one transaction."""
+        ident = self.identity()
+        try:
+            with db.transaction(self.conn, ident) as tx:
+                return fn(tx)
+        except db.SessionNotLive:
+            # Maybe only the department changed: a refresh says so, or says why not.
+            self.claims = auth.refresh(self.conn, self.store, self.keys)
+            with db.transaction(self.conn, self._identity()) as tx:
+                return fn(tx)
+
+    def admin_run(self, fn):
+        """Call fn(tx) on the admin connection (migrations, bootstrap)."""
+        conn = db.connect(db.admin_dsn())
+        try:
+            with db.transaction(conn) as tx:
+                return fn(tx)
+        finally:
+            conn.close()
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()

@@ -1,0 +1,73 @@
+"""login, logout, refresh, whoami."""
+
+from __future__ import annotations
+
+import click
+
+from .. import auth, validate
+from ..render import Column, emit, human
+from .options import ask, output_option, password_stdin_option, read_password
+
+WHOAMI = [
+    Column("id", "Id", "id"), Column("employee_number", "Number"), Column("full_name", "Name"),
+    Column("email", "Email"), Column("phone", "Phone"), Column("department", "Department"),
+    Column("session_expires_at", "Session until", "datetime"),
+]
+
+
+@click.command()
+@click.option("--email", help="Your work email (asked if missing).")
+@password_stdin_option
+@click.pass_obj
+def login(app, email, password_stdin):
+    """Log in: your tokens are kept in the OS keyring (or a 0600 file).
+
+    The password is asked with a hidden prompt, or read from standard input
+    with --password-stdin. It is never an argument.
+
+    \b
+    Examples:
+      epic-events login --email mona@epic-events.fr
+      pass show epic | epic-events login --email mona@epic-events.fr --password-stdin
+    """
+    email = ask(email, "email", "--email", validate.email, "Email")
+    password = read_password(password_stdin, confirm=False)
+    claims, employee = auth.login(app.conn, app.store, app.keys, email, password)
+    click.echo(f"Logged in as {employee['full_name']} ({employee['department']}).", err=True)
+
+
+@click.command()
+@click.option("--all", "everywhere", is_flag=True, help="Close every session of yours, on every machine.")
+@click.pass_obj
+def logout(app, everywhere):
+    """Log out: the session is revoked in the database, the tokens forgotten here."""
+    revoked = auth.logout(app.conn, app.store, app.keys, everywhere)
+    if everywhere:
+        click.echo(f"Logged out everywhere ({revoked} session(s) closed).", err=True)
+    else:
+        click.echo("Logged out.", err=True)
+
+
+@click.command()
+@click.pass_obj
+def refresh(app):
+    """Exchange your refresh token for new tokens now (commands do it by themselves)."""
+    claims = auth.refresh(app.conn, app.store, app.keys)
+    click.echo(f"Tokens refreshed; access valid until {human(_when(claims.expires_at))}.", err=True)
+
+
+@click.command()
+@output_option
+@click.pass_obj
+def whoami(app, fmt):
+    """Show who you are logged in as, as the database sees you."""
+    me = app.run(lambda tx: tx.run("session.whoami"))
+    tokens = app.store.load() or {}
+    me = dict(me, session_expires_at=_when(tokens.get("refresh_expires_at")))
+    emit(me, app.format(fmt), WHOAMI, title="You")
+
+
+def _when(epoch):
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(epoch, tz=timezone.utc) if epoch else None

@@ -1,0 +1,89 @@
+"""db migrate | rollback | status | bootstrap (and, with the embedded server, start | stop)."""
+
+from __future__ import annotations
+
+import click
+
+from .. import db as database
+from .. import errors, validate
+from .options import ask, password_stdin_option, read_password
+
+
+@click.group()
+def db():
+    """Database administration: migrations and the first account.
+
+    These commands use the admin connection (EPIC_EVENTS_ADMIN_DSN), never
+    your employee session.
+    """
+
+
+@db.command()
+def migrate():
+    """Apply every pending migration (the same files `yoyo apply` reads)."""
+    from .. import migrations
+
+    applied = migrations.apply(database.admin_dsn())
+    if applied:
+        for mid in applied:
+            click.echo(f"applied {mid}")
+    else:
+        click.echo("already up to date")
+
+
+@db.command()
+@click.option("--count", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many migrations to roll back.")
+@click.option("--all", "everything", is_flag=True, help="Roll back every migration (drops all data).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def rollback(count, everything, yes):
+    """Roll back the newest migration(s), with their .rollback.sql files."""
+    from .. import migrations
+
+    what = "every migration (ALL DATA IS LOST)" if everything else f"{count} migration(s)"
+    if not yes:
+        if not click.get_text_stream("stdin").isatty():
+            raise errors.InvalidInput("rollback: pass --yes to confirm without a terminal")
+        click.confirm(f"Roll back {what}?", abort=True)
+    for mid in migrations.rollback(database.admin_dsn(), None if everything else count):
+        click.echo(f"rolled back {mid}")
+
+
+@db.command()
+def status():
+    """List the migrations and whether each is applied."""
+    from .. import migrations
+
+    for state in migrations.status(database.admin_dsn()):
+        click.echo(f"{'applied' if state.applied else 'pending'}  {state.id}")
+
+
+@db.command()
+@click.option("--email", help="The manager's email.")
+@click.option("--name", help="The manager's full name.")
+@click.option("--phone", help="The manager's phone (optional).")
+@password_stdin_option
+def bootstrap(email, name, phone, password_stdin):
+    """Create the first management account; refused once one exists.
+
+    \b
+    Example:
+      epic-events db bootstrap --email mona@epic-events.fr --name "Mona Martin"
+    """
+    from .. import auth
+
+    email = ask(email, "email", "--email", validate.email, "Email")
+    name = ask(name, "full_name", "--name", validate.text, "Full name")
+    phone = validate.phone("phone", phone) if phone else None
+    password = validate.password(read_password(password_stdin, confirm=True))
+    password_hash = auth.hash_password(password)
+    conn = database.connect(database.admin_dsn())
+    try:
+        with database.transaction(conn) as tx:
+            tx.run("employee.become_owner")
+            new_id = tx.run("employee.bootstrap_manager", {
+                "full_name": name, "email": email, "phone": phone,
+                "password_hash": password_hash})
+    finally:
+        conn.close()
+    click.echo(f"Created manager {name} <{email}> (id {new_id}). Log in with `epic-events login`.")

@@ -1,0 +1,107 @@
+"""Options and helpers shared by many commands (one decorator, one behaviour)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import errors, validate
+from ..render import FORMATS
+
+
+def output_option(fn):
+    """--format on every command that prints records."""
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+                        help="table (default on a terminal), json or csv.")(fn)
+
+
+def paging_options(sorts: tuple[str, ...]):
+    """--limit/--offset/--page and --sort/--desc on every list."""
+    def decorate(fn):
+        fn = click.option("--desc", is_flag=True, help="Sort in descending order.")(fn)
+        fn = click.option("--sort", type=click.Choice(sorts), default=sorts[0], show_default=True,
+                          help="Sort key.")(fn)
+        fn = click.option("--page", type=click.IntRange(min=1), default=None,
+                          help="Page number (of --limit rows).")(fn)
+        fn = click.option("--offset", type=click.IntRange(min=0), default=None,
+                          help="Rows to skip.")(fn)
+        fn = click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True,
+                          help="Rows per page.")(fn)
+        return fn
+    return decorate
+
+
+def paging(limit: int, offset: int | None, page: int | None) -> dict:
+    if offset is not None and page is not None:
+        raise errors.InvalidInput("--offset and --page: give one or the other")
+    start = offset if offset is not None else ((page or 1) - 1) * limit
+    # One row more than shown tells whether there is a next page, without count(*).
+    return {"limit": limit + 1, "offset": start}
+
+
+def page_caption(rows: list, limit: int, offset: int) -> tuple[list, str]:
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not rows:
+        return rows, ""
+    caption = f"rows {offset + 1}–{offset + len(rows)}"
+    if more:
+        caption += f"; more with --offset {offset + limit}"
+    return rows, caption
+
+
+def password_stdin_option(fn):
+    return click.option("--password-stdin", is_flag=True,
+                        help="Read the password from standard input (for scripts).")(fn)
+
+
+def read_password(from_stdin: bool, confirm: bool, label: str = "Password") -> str:
+    """From stdin (first line), or a hidden prompt on a terminal; never an argument."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        value = line[:-1] if line.endswith("\n") else line
+        if value.endswith("\r"):
+            value = value[:-1]
+        if not value:
+            raise errors.InvalidInput("password: nothing was read from standard input")
+        return value
+    if not sys.stdin.isatty():
+        raise errors.InvalidInput(
+            "password: no terminal to ask on; pass --password-stdin and pipe it in")
+    return click.prompt(label, hide_input=True, confirmation_prompt=confirm)
+
+
+def ask(value, field: str, option: str, parse, prompt: str, default=None, required: bool = True):
+    """The option's value parsed, else a validated prompt on a terminal, else an error.
+
+    `parse(field, text)` raises InvalidInput naming the field; on a terminal the
+    question is asked again until the answer is valid.
+    """
+    if value is not None:
+        return parse(field, value)
+    if not sys.stdin.isatty():
+        if not required:
+            return None
+        raise errors.InvalidInput(f"missing option {option} (no terminal to ask on)")
+    while True:
+        answer = click.prompt(prompt, default=default if default is not None else
+                              (None if required else ""),
+                              show_default=default is not None, type=str)
+        if not required and answer.strip() == "":
+            return None
+        try:
+            return parse(field, answer)
+        except errors.InvalidInput as exc:
+            click.echo(f"  {exc.message}", err=True)
+
+
+def optional(parse):
+    """A parser that treats an empty string as 'clear this field' (None)."""
+    def wrapped(field, value):
+        return None if value.strip() == "" else parse(field, value)
+    return wrapped
+
+
+def parse_id(field, value):
+    return validate.record_id(field, value)

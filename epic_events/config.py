@@ -1,0 +1,66 @@
+"""Settings: environment variables first, then an optional TOML config file.
+
+The file is $EPIC_EVENTS_CONFIG, else <user config dir>/epic-events/config.toml,
+with the same names as the variables, e.g.
+
+    DATABASE_URL = "postgresql://epic_authenticator@db.example/epic_events"
+    SENTRY_ENVIRONMENT = "production"
+
+Secrets (SECRET_KEY, passwords in DSNs) belong in the environment or in a file
+only you can read; nothing here ever prints them.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+NAMES = (
+    "DATABASE_URL", "EPIC_EVENTS_ADMIN_DSN", "SECRET_KEY", "JWT_KID", "SECRET_KEY_PREV",
+    "JWT_KID_PREV", "SENTRY_DSN", "SENTRY_ENVIRONMENT", "SENTRY_SAMPLE_RATE",
+    "EPIC_EVENTS_BCRYPT_ROUNDS", "EPIC_EVENTS_PHONE_REGION",
+)
+
+
+def config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "epic-events"
+
+
+def state_dir() -> Path:
+    """Where tokens and the embedded server's secret live (never /tmp)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "epic-events"
+
+
+def data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "epic-events"
+
+
+@cache
+def _file_settings() -> dict[str, str]:
+    path = Path(os.environ.get("EPIC_EVENTS_CONFIG") or config_dir() / "config.toml")
+    if not path.is_file():
+        return {}
+    import tomllib
+
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    return {k: str(v) for k, v in data.items() if k in NAMES}
+
+
+def get(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value:
+        return value
+    return _file_settings().get(name) or default
+
+
+def bcrypt_rounds() -> int:
+    return int(get("EPIC_EVENTS_BCRYPT_ROUNDS", "12"))
+
+
+def phone_region() -> str:
+    return get("EPIC_EVENTS_PHONE_REGION", "FR")

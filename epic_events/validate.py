@@ -1,0 +1,136 @@
+"""Parsing and validating what people type. Each error names its field.
+
+The database enforces the same rules (checks, triggers); these give a clear
+message before a round trip and normalize input (phones to E.164, dates to
+aware datetimes, amounts to two decimals).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from . import config
+from .errors import InvalidInput
+
+EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MAX_AMOUNT = Decimal("9999999999.99")
+
+
+def text(field: str, value: str, max_length: int = 200, multiline: bool = False) -> str:
+    if "\x00" in value:
+        raise InvalidInput(f"{field}: must not contain NUL characters")
+    if not value.strip():
+        raise InvalidInput(f"{field}: must not be blank")
+    if len(value) > max_length:
+        raise InvalidInput(f"{field}: at most {max_length} characters")
+    if not multiline and CONTROL.search(value):
+        raise InvalidInput(f"{field}: must not contain control characters")
+    return value
+
+
+def notes(field: str, value: str) -> str:
+    if "\x00" in value:
+        raise InvalidInput(f"{field}: must not contain NUL characters")
+    if len(value) > 10000:
+        raise InvalidInput(f"{field}: at most 10000 characters")
+    return value
+
+
+def email(field: str, value: str) -> str:
+    value = value.strip()
+    if len(value) > 254 or not EMAIL.match(value):
+        raise InvalidInput(f"{field}: not a valid email address")
+    return value
+
+
+def phone(field: str, value: str) -> str:
+    """Normalize to E.164: '06 12 34 56 78' -> '+33612345678' (default region FR)."""
+    import phonenumbers
+
+    if "\x00" in value:
+        raise InvalidInput(f"{field}: not a valid phone number")
+    try:
+        parsed = phonenumbers.parse(value, config.phone_region())
+    except phonenumbers.NumberParseException:
+        raise InvalidInput(f"{field}: not a valid phone number") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidInput(f"{field}: not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def amount(field: str, value: str | Decimal) -> Decimal:
+    raw = str(value).strip().replace("\u202f", "").replace(" ", "").replace("€", "")
+    if raw.count(",") == 1 and "." not in raw:
+        raw = raw.replace(",", ".")  # French decimal comma: 1500,50
+    try:
+        number = Decimal(raw)
+    except InvalidOperation:
+        raise InvalidInput(f"{field}: not an amount (e.g. 1500 or 1500.50)") from None
+    if not number.is_finite():
+        raise InvalidInput(f"{field}: not an amount (e.g. 1500 or 1500.50)")
+    if number < 0:
+        raise InvalidInput(f"{field}: must not be negative")
+    if number != number.quantize(Decimal("0.01")):
+        raise InvalidInput(f"{field}: at most two decimals")
+    if number > MAX_AMOUNT:
+        raise InvalidInput(f"{field}: at most {MAX_AMOUNT}")
+    return number.quantize(Decimal("0.01"))
+
+
+_DATE_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y")
+
+
+def moment(field: str, value: str) -> datetime:
+    """dd/mm/yyyy, dd/mm/yyyy HH:MM or ISO 8601; naive times are local time."""
+    raw = value.strip()
+    parsed = None
+    for fmt in _DATE_FORMATS:
+        try:
+            parsed = datetime.strptime(raw, fmt)
+            break
+        except ValueError:
+            continue
+    if parsed is None:
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(
+                f"{field}: not a date (dd/mm/yyyy, dd/mm/yyyy HH:MM or ISO 8601)") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()  # the local time zone
+    return parsed
+
+
+def count(field: str, value: str | int) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise InvalidInput(f"{field}: not a whole number") from None
+    if number < 0:
+        raise InvalidInput(f"{field}: must not be negative")
+    if number > 2_147_483_647:
+        raise InvalidInput(f"{field}: too large")
+    return number
+
+
+def record_id(field: str, value: str | int) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise InvalidInput(f"{field}: not an id (a whole number)") from None
+    if not 0 < number < 2**63:
+        raise InvalidInput(f"{field}: not an id (a positive whole number)")
+    return number
+
+
+def password(value: str) -> str:
+    if len(value) < 8:
+        raise InvalidInput("password: at least 8 characters")
+    if len(value.encode()) > 72:
+        raise InvalidInput("password: at most 72 bytes (bcrypt's limit)")
+    if "\x00" in value:
+        raise InvalidInput("password: must not contain NUL characters")
+    return value
