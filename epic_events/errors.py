@@ -98,10 +98,15 @@ def from_database(exc: Exception) -> AppError:
     if constraint in CONSTRAINTS:
         cls, message = CONSTRAINTS[constraint]
         return cls(message)
-    if isinstance(exc, pgerr.ForeignKeyViolation):
-        if "still referenced" in primary or "update or delete" in primary:
-            hint = STILL_REFERENCED.get(table or "", "remove what refers to it first")
-            return Conflict(f"{table} is still referenced elsewhere: {hint}")
+    if isinstance(exc, pgerr.ForeignKeyViolation | pgerr.RestrictViolation):
+        if primary.startswith("update or delete on table"):
+            import re
+
+            deleted = re.search(r'^update or delete on table "(\w+)"', primary).group(1)
+            referrer = re.search(r'on table "(\w+)"$', primary)
+            by = f" by {referrer.group(1)} rows" if referrer else ""
+            hint = STILL_REFERENCED.get(deleted, "remove what refers to it first")
+            return Conflict(f"this {deleted} is still referenced{by}: {hint}")
         field = (constraint or "").removeprefix(f"{table}_").removesuffix("_fkey")
         return NotFound(f"{field or 'reference'}: no such record")
     if isinstance(exc, pgerr.InsufficientPrivilege):

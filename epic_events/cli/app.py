@@ -9,7 +9,6 @@ one refresh, then reports the reason.
 
 from __future__ import annotations
 
-import sys
 from functools import cached_property
 
 from .. import auth, config, db, errors
@@ -66,17 +65,27 @@ class App:
         c = self.claims
         return db.Identity(c.employee_id, c.department, c.session_id)
 
-    def run(self, fn):
-        """Call fn(tx) as the logged-in employee, in one transaction."""
+    def run(self, fn, rule: str | None = None):
+        """Call fn(tx) as the logged-in employee, in one transaction.
+
+        `rule` replaces the database's bare "permission denied for table …" or
+        "violates row-level security policy" with the rule the user broke.
+        """
         ident = self.identity()
         try:
-            with db.transaction(self.conn, ident) as tx:
-                return fn(tx)
-        except db.SessionNotLive:
-            # Maybe only the department changed: a refresh says so, or says why not.
-            self.claims = auth.refresh(self.conn, self.store, self.keys)
-            with db.transaction(self.conn, self._identity()) as tx:
-                return fn(tx)
+            try:
+                with db.transaction(self.conn, ident) as tx:
+                    return fn(tx)
+            except db.SessionNotLive:
+                # Maybe only the department changed: a refresh says so, or says why not.
+                self.claims = auth.refresh(self.conn, self.store, self.keys)
+                with db.transaction(self.conn, self._identity()) as tx:
+                    return fn(tx)
+        except errors.PermissionDenied as exc:
+            if rule and ("permission denied for" in exc.message
+                         or "row-level security" in exc.message):
+                raise errors.PermissionDenied(f"permission denied: {rule}") from None
+            raise
 
     def admin_run(self, fn):
         """Call fn(tx) on the admin connection (migrations, bootstrap)."""
@@ -88,5 +97,3 @@ class App:
             conn.close()
 
 
-def stdin_is_terminal() -> bool:
-    return sys.stdin.isatty()

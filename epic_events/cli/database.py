@@ -6,7 +6,7 @@ import click
 
 from .. import db as database
 from .. import errors, validate
-from .options import ask, password_stdin_option, read_password
+from .options import ask, password_stdin_option, read_password, stdin_is_terminal
 
 
 @click.group()
@@ -42,7 +42,7 @@ def rollback(count, everything, yes):
 
     what = "every migration (ALL DATA IS LOST)" if everything else f"{count} migration(s)"
     if not yes:
-        if not click.get_text_stream("stdin").isatty():
+        if not stdin_is_terminal():
             raise errors.InvalidInput("rollback: pass --yes to confirm without a terminal")
         click.confirm(f"Roll back {what}?", abort=True)
     for mid in migrations.rollback(database.admin_dsn(), None if everything else count):

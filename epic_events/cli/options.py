@@ -66,7 +66,7 @@ def read_password(from_stdin: bool, confirm: bool, label: str = "Password") -> s
         if not value:
             raise errors.InvalidInput("password: nothing was read from standard input")
         return value
-    if not sys.stdin.isatty():
+    if not stdin_is_terminal():
         raise errors.InvalidInput(
             "password: no terminal to ask on; pass --password-stdin and pipe it in")
     return click.prompt(label, hide_input=True, confirmation_prompt=confirm)
@@ -80,7 +80,7 @@ def ask(value, field: str, option: str, parse, prompt: str, default=None, requir
     """
     if value is not None:
         return parse(field, value)
-    if not sys.stdin.isatty():
+    if not stdin_is_terminal():
         if not required:
             return None
         raise errors.InvalidInput(f"missing option {option} (no terminal to ask on)")
@@ -105,3 +105,41 @@ def optional(parse):
 
 def parse_id(field, value):
     return validate.record_id(field, value)
+
+
+def expect_option(fn):
+    """--if-updated-at: refuse the write if the record changed since it was read."""
+    return click.option(
+        "--if-updated-at", "if_updated_at", default=None, metavar="TIMESTAMP",
+        help="Only write if the record's updated_at is still this (as printed by view "
+             "--format json); else exit 5.")(fn)
+
+
+def no_row_error(state: dict | None, what: str, expected, rule: str) -> errors.AppError:
+    """Why an UPDATE/DELETE touched nothing: gone, changed meanwhile, or not allowed (RLS)."""
+    if state is None:
+        return errors.NotFound(f"{what}: not found")
+    if expected is not None and state["updated_at"] != expected:
+        return errors.Conflict(f"{what} was changed by someone else meanwhile; "
+                               "view it again and retry")
+    return errors.PermissionDenied(f"permission denied: {rule}")
+
+
+def parse_expected(value: str | None):
+    if value is None:
+        return None
+    return validate.moment("if-updated-at", value)
+
+
+def stdin_is_terminal() -> bool:
+    """Whether missing input may be asked for (tests replace this to play a person)."""
+    return sys.stdin.isatty()
+
+
+def confirm_delete(what: str, yes: bool) -> None:
+    """Deleting asks first on a terminal; a script must say --yes."""
+    if yes:
+        return
+    if not stdin_is_terminal():
+        raise errors.InvalidInput("delete: pass --yes to confirm without a terminal")
+    click.confirm(f"Delete {what}? This cannot be undone", abort=True)

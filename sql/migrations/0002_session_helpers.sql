@@ -79,3 +79,7 @@ comment on function epic_events.has_permission(text) is
 
 grant execute on function epic_events.current_employee_id(), epic_events.has_permission(text)
     to epic_management, epic_sales, epic_support;
+-- The CLI's first statement sets the role and asks current_employee_id() in one
+-- round trip; EXECUTE is checked before set_config() runs, i.e. as the
+-- authenticator. Harmless: without a department role it always answers NULL.
+grant execute on function epic_events.current_employee_id() to epic_authenticator;

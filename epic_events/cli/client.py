@@ -1,0 +1,272 @@
+"""client list | view | create | update | reassign | delete."""
+
+from __future__ import annotations
+
+import click
+
+from .. import errors, validate
+from ..render import Column, emit
+from .options import (ask, confirm_delete, expect_option, no_row_error, optional, output_option,
+                      page_caption, paging, paging_options, parse_expected, stdin_is_terminal)
+
+LIST = [
+    Column("id", "Id", "id"), Column("full_name", "Name"), Column("email", "Email"),
+    Column("phone", "Phone"), Column("company_name", "Company"),
+    Column("sales_contact_name", "Sales contact"), Column("last_contact_at", "Last contact", "datetime"),
+]
+# JSON/CSV carry the data model's columns (plus the names joined in).
+RECORD = [
+    Column("id", "Id", "id"), Column("full_name", "Name"), Column("email", "Email"),
+    Column("phone", "Phone"), Column("company_id", "Company id", "id"),
+    Column("company_name", "Company"), Column("sales_contact_id", "Sales contact id", "id"),
+    Column("sales_contact_name", "Sales contact"), Column("created_at", "Created", "datetime"),
+    Column("updated_at", "Updated", "datetime"), Column("last_contact_at", "Last contact", "datetime"),
+]
+RULE_CREATE = ("creating a client needs client:create, or client:create:own with yourself as "
+               "sales contact (sales)")
+RULE_UPDATE = "updating a client needs client:update, or client:update:own as its sales contact"
+RULE_REASSIGN = "reassigning a client needs client:update (management)"
+RULE_DELETE = "deleting a client needs client:delete (management)"
+
+
+@click.group()
+def client():
+    """Clients: everyone reads them; sales follow their own; management all."""
+
+
+@client.command("list")
+@click.option("--mine", is_flag=True, help="Only clients you are the sales contact of.")
+@click.option("--search", metavar="TEXT", help="Part of the name, email or company name.")
+@click.option("--company", "company_id", type=int, metavar="ID", help="Only this company's clients.")
+@paging_options(("id", "name", "created_at"))
+@output_option
+@click.pass_obj
+def list_(app, mine, search, company_id, limit, offset, page, sort, desc, fmt):
+    """List clients, a page at a time.
+
+    \b
+    Examples:
+      epic-events client list --mine
+      epic-events client list --search acme --sort name
+      epic-events client list --page 2 --format csv > clients.csv
+    """
+    if search is not None:
+        search = validate.notes("search", search)
+    window = paging(limit, offset, page)
+    rows = app.run(lambda tx: tx.run("client.list_clients", {
+        "mine": mine, "company_id": company_id, "search": search,
+        "pattern": _like_pattern(search), "sort": sort, "desc": desc, **window}))
+    rows, caption = page_caption(rows, limit, window["offset"])
+    fmt = app.format(fmt)
+    emit(rows, fmt, LIST if fmt == "table" else RECORD, title="Clients", caption=caption)
+
+
+@client.command()
+@click.argument("client_id", type=int)
+@output_option
+@click.pass_obj
+def view(app, client_id, fmt):
+    """Show one client with its contracts and events.
+
+    \b
+    Example:
+      epic-events client view 12
+    """
+    row = app.run(lambda tx: tx.run("client.get_client", {"id": client_id}))
+    if row is None:
+        raise errors.NotFound(f"client {client_id}: not found")
+    fmt = app.format(fmt)
+    if fmt == "json":
+        emit(row, fmt, RECORD + [Column("contracts", ""), Column("events", "")])
+        return
+    emit(row, fmt, RECORD, title=f"Client {row['id']} · {row['full_name']}",
+         extra=_related_tables(row) if fmt == "table" else None)
+
+
+@client.command()
+@click.option("--name", help="Full name.")
+@click.option("--email", help="Email address.")
+@click.option("--phone", help="Phone, e.g. 06 12 34 56 78 or +44 20 7946 0958.")
+@click.option("--company", metavar="NAME", help="Company name (created if new).")
+@click.option("--sales-contact", "sales_contact", type=int, metavar="ID",
+              help="Management only: the sales contact (default: you).")
+@output_option
+@click.pass_obj
+def create(app, name, email, phone, company, sales_contact, fmt):
+    """Create a client; you become its sales contact.
+
+    Missing options are asked on a terminal; in a script they are errors.
+
+    \b
+    Example:
+      epic-events client create --name "Kevin Casey" --email kevin@startup.io \\
+          --phone "06 12 34 56 78" --company "Cool Startup LLC"
+    """
+    name = ask(name, "full_name", "--name", validate.text, "Full name")
+    email = ask(email, "email", "--email", validate.email, "Email")
+    phone = ask(phone, "phone", "--phone", optional(validate.phone), "Phone (optional)", required=False)
+    company = ask(company, "company", "--company", optional(validate.text), "Company (optional)",
+                  required=False)
+
+    def work(tx):
+        company_id = _company_id(tx, company) if company else None
+        new_id = tx.run("client.create_client", {
+            "full_name": name, "email": email, "phone": phone, "company_id": company_id,
+            "sales_contact_id": sales_contact, "last_contact_at": None})
+        return tx.run("client.get_client", {"id": new_id})
+
+    row = app.run(work, rule=RULE_CREATE)
+    emit(row, app.format(fmt), RECORD, title=f"Created client {row['id']}")
+
+
+@client.command()
+@click.argument("client_id", type=int)
+@click.option("--name", help="Full name.")
+@click.option("--email", help="Email address.")
+@click.option("--phone", help='Phone ("" clears it).')
+@click.option("--company", metavar="NAME", help='Company name (created if new; "" clears it).')
+@click.option("--last-contact", "last_contact", metavar="DATE",
+              help="When you last spoke (dd/mm/yyyy [HH:MM] or ISO 8601).")
+@expect_option
+@output_option
+@click.pass_obj
+def update(app, client_id, name, email, phone, company, last_contact, if_updated_at, fmt):
+    """Update a client: only the options given change.
+
+    With no option on a terminal, each field is asked with its current value.
+
+    \b
+    Examples:
+      epic-events client update 12 --phone "+33 6 98 76 54 32"
+      epic-events client update 12 --last-contact "24/11/2026 15:30"
+    """
+    expected = parse_expected(if_updated_at)
+    nothing_given = all(v is None for v in (name, email, phone, company, last_contact))
+    current = None
+    if nothing_given:
+        current = app.run(lambda tx: tx.run("client.get_client", {"id": client_id}))
+        if current is None:
+            raise errors.NotFound(f"client {client_id}: not found")
+        if not stdin_is_terminal():
+            raise errors.InvalidInput("nothing to update: give at least one option")
+        expected = current["updated_at"]
+        name = ask(None, "full_name", "--name", validate.text, "Full name", default=current["full_name"])
+        email = ask(None, "email", "--email", validate.email, "Email", default=current["email"])
+        phone = ask(None, "phone", "--phone", optional(validate.phone), "Phone",
+                    default=current["phone"] or "", required=False) or ""
+        company = ask(None, "company", "--company", optional(validate.text), "Company",
+                      default=current["company_name"] or "", required=False) or ""
+    else:
+        name = validate.text("full_name", name) if name is not None else None
+        email = validate.email("email", email) if email is not None else None
+        phone = optional(validate.phone)("phone", phone) or "" if phone is not None else None
+        company = optional(validate.text)("company", company) or "" if company is not None else None
+    last = validate.moment("last_contact_at", last_contact) if last_contact is not None else None
+
+    def work(tx):
+        before = tx.run("client.client_state", {"id": client_id})
+        if before is None:
+            raise errors.NotFound(f"client {client_id}: not found")
+        seen = expected if expected is not None else before["updated_at"]
+        company_id = _company_id(tx, company) if company else None
+        updated = tx.run("client.update_client", {
+            "id": client_id, "expected_updated_at": seen,
+            "full_name": name, "email": email,
+            "set_phone": phone is not None, "phone": phone or None,
+            "set_company": company is not None, "company_id": company_id,
+            "set_last_contact": last is not None, "last_contact_at": last})
+        if updated is None:
+            raise no_row_error(tx.run("client.client_state", {"id": client_id}),
+                               f"client {client_id}", seen, RULE_UPDATE)
+        return tx.run("client.get_client", {"id": client_id})
+
+    row = app.run(work, rule=RULE_UPDATE)
+    emit(row, app.format(fmt), RECORD, title=f"Updated client {row['id']}")
+
+
+@client.command()
+@click.argument("client_id", type=int)
+@click.argument("employee_id", type=int)
+@output_option
+@click.pass_obj
+def reassign(app, client_id, employee_id, fmt):
+    """Give a client (and its contracts) to another sales employee (management).
+
+    \b
+    Example:
+      epic-events client reassign 12 7
+    """
+    def work(tx):
+        if tx.run("client.reassign_client", {"id": client_id, "employee_id": employee_id}) is None:
+            raise no_row_error(tx.run("client.client_state", {"id": client_id}),
+                               f"client {client_id}", None, RULE_REASSIGN)
+        return tx.run("client.get_client", {"id": client_id})
+
+    row = app.run(work, rule=RULE_REASSIGN)
+    emit(row, app.format(fmt), RECORD, title=f"Reassigned client {row['id']}")
+
+
+@client.command()
+@click.argument("client_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def delete(app, client_id, yes):
+    """Delete a client that has no contracts (management).
+
+    \b
+    Example:
+      epic-events client delete 12 --yes
+    """
+    confirm_delete(f"client {client_id}", yes)
+
+    def work(tx):
+        if tx.run("client.delete_client", {"id": client_id}) is None:
+            raise no_row_error(tx.run("client.client_state", {"id": client_id}),
+                               f"client {client_id}", None, RULE_DELETE)
+
+    app.run(work, rule=RULE_DELETE)
+    click.echo(f"Deleted client {client_id}.", err=True)
+
+
+# -- helpers ----------------------------------------------------------------------
+def _like_pattern(search: str | None) -> str | None:
+    if search is None:
+        return None
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _company_id(tx, name: str) -> int:
+    found = tx.run("company.find_company_by_name", {"name": name})
+    if found is not None:
+        return found
+    return tx.run("company.create_company", {"name": name})
+
+
+def _related_tables(row: dict):
+    from ..render import table
+
+    contracts = [
+        Column("id", "Contract", "id"), Column("total_amount", "Total", "money"),
+        Column("amount_due", "Due", "money"), Column("is_signed", "Signed", "bool")]
+    events = [
+        Column("id", "Event", "id"), Column("name", "Name"), Column("starts_at", "Starts", "datetime"),
+        Column("support_contact_id", "Support id", "id")]
+    out = []
+    if row["contracts"]:
+        out.append(table([_numbers(r) for r in row["contracts"]], contracts, title="Contracts"))
+    if row["events"]:
+        out.append(table([_times(r) for r in row["events"]], events, title="Events"))
+    return out
+
+
+def _numbers(r: dict) -> dict:
+    from decimal import Decimal
+
+    return {**r, "total_amount": Decimal(str(r["total_amount"])), "amount_due": Decimal(str(r["amount_due"]))}
+
+
+def _times(r: dict) -> dict:
+    from datetime import datetime
+
+    return {**r, "starts_at": datetime.fromisoformat(r["starts_at"]) if r["starts_at"] else None}

@@ -1,0 +1,93 @@
+-- name: list-clients
+-- A page of clients with their company and sales contact.
+-- Optional filters are written as "(:param is null or …)": psycopg sends the
+-- values with the query, PostgreSQL plans it for those values (a custom
+-- plan), and the branches that do not apply fold away, so each combination
+-- still walks its index (client_sales_contact_idx for --mine, the primary key
+-- by default). The same holds for the CASE terms of the ORDER BY.
+select c.id, c.full_name, c.email, c.phone, c.company_id, co.name as company_name,
+       c.sales_contact_id, e.full_name as sales_contact_name,
+       c.created_at, c.updated_at, c.last_contact_at
+  from client c
+  left join company co on co.id = c.company_id
+  join employee e on e.id = c.sales_contact_id
+ where (not :mine or c.sales_contact_id = (select epic_events.current_employee_id()))
+   and (:company_id::bigint is null or c.company_id = :company_id)
+   and (:search::text is null
+        or c.full_name ilike :pattern
+        or c.email ilike :pattern
+        or co.name ilike :pattern)
+ order by case when :sort = 'name' and not :desc then lower(c.full_name) end,
+          case when :sort = 'name' and :desc then lower(c.full_name) end desc,
+          case when :sort = 'created_at' and not :desc then c.created_at end,
+          case when :sort = 'created_at' and :desc then c.created_at end desc,
+          case when :desc then c.id end desc,
+          c.id
+ limit :limit offset :offset;
+
+-- name: get-client^
+-- One client, with its contracts and their events (read through the contracts).
+select c.id, c.full_name, c.email, c.phone, c.company_id, co.name as company_name,
+       c.sales_contact_id, e.full_name as sales_contact_name,
+       c.created_at, c.updated_at, c.last_contact_at,
+       coalesce((select json_agg(json_build_object(
+                    'id', k.id, 'total_amount', k.total_amount, 'amount_due', k.amount_due,
+                    'is_signed', k.is_signed, 'signed_at', k.signed_at) order by k.id)
+                   from contract k where k.client_id = c.id), '[]') as contracts,
+       coalesce((select json_agg(json_build_object(
+                    'id', v.id, 'contract_id', v.contract_id, 'name', v.name,
+                    'starts_at', v.starts_at, 'ends_at', v.ends_at,
+                    'support_contact_id', v.support_contact_id) order by v.starts_at, v.id)
+                   from contract k join event v on v.contract_id = k.id
+                  where k.client_id = c.id), '[]') as events
+  from client c
+  left join company co on co.id = c.company_id
+  join employee e on e.id = c.sales_contact_id
+ where c.id = :id;
+
+-- name: client-state^
+-- What an update or delete that touched no row needs to explain itself.
+select id, sales_contact_id, updated_at
+  from client
+ where id = :id;
+
+-- name: create-client$
+-- A new client; the caller becomes its sales contact unless one is named.
+insert into client (full_name, email, phone, company_id, sales_contact_id, last_contact_at)
+values (:full_name, :email, :phone, :company_id,
+        coalesce(:sales_contact_id, epic_events.current_employee_id()), :last_contact_at)
+returning id;
+
+-- name: update-client$
+-- Change the given fields (null = keep); refused as a conflict when the row
+-- changed since the caller read it (:expected_updated_at).
+update client
+   set full_name       = coalesce(:full_name, full_name),
+       email           = coalesce(:email, email),
+       phone           = case when :set_phone then :phone else phone end,
+       company_id      = case when :set_company then :company_id else company_id end,
+       last_contact_at = case when :set_last_contact then :last_contact_at else last_contact_at end
+ where id = :id
+   and updated_at = :expected_updated_at
+returning id;
+
+-- name: reassign-client$
+-- Management: a new sales contact; the client's contracts follow (trigger).
+update client
+   set sales_contact_id = :employee_id
+ where id = :id
+returning id;
+
+-- name: delete-client$
+-- Refused by the database while contracts refer to the client.
+delete from client
+ where id = :id
+returning id;
+
+-- name: complete-client-ids
+-- Shell completion: ids and names starting with what was typed.
+select id, full_name
+  from client
+ where id::text like :prefix || '%'
+ order by id
+ limit 50;
