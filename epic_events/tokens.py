@@ -35,6 +35,15 @@ class TokenStore:
 
     # -- public -------------------------------------------------------------
     def load(self) -> dict | None:
+        tokens = self._load()
+        if tokens:
+            from . import observability
+
+            observability.forget(tokens.get("access"))
+            observability.forget(tokens.get("refresh"))
+        return tokens
+
+    def _load(self) -> dict | None:
         where = self._where()
         if where == "file":
             return self._load_file()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from .. import auth, config, db, errors
+from .. import auth, config, db, errors, observability
 from ..render import default_format
 
 
@@ -52,6 +52,7 @@ class App:
 
     def identity(self) -> db.Identity:
         """Verify the stored access token before touching the database."""
+        _describe_command()
         tokens = self.store.load()
         if not tokens:
             raise errors.NotLoggedIn("not logged in: run `epic-events login`")
@@ -59,6 +60,7 @@ class App:
             self.claims = auth.verify(self.keys, tokens["access"], "access")
         except auth.TokenExpired:
             self.claims = auth.refresh(self.conn, self.store, self.keys)
+        observability.set_employee(self.claims.employee_id, self.claims.department)
         return self._identity()
 
     def _identity(self) -> db.Identity:
@@ -97,3 +99,13 @@ class App:
             conn.close()
 
 
+
+
+def _describe_command() -> None:
+    """Tell Sentry (when on) which command runs, with which options."""
+    if observability.enabled():
+        import click
+
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            observability.set_command(ctx.command_path, dict(ctx.params))

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from .. import __version__, errors
+from .. import __version__, errors, observability
 from ..render import FORMATS
 from .app import App
 
@@ -78,12 +78,15 @@ class RootGroup(click.Group):
             click.echo(f"error: {exc.message}", err=True)
             code = exc.exit_code
         except Exception as exc:
+            observability.capture(exc)
             if debug:
+                observability.flush()
                 raise
             click.echo(f"error: internal error ({type(exc).__name__}); run again with --debug "
                        "for details", err=True)
             code = errors.INTERNAL
         finally:
+            observability.flush()
             ctx_app = getattr(self, "_app", None)
             if ctx_app is not None:
                 ctx_app.close()
@@ -111,6 +114,7 @@ def cli(ctx: click.Context, fmt: str | None, debug: bool) -> None:
       epic-events contract list --unsigned --format json
       epic-events event assign-support 12 7
     """
+    observability.init()
     app = App(fmt, debug)
     ctx.obj = app
     cli._app = app  # closed by RootGroup.main, whatever happens

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .. import errors, validate
+from .. import errors, observability, validate
 from ..render import FORMATS
 
 
@@ -65,11 +65,14 @@ def read_password(from_stdin: bool, confirm: bool, label: str = "Password") -> s
             value = value[:-1]
         if not value:
             raise errors.InvalidInput("password: nothing was read from standard input")
+        observability.forget(value)
         return value
     if not stdin_is_terminal():
         raise errors.InvalidInput(
             "password: no terminal to ask on; pass --password-stdin and pipe it in")
-    return click.prompt(label, hide_input=True, confirmation_prompt=confirm)
+    value = click.prompt(label, hide_input=True, confirmation_prompt=confirm)
+    observability.forget(value)
+    return value
 
 
 def ask(value, field: str, option: str, parse, prompt: str, default=None, required: bool = True):
