@@ -1,0 +1,222 @@
+"""`make demo`: a realistic agency in the embedded database, and a guided tour.
+
+Everything is created through the real commands, as the employee whose job it
+is (sales create their clients, management drafts contracts, sales sign them,
+management staffs events), so every rule of the database applies. Idempotent:
+when the demo manager already exists, nothing is loaded again and only the
+tour runs. Never prompts: passwords go through --password-stdin.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+from datetime import datetime, timedelta
+
+PASSWORD = "epic-demo-2026"
+MANAGER = ("Mona Martin", "mona@epic-events.demo")
+STAFF = [
+    ("Max Moreau", "max@epic-events.demo", "management", "06 11 22 33 44"),
+    ("Sam Sorel", "sam@epic-events.demo", "sales", "06 12 34 56 78"),
+    ("Sara Simon", "sara@epic-events.demo", "sales", "06 23 45 67 89"),
+    ("Selim Saidi", "selim@epic-events.demo", "sales", "07 34 56 78 90"),
+    ("Suzy Sauvage", "suzy@epic-events.demo", "support", "06 45 67 89 01"),
+    ("Stan Stevens", "stan@epic-events.demo", "support", "06 56 78 90 12"),
+    ("Sofia Silva", "sofia@epic-events.demo", "support", "07 67 89 01 23"),
+]
+COMPANIES = [
+    "Cool Startup LLC", "Maison Durand", "Boulangerie Petit", "Atelier Lumière", "Nova Biotech",
+    "Les Jardins de Lyon", "Quai 54", "Orange Bleue SARL", "Studio Mistral", "Helios Énergie",
+    "Vignobles Caron", "Café des Arts", "Alpine Tech", "Rivage Immobilier", "Octave Musique",
+    "Bistrot Lefèvre", "Pixel & Co", "Galerie Nadar", "Transports Roux", "Clinique Pasteur",
+    "Éditions Lune", "Cabinet Moreau", "Ferme Bonnet", "Horizon Voyages",
+]
+FIRST = ["Kevin", "Claire", "Hugo", "Léa", "Louis", "Chloé", "Jules", "Manon", "Arthur", "Inès",
+         "Nathan", "Camille", "Paul", "Zoé", "Victor", "Alice", "Tom", "Lina"]
+LAST = ["Casey", "Dubois", "Lambert", "Fontaine", "Girard", "Mercier", "Blanc", "Garnier",
+        "Faure", "André", "Rousseau", "Vincent", "Muller", "Lefebvre", "Bertrand", "Morel"]
+EVENTS = ["Gala annuel", "Lancement produit", "Séminaire d'équipe", "Salon B2B", "Soirée clients",
+          "Mariage", "Conférence", "Team building", "Anniversaire 10 ans", "Afterwork"]
+PLACES = ["42 Rue de Paris, 75000 Paris", "Quai Saint-Antoine, Lyon", "Palais des Congrès, Nice",
+          "Château de Versailles", "Halle Tony Garnier, Lyon", "Les Docks, Marseille",
+          "Cité des Sciences, Paris", "Domaine du Lac, Annecy"]
+
+
+def cli(*args: str, password: bool = False) -> tuple[int, str, str]:
+    """Run one epic-events command in this process; returns (exit code, stdout, stderr)."""
+    from epic_events.cli.main import cli as root
+
+    out, err = io.StringIO(), io.StringIO()
+    stdin = io.StringIO(PASSWORD + "\n" if password else "")
+    old_stdin = sys.stdin
+    sys.stdin = stdin
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                root.main([str(a) for a in args])
+            except SystemExit as exc:
+                code = exc.code or 0
+    finally:
+        sys.stdin = old_stdin
+    return code, out.getvalue(), err.getvalue()
+
+
+def must(*args: str, password: bool = False):
+    code, out, err = cli(*args, password=password)
+    if code != 0:
+        raise SystemExit(f"demo: `epic-events {' '.join(args)}` failed ({code}): {err.strip()}")
+    return json.loads(out) if "--format" in args and out.strip() else out
+
+
+def login(email: str) -> None:
+    must("login", "--email", email, "--password-stdin", password=True)
+
+
+def load() -> bool:
+    """Create the demo agency; False if it already exists."""
+    code, _, err = cli("db", "bootstrap", "--email", MANAGER[1], "--name", MANAGER[0],
+                       "--password-stdin", password=True)
+    if code == 5:
+        return False  # already bootstrapped: the dataset is there
+    if code != 0:
+        raise SystemExit(f"demo: bootstrap failed: {err.strip()}")
+    rnd = random.Random(2026)
+    login(MANAGER[1])
+    ids: dict[str, list[int]] = {"sales": [], "support": [], "management": []}
+    for name, email, dept, phone in STAFF:
+        emp = must("employee", "create", "--name", name, "--email", email, "--department", dept,
+                   "--phone", phone, "--password-stdin", "--format", "json", password=True)
+        ids[dept].append(emp["id"])
+
+    # Sales create their own clients (they become the sales contact).
+    sales_emails = [e for _, e, d, _ in STAFF if d == "sales"]
+    clients: list[tuple[int, int]] = []  # (client id, sales id)
+    companies = COMPANIES[:]
+    for s_index, email in enumerate(sales_emails):
+        login(email)
+        for i in range(12):
+            n = s_index * 12 + i
+            first, last = FIRST[n % len(FIRST)], LAST[(n * 7) % len(LAST)]
+            args = ["client", "create", "--name", f"{first} {last}",
+                    "--email", f"{first.lower()}.{last.lower()}{n}@example.fr".replace("é", "e")
+                    .replace("è", "e").replace("ï", "i"),
+                    "--phone", f"06 {rnd.randint(10, 99)} {rnd.randint(10, 99)} {rnd.randint(10, 99)} "
+                               f"{rnd.randint(10, 99)}", "--format", "json"]
+            if n % 3 != 2:
+                args[-2:-2] = ["--company", companies[n % len(companies)]]
+            created = must(*args)
+            clients.append((created["id"], ids["sales"][s_index]))
+
+    # Management drafts the contracts.
+    login(MANAGER[1])
+    contracts: list[tuple[int, int, str]] = []  # (contract id, sales id, state)
+    states = ["unsigned", "signed_paid", "signed_partial", "signed_unpaid"]
+    for i, (client_id, sales_id) in enumerate(clients):
+        for j in range(1 + (i % 2)):
+            total = rnd.choice([1500, 2800, 4200, 7500, 12000, 18500, 26000])
+            state = states[(i + j) % len(states)]
+            k = must("contract", "create", "--client", client_id, "--total", total, "--format", "json")
+            contracts.append((k["id"], sales_id, state))
+
+    # Sales sign their contracts and record payments.
+    by_sales = {sid: [c for c in contracts if c[1] == sid] for sid in ids["sales"]}
+    signed: list[tuple[int, int]] = []
+    for s_index, email in enumerate(sales_emails):
+        login(email)
+        for contract_id, _, state in by_sales[ids["sales"][s_index]]:
+            if state == "unsigned":
+                continue
+            must("contract", "sign", contract_id, "--format", "json")
+            k = must("contract", "view", contract_id, "--format", "json")
+            due = float(k["amount_due"])
+            if state == "signed_paid":
+                must("contract", "update", contract_id, "--pay", f"{due:.2f}", "--format", "json")
+            elif state == "signed_partial":
+                must("contract", "update", contract_id, "--pay", f"{round(due * 0.4, 2):.2f}",
+                     "--format", "json")
+            signed.append((contract_id, ids["sales"][s_index]))
+        # ... and create events for their signed contracts: some past, most upcoming.
+    events: list[int] = []
+    today = datetime.now().replace(minute=0, second=0, microsecond=0)
+    for s_index, email in enumerate(sales_emails):
+        login(email)
+        mine = [c for c, sid in signed if sid == ids["sales"][s_index]]
+        for n, contract_id in enumerate(mine):
+            start = today + timedelta(days=rnd.randint(-60, 75), hours=rnd.choice([9, 14, 18]) - today.hour)
+            end = start + timedelta(hours=rnd.choice([3, 5, 8, 26]))
+            ev = must("event", "create", "--contract", contract_id,
+                      "--name", f"{EVENTS[(n + s_index) % len(EVENTS)]}",
+                      "--start", start.strftime("%d/%m/%Y %H:%M"), "--end", end.strftime("%d/%m/%Y %H:%M"),
+                      "--location", PLACES[(n * 3 + s_index) % len(PLACES)],
+                      "--attendees", str(rnd.choice([20, 45, 80, 150, 300])),
+                      "--notes", "Accueil café, vestiaire, parking réservé." if n % 2 else "",
+                      "--format", "json")
+            events.append(ev["id"])
+
+    # Management staffs most events; a few stay without support on purpose.
+    login(MANAGER[1])
+    for n, event_id in enumerate(events):
+        if n % 4 != 3:
+            must("event", "assign-support", event_id, ids["support"][n % len(ids["support"])],
+                 "--format", "json")
+    cli("logout")
+    return True
+
+
+def tour() -> None:
+    """Show what each department sees, as the real commands and their real output."""
+    env = {**os.environ, "COLUMNS": os.environ.get("COLUMNS", "110")}
+    exe = os.path.join(os.path.dirname(sys.executable), "epic-events")
+
+    def show(*args: str, password: bool = False):
+        print(f"\n$ epic-events {' '.join(args)}", flush=True)
+        subprocess.run([exe, *args], input=PASSWORD + "\n" if password else None, text=True,
+                       env=env, check=False)
+
+    for who, email, commands in (
+        ("management", MANAGER[1], [("contract", "list", "--unsigned", "--limit", "5"),
+                                    ("event", "list", "--no-support", "--limit", "5")]),
+        ("sales", "sam@epic-events.demo", [("client", "list", "--mine", "--limit", "5"),
+                                            ("contract", "list", "--mine", "--unpaid", "--limit", "5")]),
+        ("support", "suzy@epic-events.demo", [("event", "list", "--mine", "--limit", "5")]),
+    ):
+        print(f"\n\033[1m── As {who} ({email}) ──\033[0m", flush=True)
+        show("login", "--email", email, "--password-stdin", password=True)
+        show("--format", "table")  # the dashboard
+        for args in commands:
+            show(*args, "--format", "table")
+        show("logout")
+
+
+def main() -> None:
+    for var in ("DATABASE_URL", "EPIC_EVENTS_ADMIN_DSN", "SECRET_KEY"):
+        if os.environ.pop(var, None):
+            print(f"demo: ignoring {var}: the demo runs on the embedded local server", file=sys.stderr)
+    from epic_events import embedded
+
+    embedded.start()
+    print(f"Embedded PostgreSQL {embedded.server_version()} at {embedded.pgdata()}")
+    loaded = load()
+    print("Demo data loaded." if loaded else "Demo data already present (re-running is safe: nothing was changed).")
+    tour()
+    print(f"""
+Demo accounts (password for all: {PASSWORD}):
+  management  {MANAGER[1]}, max@epic-events.demo
+  sales       sam@epic-events.demo, sara@epic-events.demo, selim@epic-events.demo
+  support     suzy@epic-events.demo, stan@epic-events.demo, sofia@epic-events.demo
+
+Try it yourself:
+  source .venv/bin/activate
+  epic-events login --email sam@epic-events.demo
+  epic-events client list
+""")
+
+
+if __name__ == "__main__":
+    main()
