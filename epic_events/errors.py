@@ -71,6 +71,10 @@ CONSTRAINTS: dict[str, tuple[type[AppError], str]] = {
     "event_notes_length": (InvalidInput, "notes: at most 10000 characters"),
     "event_ends_after_start": (InvalidInput, "ends_at: must be after starts_at"),
     "department_permission_pkey": (Conflict, "the department already holds this permission"),
+    "department_permission_department_fkey": (
+        InvalidInput, "department: unknown; one of management, sales, support"),
+    "department_permission_permission_code_fkey": (
+        InvalidInput, "permission: unknown code; see `epic-events role view DEPARTMENT` for the catalog"),
 }
 
 # Foreign keys refused on DELETE: what still refers, and what to do instead.

@@ -6,8 +6,9 @@ import click
 
 from .. import errors, validate
 from ..render import Column, emit
-from .options import (ask, confirm_delete, expect_option, no_row_error, optional, output_option,
-                      page_caption, paging, paging_options, parse_expected, stdin_is_terminal)
+from . import options
+from .options import (ask, confirm_delete, expect_option, like_pattern, no_row_error, optional,
+                      output_option, page_caption, paging, paging_options, parse_expected)
 
 LIST = [
     Column("id", "Id", "id"), Column("full_name", "Name"), Column("email", "Email"),
@@ -55,7 +56,7 @@ def list_(app, mine, search, company_id, limit, offset, page, sort, desc, fmt):
     window = paging(limit, offset, page)
     rows = app.run(lambda tx: tx.run("client.list_clients", {
         "mine": mine, "company_id": company_id, "search": search,
-        "pattern": _like_pattern(search), "sort": sort, "desc": desc, **window}))
+        "pattern": like_pattern(search), "sort": sort, "desc": desc, **window}))
     rows, caption = page_caption(rows, limit, window["offset"])
     fmt = app.format(fmt)
     emit(rows, fmt, LIST if fmt == "table" else RECORD, title="Clients", caption=caption)
@@ -147,7 +148,7 @@ def update(app, client_id, name, email, phone, company, last_contact, if_updated
         current = app.run(lambda tx: tx.run("client.get_client", {"id": client_id}))
         if current is None:
             raise errors.NotFound(f"client {client_id}: not found")
-        if not stdin_is_terminal():
+        if not options.stdin_is_terminal():
             raise errors.InvalidInput("nothing to update: give at least one option")
         expected = current["updated_at"]
         name = ask(None, "full_name", "--name", validate.text, "Full name", default=current["full_name"])
@@ -229,13 +230,6 @@ def delete(app, client_id, yes):
 
 
 # -- helpers ----------------------------------------------------------------------
-def _like_pattern(search: str | None) -> str | None:
-    if search is None:
-        return None
-    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _company_id(tx, name: str) -> int:
     found = tx.run("company.find_company_by_name", {"name": name})
     if found is not None:

@@ -70,7 +70,7 @@ def read_password(from_stdin: bool, confirm: bool, label: str = "Password") -> s
     if not stdin_is_terminal():
         raise errors.InvalidInput(
             "password: no terminal to ask on; pass --password-stdin and pipe it in")
-    value = click.prompt(label, hide_input=True, confirmation_prompt=confirm)
+    value = click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
     observability.forget(value)
     return value
 
@@ -88,9 +88,10 @@ def ask(value, field: str, option: str, parse, prompt: str, default=None, requir
             return None
         raise errors.InvalidInput(f"missing option {option} (no terminal to ask on)")
     while True:
+        # Prompts go to stderr: `… --format json > file` keeps the file clean.
         answer = click.prompt(prompt, default=default if default is not None else
                               (None if required else ""),
-                              show_default=default is not None, type=str)
+                              show_default=default is not None, type=str, err=True)
         if not required and answer.strip() == "":
             return None
         try:
@@ -145,4 +146,12 @@ def confirm_delete(what: str, yes: bool) -> None:
         return
     if not stdin_is_terminal():
         raise errors.InvalidInput("delete: pass --yes to confirm without a terminal")
-    click.confirm(f"Delete {what}? This cannot be undone", abort=True)
+    click.confirm(f"Delete {what}? This cannot be undone", abort=True, err=True)
+
+
+def like_pattern(search: str | None) -> str | None:
+    """`--search` text as an ILIKE pattern matching it anywhere, wildcards escaped."""
+    if search is None:
+        return None
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -75,3 +75,13 @@ def admin_one(world: World, sql: str, params=()):
     """Read the truth as the admin (RLS does not apply): for asserting what changed."""
     with world.db.admin() as conn:
         return conn.execute(sql, params).fetchone()
+
+
+@pytest.fixture
+def desk(cli, tmp_path, monkeypatch):
+    """Several people at their own terminals: `desk("sales")` sits at Sam's, whose
+    tokens (own token store) stay logged in while someone else works at theirs."""
+    def sit(key: str) -> Cli:
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "desks" / key))
+        return cli
+    return sit
