@@ -73,6 +73,8 @@ class RootGroup(click.Group):
             click.echo(f"error: {message}{hint}", err=True)
             code = errors.INVALID
         except errors.AppError as exc:
+            if exc.exit_code == errors.INTERNAL:
+                observability.capture(exc)  # e.g. an unforeseen database error: a bug too
             if debug:
                 raise
             click.echo(f"error: {exc.message}", err=True)
@@ -105,7 +107,7 @@ def cli(ctx: click.Context, fmt: str | None, debug: bool) -> None:
     """Epic Events CRM: clients, contracts and events, from the command line.
 
     Log in once, then every command runs as you, with your department's rights,
-    enforced by the database itself.
+    enforced by the database itself. With no command, shows your dashboard.
 
     \b
     Examples:
@@ -119,7 +121,13 @@ def cli(ctx: click.Context, fmt: str | None, debug: bool) -> None:
     ctx.obj = app
     cli._app = app  # closed by RootGroup.main, whatever happens
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        from .dashboard import show
+
+        try:
+            show(app)
+        except errors.NotLoggedIn:
+            click.echo(ctx.get_help())
+            click.echo("\nLog in with `epic-events login` to see your dashboard here.")
 
 
 def main() -> None:

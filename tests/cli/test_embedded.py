@@ -6,20 +6,30 @@ servers of their own; they are stopped at the end of each test.
 
 from __future__ import annotations
 
+import os
+import shutil
 import stat
+import tempfile
 
 import pytest
 
 from epic_events import embedded
 
 
-@pytest.fixture
-def local_server():
+@pytest.fixture(autouse=True)
+def local_server(monkeypatch):
+    # Not under pytest's tmp_path: pytest keeps /tmp/pytest-of-<user> private
+    # (0700) and resets it when another session starts, while the wheel's
+    # unprivileged server user (when run as root) must traverse to its pgdata.
+    base = tempfile.mkdtemp(prefix="epic-embedded-test-")
+    os.chmod(base, 0o755)
+    monkeypatch.setenv("XDG_DATA_HOME", base)
     yield
     embedded.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
-def test_first_use_starts_migrates_and_the_next_use_reuses(local_server):
+def test_first_use_starts_migrates_and_the_next_use_reuses():
     assert embedded.running() is None
     first = embedded.start()
     assert embedded.running() == first
@@ -35,7 +45,7 @@ def test_first_use_starts_migrates_and_the_next_use_reuses(local_server):
         assert conn.execute("select count(*) from pg_namespace where nspname = 'epic_events'").fetchone()[0] == 1
 
 
-def test_stop_stops_and_start_brings_back_the_data(local_server):
+def test_stop_stops_and_start_brings_back_the_data():
     info = embedded.start()
     import psycopg
 
@@ -51,7 +61,7 @@ def test_stop_stops_and_start_brings_back_the_data(local_server):
                             ).fetchone()[0] == 1
 
 
-def test_generated_secret_key_is_private_and_stable(local_server):
+def test_generated_secret_key_is_private_and_stable():
     key = embedded.secret_key()
     path = embedded.home() / "secret_key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
