@@ -1,6 +1,17 @@
 -- Undo 0001: drop the schema, then the roles unless another database still uses them.
 drop schema if exists epic_events cascade;
 
+-- epic_owner's database-wide default privileges (no EXECUTE for PUBLIC) are a
+-- catalog entry of this database that outlives the schema: back to the built-in
+-- default, which removes the entry (and lets the role go below).
+do $$
+begin
+    if exists (select from pg_roles where rolname = 'epic_owner') then
+        alter default privileges for role epic_owner grant execute on functions to public;
+    end if;
+end
+$$;
+
 -- Roles are cluster-wide: another database on this server (a test clone, staging)
 -- may still hold objects or grants of theirs. Drop what is free, keep the rest.
 do $$

@@ -61,7 +61,11 @@ grant usage on schema epic_events
     to epic_authenticator, epic_management, epic_sales, epic_support;
 
 -- Functions are executable by PUBLIC by default; here nothing is, unless granted.
-alter default privileges for role epic_owner in schema epic_events
+-- This must be the database-wide default of epic_owner (no IN SCHEMA): a
+-- per-schema default can only add to the global one, so "revoke ... in schema"
+-- would leave PUBLIC's EXECUTE in place (bootstrap_manager would be callable by
+-- anyone). The 0001 rollback restores the built-in default.
+alter default privileges for role epic_owner
     revoke execute on functions from public;
 
 -- Everything after this line in every migration is owned by epic_owner.

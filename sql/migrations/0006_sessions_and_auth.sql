@@ -75,6 +75,10 @@ create function epic_events.auth_open_session(
     set search_path = pg_catalog, epic_events
 as $$
 begin
+    -- Serialize with a concurrent deactivation (revoke_sessions_of_deactivated
+    -- takes the same lock): otherwise a login that read is_active before the
+    -- deactivation committed would leave a live session it never revoked.
+    perform pg_advisory_xact_lock(hashtextextended('epic_events.sessions_of_employee:' || p_employee_id, 0));
     if not exists (select from epic_events.employee where id = p_employee_id and is_active) then
         raise exception 'employee % is not an active employee', p_employee_id
             using errcode = 'insufficient_privilege';
@@ -179,6 +183,10 @@ create function epic_events.revoke_sessions_of_deactivated() returns trigger
     set search_path = pg_catalog, epic_events
 as $$
 begin
+    -- Same lock as auth_open_session: a login either finishes first (and its
+    -- session is revoked below, this statement seeing it committed) or waits
+    -- for this transaction and then finds the employee inactive.
+    perform pg_advisory_xact_lock(hashtextextended('epic_events.sessions_of_employee:' || new.id, 0));
     update epic_events.session
        set revoked_at = now(), revoked_reason = 'employee_deactivated'
      where employee_id = new.id and revoked_at is null;

@@ -73,6 +73,14 @@ begin
     if new.sales_contact_id is null then
         select c.sales_contact_id into new.sales_contact_id
           from epic_events.client c where c.id = new.client_id;
+        if not found and new.client_id is not null then
+            -- No such client. Say so as its foreign key would: the FK check
+            -- runs after NOT NULL, which would blame sales_contact_id instead.
+            raise exception 'insert or update on table "contract" violates foreign key constraint "contract_client_id_fkey"'
+                using errcode = 'foreign_key_violation', constraint = 'contract_client_id_fkey',
+                      table = 'contract', column = 'client_id',
+                      detail = format('Key (client_id)=(%s) is not present in table "client".', new.client_id);
+        end if;
     end if;
     if new.amount_due is null then
         new.amount_due := new.total_amount;

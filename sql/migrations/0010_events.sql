@@ -72,8 +72,18 @@ create function epic_events.event_needs_signed_contract() returns trigger
     language plpgsql
     set search_path = pg_catalog, epic_events
 as $$
+declare
+    signed boolean;
 begin
-    if not exists (select from epic_events.contract where id = new.contract_id and is_signed) then
+    select c.is_signed into signed from epic_events.contract c where c.id = new.contract_id;
+    if not found and new.contract_id is not null then
+        -- No such contract. Say so as its foreign key would: the FK check runs
+        -- last, after this trigger and the RLS policies had blamed something else.
+        raise exception 'insert or update on table "event" violates foreign key constraint "event_contract_id_fkey"'
+            using errcode = 'foreign_key_violation', constraint = 'event_contract_id_fkey',
+                  table = 'event', column = 'contract_id',
+                  detail = format('Key (contract_id)=(%s) is not present in table "contract".', new.contract_id);
+    elsif not signed then
         raise exception 'contract_id: contract % is not signed', new.contract_id
             using errcode = 'check_violation', column = 'contract_id', table = 'event',
                   constraint = 'event_contract_is_signed';
@@ -81,6 +91,7 @@ begin
     return new;
 end
 $$;
+
 create trigger event_needs_signed_contract
     before insert or update of contract_id on epic_events.event
     for each row execute function epic_events.event_needs_signed_contract();

@@ -1,0 +1,298 @@
+"""contract list | view | create | update | sign | reassign | delete."""
+
+from __future__ import annotations
+
+import click
+
+from .. import errors, observability, validate
+from ..render import Column, emit
+from . import options  # stdin_is_terminal looked up when called: tests play a terminal
+from .options import (ask, confirm_delete, expect_option, no_row_error, optional, output_option,
+                      page_caption, paging, paging_options, parse_expected, parse_id)
+
+LIST = [
+    Column("id", "Id", "id"), Column("client_name", "Client"),
+    Column("sales_contact_name", "Sales contact"), Column("total_amount", "Total", "money"),
+    Column("amount_due", "Due", "money"), Column("is_signed", "Signed", "bool"),
+    Column("created_at", "Created", "datetime"),
+]
+# JSON/CSV carry the data model's columns (plus the names joined in).
+RECORD = [
+    Column("id", "Id", "id"), Column("client_id", "Client id", "id"), Column("client_name", "Client"),
+    Column("sales_contact_id", "Sales contact id", "id"),
+    Column("sales_contact_name", "Sales contact"), Column("total_amount", "Total", "money"),
+    Column("amount_due", "Due", "money"), Column("is_signed", "Signed", "bool"),
+    Column("signed_at", "Signed at", "datetime"), Column("created_at", "Created", "datetime"),
+    Column("updated_at", "Updated", "datetime"),
+]
+# One contract also shows how to reach its client (read through the client, never copied).
+DETAIL = RECORD[:3] + [Column("client_email", "Client email"),
+                       Column("client_phone", "Client phone")] + RECORD[3:]
+RULE_CREATE = "creating a contract needs contract:create (management)"
+RULE_UPDATE = ("updating a contract needs contract:update, or contract:update:own as its "
+               "sales contact")
+RULE_SIGN = "signing a contract needs contract:sign, or contract:sign:own as its sales contact"
+RULE_REASSIGN = "reassigning a contract needs contract:update (management)"
+RULE_DELETE = "deleting a contract needs contract:delete (management)"
+
+
+@click.group()
+def contract():
+    """Contracts: everyone reads them; sales update and sign their own; management all."""
+
+
+@contract.command("list")
+@click.option("--unsigned", is_flag=True, help="Only contracts not signed yet.")
+@click.option("--unpaid", is_flag=True, help="Only contracts with an amount still due.")
+@click.option("--mine", is_flag=True, help="Only contracts you are the sales contact of.")
+@click.option("--client", "client_id", type=int, metavar="ID", help="Only this client's contracts.")
+@paging_options(("id", "created_at", "amount_due"))
+@output_option
+@click.pass_obj
+def list_(app, unsigned, unpaid, mine, client_id, limit, offset, page, sort, desc, fmt):
+    """List contracts, a page at a time.
+
+    \b
+    Examples:
+      epic-events contract list --unsigned --mine
+      epic-events contract list --unpaid --sort amount_due --desc
+      epic-events contract list --client 12 --format csv > contracts.csv
+    """
+    window = paging(limit, offset, page)
+    rows = app.run(lambda tx: tx.run("contract.list_contracts", list_parameters(
+        unsigned=unsigned, unpaid=unpaid, mine=mine, client_id=client_id, sort=sort, desc=desc,
+        **window)))
+    rows, caption = page_caption(rows, limit, window["offset"])
+    fmt = app.format(fmt)
+    emit(rows, fmt, LIST if fmt == "table" else RECORD, title="Contracts", caption=caption)
+
+
+def list_parameters(unsigned=False, unpaid=False, mine=False, client_id=None, sort="id",
+                    desc=False, limit=51, offset=0) -> dict:
+    """The parameters of contract.list_contracts, exactly as `contract list` sends them."""
+    return {"unsigned": unsigned, "unpaid": unpaid, "mine": mine, "client_id": client_id,
+            "sort": sort, "desc": desc, "limit": limit, "offset": offset}
+
+
+@contract.command()
+@click.argument("contract_id", type=int)
+@output_option
+@click.pass_obj
+def view(app, contract_id, fmt):
+    """Show one contract, how to reach its client, and its events.
+
+    \b
+    Example:
+      epic-events contract view 7
+    """
+    row = app.run(lambda tx: tx.run("contract.get_contract", {"id": contract_id}))
+    if row is None:
+        raise errors.NotFound(f"contract {contract_id}: not found")
+    fmt = app.format(fmt)
+    if fmt == "json":
+        emit(row, fmt, DETAIL + [Column("events", "")])
+        return
+    emit(row, fmt, DETAIL, title=f"Contract {row['id']} · {row['client_name']}",
+         extra=_events_table(row["events"]) if fmt == "table" else None)
+
+
+@contract.command()
+@click.option("--client", "client_id", metavar="ID", help="The client's id.")
+@click.option("--total", metavar="AMOUNT", help="Total amount, e.g. 1500 or 1500.50.")
+@click.option("--due", metavar="AMOUNT", help="Amount still due (default: the total).")
+@click.option("--sales-contact", "sales_contact", type=int, metavar="ID",
+              help="The sales contact (default: the client's).")
+@output_option
+@click.pass_obj
+def create(app, client_id, total, due, sales_contact, fmt):
+    """Create an unsigned contract for a client (management).
+
+    The amount due defaults to the total and the sales contact to the client's:
+    the database fills both in. Missing options are asked on a terminal; in a
+    script they are errors.
+
+    \b
+    Examples:
+      epic-events contract create --client 12 --total 15000
+      epic-events contract create --client 12 --total 15000 --due 5000 --sales-contact 7
+    """
+    client_id = ask(client_id, "client_id", "--client", parse_id, "Client id")
+    total = ask(total, "total_amount", "--total", validate.amount, "Total amount")
+    due = ask(due, "amount_due", "--due", optional(validate.amount),
+              "Amount due (empty: the total)", required=False)
+
+    def work(tx):
+        # A missing client is refused by the database as client_id (not found).
+        new_id = tx.run("contract.create_contract", {
+            "client_id": client_id, "sales_contact_id": sales_contact,
+            "total_amount": total, "amount_due": due})
+        return tx.run("contract.get_contract", {"id": new_id})
+
+    row = app.run(work, rule=RULE_CREATE)
+    emit(row, app.format(fmt), DETAIL, title=f"Created contract {row['id']}")
+
+
+@contract.command()
+@click.argument("contract_id", type=int)
+@click.option("--total", metavar="AMOUNT", help="New total amount.")
+@click.option("--due", metavar="AMOUNT", help="New amount still due.")
+@click.option("--pay", metavar="AMOUNT", help="Record a payment: the amount due goes down by AMOUNT.")
+@expect_option
+@output_option
+@click.pass_obj
+def update(app, contract_id, total, due, pay, if_updated_at, fmt):
+    """Change a contract's amounts, or record a payment.
+
+    Sales update the contracts they are the sales contact of; management any.
+    A payment is subtracted by the database itself, so two payments made at
+    the same time both count; one larger than the amount due is refused.
+    With no option on a terminal, each amount is asked with its current value.
+
+    \b
+    Examples:
+      epic-events contract update 7 --pay 2500
+      epic-events contract update 7 --total 18000 --due 8000
+    """
+    expected = parse_expected(if_updated_at)
+    if due is not None and pay is not None:
+        raise errors.InvalidInput("--due and --pay: give one or the other")
+    if all(v is None for v in (total, due, pay)):
+        current = app.run(lambda tx: tx.run("contract.get_contract", {"id": contract_id}))
+        if current is None:
+            raise errors.NotFound(f"contract {contract_id}: not found")
+        if not options.stdin_is_terminal():
+            raise errors.InvalidInput("nothing to update: give --total, --due or --pay")
+        expected = current["updated_at"] if expected is None else expected
+        total = ask(None, "total_amount", "--total", validate.amount, "Total amount",
+                    default=f"{current['total_amount']:.2f}")
+        due = ask(None, "amount_due", "--due", validate.amount, "Amount due",
+                  default=f"{current['amount_due']:.2f}")
+    else:
+        total = validate.amount("total_amount", total) if total is not None else None
+        due = validate.amount("amount_due", due) if due is not None else None
+        pay = _payment(pay) if pay is not None else None
+
+    def work(tx):
+        before = tx.run("contract.contract_state", {"id": contract_id})
+        if before is None:
+            raise errors.NotFound(f"contract {contract_id}: not found")
+        # A payment without --if-updated-at is applied to whatever the row holds
+        # when it is locked (amount_due - :paid): never lost, never a conflict.
+        seen = expected if expected is not None or pay is not None else before["updated_at"]
+        if pay is not None and before["may_update"] and pay > before["amount_due"]:
+            # The check contract_amount_due_range refuses it anyway; this says why.
+            raise errors.InvalidInput(
+                f"amount_due: a payment of {pay:.2f} is more than the {before['amount_due']:.2f} "
+                "still due")
+        updated = tx.run("contract.update_contract", {
+            "id": contract_id, "expected_updated_at": seen,
+            "total_amount": total, "amount_due": due, "paid": pay})
+        if updated is None:
+            raise no_row_error(tx.run("contract.contract_state", {"id": contract_id}),
+                               f"contract {contract_id}", seen, RULE_UPDATE)
+        return tx.run("contract.get_contract", {"id": contract_id})
+
+    row = app.run(work, rule=RULE_UPDATE)
+    emit(row, app.format(fmt), DETAIL, title=f"Updated contract {row['id']}")
+
+
+@contract.command()
+@click.argument("contract_id", type=int)
+@output_option
+@click.pass_obj
+def sign(app, contract_id, fmt):
+    """Sign a contract: the database stamps signed_at; a signature is final.
+
+    Sales sign the contracts they are the sales contact of; management any.
+
+    \b
+    Example:
+      epic-events contract sign 7
+    """
+    def work(tx):
+        signed = tx.run("contract.sign_contract", {"id": contract_id})
+        if signed is None:
+            state = tx.run("contract.contract_state", {"id": contract_id})
+            if state is None:
+                raise errors.NotFound(f"contract {contract_id}: not found")
+            if not (state["may_update"] and state["may_sign"]):
+                raise errors.PermissionDenied(f"permission denied: {RULE_SIGN}")
+            if state["is_signed"]:
+                when = state["signed_at"].astimezone().strftime("%d/%m/%Y %H:%M")
+                raise errors.Conflict(f"contract {contract_id} is already signed (on {when})")
+            raise errors.PermissionDenied(f"permission denied: {RULE_SIGN}")
+        return signed, tx.run("contract.get_contract", {"id": contract_id})
+
+    signed, row = app.run(work, rule=RULE_SIGN)
+    observability.event("contract signed", contract_id=signed["id"], client_id=signed["client_id"],
+                        total_amount=str(signed["total_amount"]))
+    emit(row, app.format(fmt), DETAIL, title=f"Signed contract {row['id']}")
+
+
+@contract.command()
+@click.argument("contract_id", type=int)
+@click.argument("employee_id", type=int)
+@output_option
+@click.pass_obj
+def reassign(app, contract_id, employee_id, fmt):
+    """Give one contract to another sales employee (management).
+
+    The employee must be an active member of sales (the database checks).
+
+    \b
+    Example:
+      epic-events contract reassign 7 3
+    """
+    def work(tx):
+        if tx.run("contract.reassign_contract", {"id": contract_id, "employee_id": employee_id}) is None:
+            raise no_row_error(tx.run("contract.contract_state", {"id": contract_id}),
+                               f"contract {contract_id}", None, RULE_REASSIGN)
+        return tx.run("contract.get_contract", {"id": contract_id})
+
+    row = app.run(work, rule=RULE_REASSIGN)
+    emit(row, app.format(fmt), DETAIL, title=f"Reassigned contract {row['id']}")
+
+
+@contract.command()
+@click.argument("contract_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def delete(app, contract_id, yes):
+    """Delete a contract that has no events (management).
+
+    \b
+    Example:
+      epic-events contract delete 7 --yes
+    """
+    confirm_delete(f"contract {contract_id}", yes)
+
+    def work(tx):
+        if tx.run("contract.delete_contract", {"id": contract_id}) is None:
+            raise no_row_error(tx.run("contract.contract_state", {"id": contract_id}),
+                               f"contract {contract_id}", None, RULE_DELETE)
+
+    app.run(work, rule=RULE_DELETE)
+    click.echo(f"Deleted contract {contract_id}.", err=True)
+
+
+# -- helpers ----------------------------------------------------------------------
+def _payment(value: str):
+    paid = validate.amount("pay", value)
+    if paid == 0:
+        raise errors.InvalidInput("pay: must be more than 0")
+    return paid
+
+
+def _events_table(events: list[dict]):
+    from datetime import datetime
+
+    from ..render import table
+
+    if not events:
+        return []
+    columns = [
+        Column("id", "Event", "id"), Column("name", "Name"), Column("starts_at", "Starts", "datetime"),
+        Column("location", "Location"),
+        Column("attendees", "Attendees", "number"), Column("support_contact_name", "Support")]
+    rows = [{**e, "starts_at": datetime.fromisoformat(e["starts_at"])} for e in events]
+    return [table(rows, columns, title="Events")]

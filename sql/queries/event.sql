@@ -1,0 +1,93 @@
+-- name: list-events
+-- A page of events with their client (read through the contract) and support contact.
+-- Optional filters are written "(not :flag or …)" and "(:param is null or …)":
+-- PostgreSQL plans each call for its values (a custom plan) and the branches
+-- that do not apply fold away, so each combination walks its index, already
+-- in the default order (starts_at, id):
+--   default, --from/--to       event_starts_idx
+--   --no-support               event_without_support_idx (its predicate is
+--                              spelled "support_contact_id is null" here too)
+--   --mine as support          event_support_contact_idx
+--   --contract                 event_contract_idx
+-- --mine as sales keeps the events of the contracts one is the sales contact of.
+-- The CASE terms of the ORDER BY fold the same way.
+select v.id, v.contract_id, k.client_id, c.full_name as client_name, v.name,
+       v.support_contact_id, s.full_name as support_contact_name,
+       v.starts_at, v.ends_at, v.location, v.attendees, v.notes,
+       v.created_at, v.updated_at
+  from event v
+  join contract k on k.id = v.contract_id
+  join client c on c.id = k.client_id
+  left join employee s on s.id = v.support_contact_id
+ where (not :no_support or v.support_contact_id is null)
+   and (not :assigned_to_me or v.support_contact_id = (select epic_events.current_employee_id()))
+   and (not :sold_by_me or k.sales_contact_id = (select epic_events.current_employee_id()))
+   and (:contract_id::bigint is null or v.contract_id = :contract_id)
+   and (:starts_from::timestamptz is null or v.starts_at >= :starts_from)
+   and (:starts_until::timestamptz is null or v.starts_at <= :starts_until)
+ order by case when :sort = 'name' and not :desc then lower(v.name) end,
+          case when :sort = 'name' and :desc then lower(v.name) end desc,
+          case when :sort = 'starts_at' and not :desc then v.starts_at end,
+          case when :sort = 'starts_at' and :desc then v.starts_at end desc,
+          case when :desc then v.id end desc,
+          v.id
+ limit :limit offset :offset;
+
+-- name: get-event^
+-- One event, with how to reach its client (read through the contract, never
+-- copied), its sales contact and its support contact.
+select v.id, v.contract_id, k.client_id, c.full_name as client_name,
+       c.email as client_email, c.phone as client_phone,
+       k.sales_contact_id, e.full_name as sales_contact_name,
+       v.name, v.support_contact_id, s.full_name as support_contact_name,
+       v.starts_at, v.ends_at, v.location, v.attendees, v.notes,
+       v.created_at, v.updated_at
+  from event v
+  join contract k on k.id = v.contract_id
+  join client c on c.id = k.client_id
+  join employee e on e.id = k.sales_contact_id
+  left join employee s on s.id = v.support_contact_id
+ where v.id = :id;
+
+-- name: event-state^
+-- What a write that touched no row needs to explain itself.
+select id, contract_id, support_contact_id, starts_at, ends_at, updated_at
+  from event
+ where id = :id;
+
+-- name: create-event$
+-- Sales, on a signed contract of theirs: the policy event_create and the
+-- trigger event_needs_signed_contract refuse anything else. No support
+-- contact yet: management assigns one (assign-support).
+insert into event (contract_id, name, starts_at, ends_at, location, attendees, notes)
+values (:contract_id, :name, :starts_at, :ends_at, :location, :attendees, :notes)
+returning id;
+
+-- name: update-event$
+-- Change the given fields (null = keep); refused (no row) when the row
+-- changed since the caller read it (:expected_updated_at, when given).
+-- Support may only reach the events assigned to them (policy event_update).
+update event
+   set name      = coalesce(:name, name),
+       starts_at = coalesce(:starts_at, starts_at),
+       ends_at   = coalesce(:ends_at, ends_at),
+       location  = coalesce(:location, location),
+       attendees = coalesce(:attendees, attendees),
+       notes     = case when :set_notes then :notes else notes end
+ where id = :id
+   and (:expected_updated_at::timestamptz is null or updated_at = :expected_updated_at)
+returning id;
+
+-- name: assign-support$
+-- Management: set (or, with null, remove) the support contact; the trigger
+-- event_support_contact_department refuses anyone but an active support employee.
+update event
+   set support_contact_id = :employee_id
+ where id = :id
+returning id;
+
+-- name: delete-event$
+-- Management.
+delete from event
+ where id = :id
+returning id;
