@@ -12,11 +12,13 @@ import hashlib
 import secrets
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-import jwt
-
 from . import config, errors
+
+# PyJWT (and the cryptography package it loads) is imported by the functions
+# that sign or check a token, so `epic-events --help` does not pay for it.
 
 ACCESS_TTL = 30 * 60
 REFRESH_TTL = 24 * 60 * 60
@@ -51,11 +53,12 @@ class Keys:
     secret: str
     previous: dict[str, str]
 
-    def secret_for(self, kid: str | None) -> str:
-        if kid == self.kid:
-            return self.secret
-        if kid in self.previous:
-            return self.previous[kid]
+    def secret_for(self, kid) -> str:
+        if isinstance(kid, str):
+            if kid == self.kid:
+                return self.secret
+            if kid in self.previous:
+                return self.previous[kid]
         raise errors.NotLoggedIn("token signed with an unknown key: run `epic-events login`")
 
 
@@ -91,18 +94,32 @@ def digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+def _sign(k: Keys, typ: str, employee_id: int, department: str, session_id: str, now: int,
+          **extra) -> str:
+    import jwt
+
+    claims = {"iss": ISSUER, "sub": str(employee_id), "dept": department, "sid": session_id,
+              "iat": now, "nbf": now, "typ": typ,
+              "exp": now + (ACCESS_TTL if typ == "access" else REFRESH_TTL), **extra}
+    return jwt.encode(claims, k.secret, algorithm="HS256", headers={"kid": k.kid})
+
+
+def access_token(k: Keys, employee_id: int, department: str, session_id: str, now: int) -> str:
+    return _sign(k, "access", employee_id, department, session_id, now)
+
+
+def refresh_token(k: Keys, employee_id: int, department: str, session_id: str, now: int) -> str:
+    # jti: two refreshes within one second still get different tokens (and digests).
+    return _sign(k, "refresh", employee_id, department, session_id, now,
+                 jti=secrets.token_urlsafe(24))
+
+
 def issue(k: Keys, employee_id: int, department: str, session_id: str,
           now: int | None = None) -> dict:
     now = int(time.time()) if now is None else now
-    base = {"iss": ISSUER, "sub": str(employee_id), "dept": department, "sid": session_id,
-            "iat": now, "nbf": now}
-    headers = {"kid": k.kid}
-    access = jwt.encode({**base, "typ": "access", "exp": now + ACCESS_TTL},
-                        k.secret, algorithm="HS256", headers=headers)
-    refresh = jwt.encode({**base, "typ": "refresh", "exp": now + REFRESH_TTL,
-                          "jti": secrets.token_urlsafe(24)},
-                         k.secret, algorithm="HS256", headers=headers)
-    return {"access": access, "refresh": refresh, "refresh_expires_at": now + REFRESH_TTL}
+    return {"access": access_token(k, employee_id, department, session_id, now),
+            "refresh": refresh_token(k, employee_id, department, session_id, now),
+            "refresh_expires_at": now + REFRESH_TTL}
 
 
 class TokenExpired(errors.NotLoggedIn):
@@ -111,6 +128,10 @@ class TokenExpired(errors.NotLoggedIn):
 
 def verify(k: Keys, token: str, typ: str, verify_exp: bool = True) -> Claims:
     """Check signature, algorithm, key id, issuer, times and claims; or raise NotLoggedIn."""
+    import jwt
+
+    if not isinstance(token, str):
+        raise errors.NotLoggedIn("stored token is invalid: run `epic-events login`")
     try:
         header = jwt.get_unverified_header(token)
         secret = k.secret_for(header.get("kid"))
@@ -122,7 +143,8 @@ def verify(k: Keys, token: str, typ: str, verify_exp: bool = True) -> Claims:
         raise TokenExpired(f"{typ} token expired") from None
     except jwt.ImmatureSignatureError:
         raise errors.NotLoggedIn("token not valid yet: check this machine's clock") from None
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+        # Whatever else a forged or damaged token trips over is "invalid", not a bug.
         raise errors.NotLoggedIn("stored token is invalid: run `epic-events login`") from None
     if (claims.get("typ") != typ or claims.get("dept") not in DEPARTMENTS
             or not str(claims.get("sub", "")).isdigit()):
@@ -135,6 +157,27 @@ def verify(k: Keys, token: str, typ: str, verify_exp: bool = True) -> Claims:
 
 
 # -- session flows ----------------------------------------------------------------
+NOT_MIGRATED = "the database is not migrated: run `epic-events db migrate`"
+
+
+@contextmanager
+def transaction(conn):
+    """db.transaction, for the commands that come first on a new database (login,
+    bootstrap): a missing schema is explained, not an internal error."""
+    from psycopg import errors as pgerr
+
+    from . import db
+
+    try:
+        with db.transaction(conn) as tx:
+            yield tx
+    except errors.AppError as exc:
+        if isinstance(exc.__cause__, pgerr.InvalidSchemaName | pgerr.UndefinedFunction
+                      | pgerr.UndefinedTable | pgerr.UndefinedObject):
+            raise errors.Unreachable(NOT_MIGRATED) from None
+        raise
+
+
 def token_store(dsn: str):
     from psycopg.conninfo import conninfo_to_dict
 
@@ -147,9 +190,7 @@ def token_store(dsn: str):
 
 def login(conn, store, k: Keys, email: str, password: str) -> tuple[Claims, dict]:
     """Check the password, open a session, store its tokens."""
-    from . import db
-
-    with db.transaction(conn) as tx:
+    with transaction(conn) as tx:
         found = tx.run("session.find_employee", {"email": email})
     if not check_password(password, found["password_hash"] if found else None):
         raise errors.NotLoggedIn("login failed: unknown email or wrong password")
@@ -157,7 +198,7 @@ def login(conn, store, k: Keys, email: str, password: str) -> tuple[Claims, dict
         raise errors.NotLoggedIn("login failed: this account is deactivated")
     session_id = str(uuid.uuid4())
     tokens = issue(k, found["employee_id"], found["department"], session_id)
-    with db.transaction(conn) as tx:
+    with transaction(conn) as tx:
         tx.run("session.open_session", {
             "session_id": session_id, "employee_id": found["employee_id"],
             "token_hash": digest(tokens["refresh"]),
@@ -169,7 +210,8 @@ def login(conn, store, k: Keys, email: str, password: str) -> tuple[Claims, dict
 REFRESH_REFUSED = {
     "unknown": "your session is unknown to this database: run `epic-events login`",
     "expired": "your session expired: run `epic-events login`",
-    "revoked": "your session was closed (logout, or an administrator): run `epic-events login`",
+    "revoked": ("your session was closed (a logout, a deactivation, or a reused refresh "
+                "token): run `epic-events login`"),
     "replayed": ("this refresh token was already used, so it may have been copied: every token "
                  "of this login is now revoked. Run `epic-events login`"),
     "inactive": "this account is deactivated",
@@ -178,32 +220,43 @@ REFRESH_REFUSED = {
 
 def refresh(conn, store, k: Keys) -> Claims:
     """Exchange the stored refresh token for new tokens (rotation)."""
-    from . import db
+    seen = store.last_seen  # what this command read before it decided to refresh, if anything
+    with store.lock():
+        tokens = store.load()
+        if not tokens:
+            raise errors.NotLoggedIn("not logged in: run `epic-events login`")
+        if seen and tokens["refresh"] != seen["refresh"]:
+            # Another command on this machine refreshed meanwhile: use its tokens
+            # (handing in the one it exchanged would be refused as a replay).
+            try:
+                return verify(k, tokens["access"], "access")
+            except errors.NotLoggedIn:
+                pass  # no good either: exchange them in turn
+        return _rotate(conn, store, k, tokens)
 
-    tokens = store.load()
-    if not tokens:
-        raise errors.NotLoggedIn("not logged in: run `epic-events login`")
+
+def _rotate(conn, store, k: Keys, tokens: dict) -> Claims:
     try:
-        verify(k, tokens["refresh"], "refresh")
+        old = verify(k, tokens["refresh"], "refresh")
     except TokenExpired:
         store.clear()
         raise errors.NotLoggedIn("your session expired: run `epic-events login`") from None
     now = int(time.time())
     # The new refresh token names the same session; the database links the two.
-    old = jwt.decode(tokens["refresh"], options={"verify_signature": False})
-    fresh = issue(k, int(old["sub"]), old["dept"], old["sid"], now)
-    with db.transaction(conn) as tx:
+    new_refresh = refresh_token(k, old.employee_id, old.department, old.session_id, now)
+    with transaction(conn) as tx:
         result = tx.run("session.rotate_session", {
             "token_hash": digest(tokens["refresh"]),
-            "new_token_hash": digest(fresh["refresh"]),
-            "new_expires_at": _timestamp(fresh["refresh_expires_at"])})
+            "new_token_hash": digest(new_refresh),
+            "new_expires_at": _timestamp(now + REFRESH_TTL)})
     if result["status"] != "ok":
         store.clear()
         raise errors.NotLoggedIn(REFRESH_REFUSED.get(result["status"], "session refused"))
-    if result["department"] != old["dept"]:
-        # The employee moved department: the access token says so from now on
-        # (a refresh token's dept is never trusted: the database answers it).
-        fresh["access"] = issue(k, int(old["sub"]), result["department"], old["sid"], now)["access"]
+    # Who and which department come from the database, not from the old token:
+    # an employee moved to another department gets an access token saying so.
+    fresh = {"access": access_token(k, result["employee_id"], result["department"],
+                                    str(result["session_id"]), now),
+             "refresh": new_refresh, "refresh_expires_at": now + REFRESH_TTL}
     store.save(fresh)
     return verify(k, fresh["access"], "access")
 
@@ -221,14 +274,18 @@ def current(conn, store, k: Keys) -> Claims:
 
 def logout(conn, store, k: Keys, everywhere: bool) -> int:
     """Revoke this session (or all of the employee's) and forget the tokens."""
-    from . import db
-
-    tokens = store.load()
+    # Leniently read: even tokens refused for use (loose file mode) name a session
+    # worth closing, and a forged one fails the signature check below.
+    tokens = store.load(lenient=True)
     if not tokens:
+        store.clear()
         return 0
     try:
-        claims = verify(k, tokens["access"], "access", verify_exp=False)
-        with db.transaction(conn) as tx:
+        try:
+            claims = verify(k, tokens["access"], "access", verify_exp=False)
+        except errors.NotLoggedIn:
+            claims = verify(k, tokens["refresh"], "refresh", verify_exp=False)
+        with transaction(conn) as tx:
             return tx.run("session.revoke_session", {"session_id": claims.session_id,
                                                      "all": everywhere}) or 0
     finally:

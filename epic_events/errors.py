@@ -55,6 +55,8 @@ CONSTRAINTS: dict[str, tuple[type[AppError], str]] = {
     "employee_full_name_valid": (InvalidInput, "full_name: must be 1-200 characters, no control characters"),
     "employee_email_valid": (InvalidInput, "email: not a valid email address"),
     "employee_phone_valid": (InvalidInput, "phone: not a valid phone number"),
+    "employee_contacts_keep_department": (Conflict, "department: this employee is still a contact "
+                                          "of clients, contracts or events; reassign them first"),
     "employee_keep_one_manager": (Conflict, "cannot deactivate, move or delete the last active manager"),
     "employee_bootstrap_once": (Conflict, "a management account already exists: use `epic-events employee create`"),
     "company_name_key": (Conflict, "name: a company with this name already exists"),

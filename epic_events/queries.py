@@ -22,8 +22,25 @@ from functools import cache
 from .paths import QUERIES_DIR
 
 _HEADER = re.compile(r"^--\s*name:\s*([a-z0-9_-]+)([\^$!]?)\s*$", re.MULTILINE)
-# Literals and comments pass through untouched; `::` is a cast, not a parameter.
-_TOKEN = re.compile(r"'(?:[^']|'')*'|--[^\n]*|::|:([A-Za-z_]\w*)|%")
+# Any line that means to be a header: one _HEADER does not accept is an error,
+# not SQL silently appended to the query above it.
+_ANY_HEADER = re.compile(r"^--\s*name:.*$", re.MULTILINE)
+# Literals, quoted identifiers and comments are copied as they are (only their
+# `%` doubled, since the driver reads every `%` in the text); `::` is a cast,
+# not a parameter.
+_TOKEN = re.compile(r"""
+    (?P<keep>
+        (?<![\w$])[eE]'(?:[^'\\]|\\.|'')*'                     # E'…' (backslash escapes)
+      | '(?:[^']|'')*'                                        # '…'
+      | "(?:[^"]|"")*"                                        # "quoted identifier"
+      | (?<![\w$])\$(?P<tag>(?:[A-Za-z_]\w*)?)\$[\s\S]*?\$(?P=tag)\$   # $tag$…$tag$
+      | --[^\n]*                                              # -- comment
+      | /\*[\s\S]*?\*/                                         # /* comment */
+      | ::                                                    # a cast
+    )
+  | :(?P<param>[A-Za-z_]\w*)
+  | %
+""", re.VERBOSE)
 
 
 @dataclass(frozen=True)
@@ -32,21 +49,30 @@ class Query:
     kind: str  # "" rows, "^" one row, "$" one value, "!" nothing
     sql: str  # with psycopg placeholders
     doc: str
+    params: tuple[str, ...] = ()  # the :names it takes, in order of first use
 
 
-def _convert(sql: str) -> str:
+def _convert(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`:name` -> `%(name)s`, `%` -> `%%`; returns the SQL and the parameter names."""
+    names: dict[str, None] = {}
+
     def swap(m: re.Match) -> str:
-        text = m.group(0)
-        if m.group(1):
-            return f"%({m.group(1)})s"
-        return "%%" if text == "%" else text
+        if m.group("param"):
+            names.setdefault(m.group("param"))
+            return f"%({m.group('param')})s"
+        return m.group(0).replace("%", "%%")
 
-    return _TOKEN.sub(swap, sql)
+    return _TOKEN.sub(swap, sql), tuple(names)
 
 
 def parse(text: str) -> dict[str, Query]:
     found: dict[str, Query] = {}
     headers = list(_HEADER.finditer(text))
+    if len(headers) != len(_ANY_HEADER.findall(text)):
+        good = {h.group(0).strip() for h in headers}
+        bad = next(line for line in _ANY_HEADER.findall(text) if line.strip() not in good)
+        raise ValueError(f"malformed query header {bad!r} (expected `-- name: verb-noun` "
+                         "with an optional suffix ^, $ or !)")
     for i, header in enumerate(headers):
         end = headers[i + 1].start() if i + 1 < len(headers) else len(text)
         body = text[header.end():end].strip("\n")
@@ -60,7 +86,10 @@ def parse(text: str) -> dict[str, Query]:
         if name in found:
             raise ValueError(f"query {name} is defined twice")
         sql = "\n".join(sql_lines).strip().rstrip(";")
-        found[name] = Query(name, header.group(2), _convert(sql), " ".join(doc_lines))
+        if not sql:
+            raise ValueError(f"query {name} has no SQL")
+        converted, params = _convert(sql)
+        found[name] = Query(name, header.group(2), converted, " ".join(doc_lines), params)
     return found
 
 

@@ -13,12 +13,14 @@ import hashlib
 import json
 import os
 import stat
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import config, errors
 
 SERVICE = "epic-events"
-_UNUSABLE = ("keyring.backends.fail", "keyring.backends.null", "keyring.backends.chainer")
+_UNUSABLE = ("keyring.backends.fail", "keyring.backends.null")
+_CHAINER = "keyring.backends.chainer"
 
 
 def target_key(dsn_identity: str) -> str:
@@ -32,10 +34,18 @@ class TokenStore:
         self.directory = directory or config.state_dir()
         self.file = self.directory / f"tokens-{target}.json"
         self.marker = self.directory / f"tokens-{target}.store"
+        self.lock_file = self.directory / f"tokens-{target}.lock"
+        # What the last load() returned: lets a refresh notice that another
+        # command on this machine rotated the tokens in the meantime.
+        self.last_seen: dict | None = None
 
     # -- public -------------------------------------------------------------
-    def load(self) -> dict | None:
-        tokens = self._load()
+    def load(self, lenient: bool = False) -> dict | None:
+        """The stored tokens, or None. A loose file mode or damaged content is an
+        error, unless `lenient` (logout: the tokens are only used to revoke, and
+        a forged one fails its signature check anyway)."""
+        tokens = self._load(lenient)
+        self.last_seen = tokens
         if tokens:
             from . import observability
 
@@ -43,31 +53,74 @@ class TokenStore:
             observability.forget(tokens.get("refresh"))
         return tokens
 
-    def _load(self) -> dict | None:
+    def _load(self, lenient: bool) -> dict | None:
         where = self._where()
+        raw = None
         if where == "file":
-            return self._load_file()
-        if where:
+            raw = self._load_file(lenient)
+        elif where:
             backend = _backend_by_name(where)
             if backend is not None:
-                raw = backend.get_password(SERVICE, self._username)
-                return json.loads(raw) if raw else None
-        return None
+                try:
+                    raw = backend.get_password(SERVICE, self._username)
+                except Exception:
+                    if lenient:
+                        return None
+                    raise errors.NotLoggedIn(
+                        "could not read your tokens from the keyring (locked?): unlock it, "
+                        "or run `epic-events login`") from None
+        try:
+            return _parse(raw)
+        except errors.NotLoggedIn:
+            if lenient:
+                return None
+            raise
+
+    @contextmanager
+    def lock(self):
+        """Serialize refreshes between commands running at once on this machine.
+
+        Two commands that both find the access token expired would otherwise both
+        hand in the same refresh token, and the second would look like a replay
+        (which revokes the session). Where flock is missing (Windows), no lock.
+        """
+        try:
+            import fcntl
+        except ImportError:
+            yield
+            return
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def save(self, tokens: dict) -> str:
         """Store tokens; returns where ("keyring:<backend>" or "file")."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         payload = json.dumps(tokens)
+        self.last_seen = tokens
         backend = _usable_backend()
-        if backend is not None:
+        # A chainer (several keyrings on this desktop) is unrolled, so that the
+        # marker names the keyring that took the tokens and reading them back
+        # needs no discovery of all the others.
+        try:
+            candidates = [] if backend is None else (
+                list(backend.backends) if type(backend).__module__.startswith(_CHAINER)
+                else [backend])
+        except Exception:
+            candidates = []  # discovery failed: the file it is
+        for candidate in candidates:
             try:
-                backend.set_password(SERVICE, self._username, payload)
-                name = f"{type(backend).__module__}.{type(backend).__qualname__}"
-                self._write_marker(name)
-                self.file.unlink(missing_ok=True)
-                return "keyring:" + name
+                candidate.set_password(SERVICE, self._username, payload)
             except Exception:
-                pass  # a locked or broken keyring: fall back to the file
+                continue  # a locked or broken keyring: try the next, else the file
+            name = f"{type(candidate).__module__}.{type(candidate).__qualname__}"
+            self._write_marker(name)
+            self.file.unlink(missing_ok=True)
+            return "keyring:" + name
         self._write_file(payload)
         self._write_marker("file")
         return "file"
@@ -106,16 +159,36 @@ class TokenStore:
             fh.write(payload)
         os.replace(tmp, self.file)
 
-    def _load_file(self) -> dict | None:
+    def _load_file(self, lenient: bool = False) -> str | None:
         try:
             st = self.file.stat()
         except FileNotFoundError:
             return None
+        if lenient:
+            return self.file.read_text()
         if stat.S_IMODE(st.st_mode) & 0o077:
             raise errors.NotLoggedIn(
                 f"token file {self.file} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
                 "refusing to use it: run `epic-events login` again")
-        return json.loads(self.file.read_text())
+        if st.st_uid != os.geteuid():
+            raise errors.NotLoggedIn(
+                f"token file {self.file} belongs to another user; refusing to use it: "
+                "run `epic-events login` again")
+        return self.file.read_text()
+
+
+def _parse(raw: str | None) -> dict | None:
+    """The stored JSON, if it has the expected shape; damaged tokens mean a new login."""
+    if not raw:
+        return None
+    try:
+        tokens = json.loads(raw)
+    except ValueError:
+        tokens = None
+    if (not isinstance(tokens, dict) or not isinstance(tokens.get("access"), str)
+            or not isinstance(tokens.get("refresh"), str)):
+        raise errors.NotLoggedIn("your stored tokens are damaged: run `epic-events login`")
+    return tokens
 
 
 def _usable_backend():

@@ -6,7 +6,8 @@ import click
 
 from .. import db as database
 from .. import errors, validate
-from .options import ask, password_stdin_option, read_password, stdin_is_terminal
+from . import options
+from .options import ask, password_stdin_option, read_password
 
 
 @click.group()
@@ -42,7 +43,7 @@ def rollback(count, everything, yes):
 
     what = "every migration (ALL DATA IS LOST)" if everything else f"{count} migration(s)"
     if not yes:
-        if not stdin_is_terminal():
+        if not options.stdin_is_terminal():  # looked up at call time: tests play a terminal
             raise errors.InvalidInput("rollback: pass --yes to confirm without a terminal")
         click.confirm(f"Roll back {what}?", abort=True)
     for mid in migrations.rollback(database.admin_dsn(), None if everything else count):
@@ -79,7 +80,7 @@ def bootstrap(email, name, phone, password_stdin):
     password_hash = auth.hash_password(password)
     conn = database.connect(database.admin_dsn())
     try:
-        with database.transaction(conn) as tx:
+        with auth.transaction(conn) as tx:  # explains a database not migrated yet
             tx.run("employee.become_owner")
             new_id = tx.run("employee.bootstrap_manager", {
                 "full_name": name, "email": email, "phone": phone,

@@ -206,6 +206,8 @@ def test_management_updates_an_employee(cli, events):
 def test_moving_an_employee_changes_their_rights_at_their_next_command(cli, desk):
     desk("support").login("support")
     desk("manager").login("manager")
+    # Suzy runs an event: hand it over first (a contact keeps their department).
+    cli.json("event", "assign-support", cli.world.ids["event"], cli.world.ids["support2"])
     moved = cli.json("employee", "update", cli.world.ids["support"], "--department", "sales")
     assert moved["department"] == "sales"
     desk("support")
@@ -404,3 +406,13 @@ def test_only_management_deletes_employees(cli, who):
     assert r.exit_code == 3 and "employee:delete" in r.stderr
     assert admin_one(cli.world, "select count(*) from epic_events.employee where id = %s",
                      (lone,)) == (1,)
+
+
+def test_a_contact_cannot_be_moved_out_of_their_department(cli):
+    cli.login("manager")
+    for key, department in (("sales", "support"), ("support", "sales")):
+        r = cli("employee", "update", cli.world.ids[key], "--department", department)
+        assert r.exit_code == 5, r.stderr
+        assert "still a contact" in r.stderr and "reassign them first" in r.stderr
+    assert admin_one(cli.world, "select department from epic_events.employee where id = %s",
+                     (cli.world.ids["sales"],)) == ("sales",)

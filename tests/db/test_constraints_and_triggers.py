@@ -489,3 +489,19 @@ def test_changes_by_the_admin_are_audited_without_an_employee(world):
     entry = audit_rows(world.db, "company", world.ids["company"])[-1]
     assert entry["employee_id"] is None
     assert entry["db_role"] == admin_value(world.db, "select session_user")
+
+
+@pytest.mark.parametrize(("who", "department"), [("sales", "support"), ("sales", "management"),
+                                                 ("support", "sales")])
+def test_a_contact_cannot_leave_their_department(world, who, department):
+    with pytest.raises(psycopg.errors.CheckViolation) as refused:
+        world.as_("manager").run("update employee set department = %s where id = %s",
+                                 (department, world.ids[who]))
+    assert refused.value.diag.constraint_name == "employee_contacts_keep_department"
+
+
+def test_a_former_contact_may_move_once_reassigned(world):
+    manager = world.as_("manager")
+    manager.run("update event set support_contact_id = %(support2)s where support_contact_id = %(support)s",
+                world.ids)
+    manager.run("update employee set department = 'sales' where id = %(support)s", world.ids)

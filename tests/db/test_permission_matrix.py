@@ -209,7 +209,7 @@ def _matrix_params():
                                id=f"{department}-{case.table}-{case.operation}-{outcome}")
 
 
-@pytest.mark.parametrize(("department", "case", "outcome"), _matrix_params())
+@pytest.mark.parametrize(("department", "case", "outcome"), list(_matrix_params()))
 def test_permission_matrix(world, department, case, outcome):
     actor = world.as_(ACTOR[department])  # opens the session before the snapshot
     params = dict(world.ids, hash=_HASH)
