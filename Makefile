@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test]'
 	touch $(STAMP)
 
+# The embedded PostgreSQL, a demo agency loaded through the real commands, a tour.
+demo: $(STAMP)
+	$(BIN)/python -m epic_events.demo
+
 test: $(STAMP)
 	$(BIN)/python -m pytest
 

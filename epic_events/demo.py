@@ -78,14 +78,41 @@ def login(email: str) -> None:
     must("login", "--email", email, "--password-stdin", password=True)
 
 
+def _loading_marker():
+    from epic_events import embedded
+
+    return embedded.home() / "demo-loading"
+
+
+def reset_interrupted_load() -> None:
+    """A load that died half way leaves a database only the demo wrote: start it afresh."""
+    marker = _loading_marker()
+    if not marker.exists():
+        return
+    import psycopg
+    from psycopg import sql
+
+    from epic_events import embedded
+
+    print("demo: the previous demo load was interrupted; starting it afresh", file=sys.stderr)
+    info = embedded.start()
+    with psycopg.connect(embedded._dsn("postgres", info, "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(
+            sql.Identifier(embedded.DBNAME)))
+    embedded._schema_stamp().unlink(missing_ok=True)
+    embedded.start()
+    marker.unlink()
+
+
 def load() -> bool:
-    """Create the demo agency; False if it already exists."""
+    """Create the demo agency; False if the database already has its first manager."""
     code, _, err = cli("db", "bootstrap", "--email", MANAGER[1], "--name", MANAGER[0],
                        "--password-stdin", password=True)
     if code == 5:
-        return False  # already bootstrapped: the dataset is there
+        return False  # already bootstrapped: the dataset (or someone's own data) is there
     if code != 0:
         raise SystemExit(f"demo: bootstrap failed: {err.strip()}")
+    _loading_marker().write_text("the demo load started and has not finished\n")
     rnd = random.Random(2026)
     login(MANAGER[1])
     ids: dict[str, list[int]] = {"sales": [], "support": [], "management": []}
@@ -106,7 +133,7 @@ def load() -> bool:
             args = ["client", "create", "--name", f"{first} {last}",
                     "--email", f"{first.lower()}.{last.lower()}{n}@example.fr".replace("é", "e")
                     .replace("è", "e").replace("ï", "i"),
-                    "--phone", f"06 {rnd.randint(10, 99)} {rnd.randint(10, 99)} {rnd.randint(10, 99)} "
+                    "--phone", f"06 {rnd.randint(12, 38)} {rnd.randint(10, 99)} {rnd.randint(10, 99)} "
                                f"{rnd.randint(10, 99)}", "--format", "json"]
             if n % 3 != 2:
                 args[-2:-2] = ["--company", companies[n % len(companies)]]
@@ -166,6 +193,7 @@ def load() -> bool:
             must("event", "assign-support", event_id, ids["support"][n % len(ids["support"])],
                  "--format", "json")
     cli("logout")
+    _loading_marker().unlink()
     return True
 
 
@@ -201,6 +229,7 @@ def main() -> None:
     from epic_events import embedded
 
     embedded.start()
+    reset_interrupted_load()
     print(f"Embedded PostgreSQL {embedded.server_version()} at {embedded.pgdata()}")
     loaded = load()
     print("Demo data loaded." if loaded else "Demo data already present (re-running is safe: nothing was changed).")

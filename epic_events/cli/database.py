@@ -1,4 +1,4 @@
-"""db migrate | rollback | status | bootstrap (and, with the embedded server, start | stop)."""
+"""db migrate | rollback | status | bootstrap, and start | stop for the embedded server."""
 
 from __future__ import annotations
 
@@ -52,11 +52,61 @@ def rollback(count, everything, yes):
 
 @db.command()
 def status():
-    """List the migrations and whether each is applied."""
-    from .. import migrations
+    """Where the database is, whether it runs, and each migration's state.
 
+    With no DATABASE_URL this is the embedded server: its data directory,
+    PostgreSQL version and process. A stopped embedded server is not started.
+    """
+    from .. import config, embedded, migrations
+
+    if config.get("DATABASE_URL"):
+        click.echo(f"database: {_describe(config.get('DATABASE_URL'))} (DATABASE_URL)")
+    else:
+        info = embedded.running()
+        click.echo(f"database: embedded PostgreSQL {embedded.server_version() or '(not created yet)'}")
+        click.echo(f"data:     {embedded.pgdata()}")
+        if info is None:
+            click.echo("server:   stopped (starts on the next command, or `epic-events db start`)")
+            return
+        click.echo(f"server:   running (pid {info.pid}, socket {info.socket_dir})")
     for state in migrations.status(database.admin_dsn()):
         click.echo(f"{'applied' if state.applied else 'pending'}  {state.id}")
+
+
+@db.command()
+def start():
+    """Start the embedded server (and create and migrate its database if needed)."""
+    from .. import config, embedded
+
+    _embedded_only(config)
+    was_running = embedded.running() is not None
+    info = embedded.start()
+    state = "already running" if was_running else "started"
+    click.echo(f"embedded PostgreSQL {embedded.server_version()} {state} (pid {info.pid}); "
+               f"data in {embedded.pgdata()}")
+
+
+@db.command()
+def stop():
+    """Stop the embedded server; the next command starts it again."""
+    from .. import config, embedded
+
+    _embedded_only(config)
+    click.echo("embedded PostgreSQL stopped" if embedded.stop() else "embedded PostgreSQL was not running")
+
+
+def _embedded_only(config) -> None:
+    if config.get("DATABASE_URL"):
+        raise errors.InvalidInput("DATABASE_URL is set: the embedded server is not in use "
+                                  "(unset it to use the local default)")
+
+
+def _describe(dsn: str) -> str:
+    """host/port/dbname of a DSN, never its password."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    p = conninfo_to_dict(dsn)
+    return f"{p.get('user', '?')}@{p.get('host', 'localhost')}:{p.get('port', 5432)}/{p.get('dbname', '?')}"
 
 
 @db.command()

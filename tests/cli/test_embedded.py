@@ -80,3 +80,37 @@ def test_a_configured_database_url_never_touches_the_embedded_server(monkeypatch
     assert result.exit_code == 6
     assert result.stderr.startswith("error: database unreachable")
     assert not embedded.home().exists()
+
+
+def test_db_start_status_stop_through_the_cli():
+    from click.testing import CliRunner
+
+    from epic_events.cli.main import cli
+
+    runner = CliRunner()
+    started = runner.invoke(cli, ["db", "start"])
+    assert started.exit_code == 0, started.stderr
+    assert "started" in started.stdout
+    again = runner.invoke(cli, ["db", "start"])
+    assert "already running" in again.stdout
+    status = runner.invoke(cli, ["db", "status"])
+    assert status.exit_code == 0, status.stderr
+    assert str(embedded.pgdata()) in status.stdout
+    assert "running (pid" in status.stdout
+    assert "applied  0001_roles_and_schema" in status.stdout
+    stopped = runner.invoke(cli, ["db", "stop"])
+    assert "stopped" in stopped.stdout and embedded.running() is None
+    status = runner.invoke(cli, ["db", "status"])
+    assert "server:   stopped" in status.stdout and embedded.running() is None
+
+
+def test_start_and_stop_refuse_when_a_database_url_is_configured(monkeypatch):
+    from click.testing import CliRunner
+
+    from epic_events.cli.main import cli
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://epic_authenticator@/x?host=/nonexistent")
+    for verb in ("start", "stop"):
+        r = CliRunner().invoke(cli, ["db", verb])
+        assert r.exit_code == 1 and "DATABASE_URL is set" in r.stderr
+    assert not embedded.home().exists()

@@ -1,0 +1,69 @@
+"""`make demo`'s loader, on an embedded server of its own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import psycopg
+import pytest
+
+from epic_events import demo, embedded
+
+
+@pytest.fixture
+def demo_server(monkeypatch):
+    base = tempfile.mkdtemp(prefix="epic-demo-test-")
+    os.chmod(base, 0o755)  # see tests/cli/test_embedded.py
+    monkeypatch.setenv("XDG_DATA_HOME", base)
+    embedded.start()
+    yield
+    embedded.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def counts() -> dict:
+    with psycopg.connect(embedded.admin_dsn()) as conn:
+        return conn.execute("""
+            select (select count(*) from epic_events.employee) as employees,
+                   (select count(*) from epic_events.employee where department = 'sales') as sales,
+                   (select count(*) from epic_events.employee where department = 'support') as support,
+                   (select count(*) from epic_events.company) as companies,
+                   (select count(*) from epic_events.client) as clients,
+                   (select count(*) from epic_events.contract where not is_signed) as unsigned,
+                   (select count(*) from epic_events.contract where is_signed and amount_due = 0) as paid,
+                   (select count(*) from epic_events.contract
+                     where is_signed and amount_due > 0 and amount_due < total_amount) as partly_paid,
+                   (select count(*) from epic_events.contract
+                     where is_signed and amount_due = total_amount) as signed_unpaid,
+                   (select count(*) from epic_events.event where starts_at < now()) as past_events,
+                   (select count(*) from epic_events.event where starts_at >= now()) as upcoming_events,
+                   (select count(*) from epic_events.event where support_contact_id is null) as unstaffed,
+                   (select count(distinct employee_id) from epic_events.audit_log) as audited_authors
+        """).fetchone()
+
+
+def test_the_demo_loads_a_realistic_agency_through_the_commands_and_is_idempotent(demo_server):
+    assert demo.load() is True
+    (employees, sales, support, companies, clients, unsigned, paid, partly_paid, signed_unpaid,
+     past, upcoming, unstaffed, authors) = counts()
+    assert (employees, sales, support) == (8, 3, 3)
+    assert companies >= 15 and clients == 36
+    assert min(unsigned, paid, partly_paid, signed_unpaid) > 0, "contracts in every state"
+    assert past > 0 and upcoming > 0 and unstaffed > 0
+    # Written by the employees whose job it is (manager, each sales rep), not by an admin.
+    assert authors >= 4
+    before = counts()
+    assert demo.load() is False
+    assert counts() == before
+
+
+def test_an_interrupted_load_is_started_afresh(demo_server):
+    demo._loading_marker().write_text("interrupted\n")
+    with psycopg.connect(embedded.admin_dsn(), autocommit=True) as conn:
+        conn.execute("insert into epic_events.company (name) values ('Half Loaded')")
+    demo.reset_interrupted_load()
+    assert not demo._loading_marker().exists()
+    with psycopg.connect(embedded.admin_dsn()) as conn:
+        assert conn.execute("select count(*) from epic_events.company").fetchone()[0] == 0
