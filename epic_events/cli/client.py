@@ -7,7 +7,7 @@ import click
 from .. import errors, validate
 from ..render import Column, emit
 from . import options
-from .options import (ask, confirm_delete, expect_option, like_pattern, no_row_error, optional,
+from .options import (ask, complete_ids, confirm_delete, expect_option, like_pattern, no_row_error, optional,
                       output_option, page_caption, paging, paging_options, parse_expected)
 
 LIST = [
@@ -63,7 +63,7 @@ def list_(app, mine, search, company_id, limit, offset, page, sort, desc, fmt):
 
 
 @client.command()
-@click.argument("client_id", type=int)
+@click.argument("client_id", type=int, shell_complete=complete_ids("completion.clients"))
 @output_option
 @click.pass_obj
 def view(app, client_id, fmt):
@@ -121,7 +121,7 @@ def create(app, name, email, phone, company, sales_contact, fmt):
 
 
 @client.command()
-@click.argument("client_id", type=int)
+@click.argument("client_id", type=int, shell_complete=complete_ids("completion.clients"))
 @click.option("--name", help="Full name.")
 @click.option("--email", help="Email address.")
 @click.option("--phone", help='Phone ("" clears it).')
@@ -186,8 +186,8 @@ def update(app, client_id, name, email, phone, company, last_contact, if_updated
 
 
 @client.command()
-@click.argument("client_id", type=int)
-@click.argument("employee_id", type=int)
+@click.argument("client_id", type=int, shell_complete=complete_ids("completion.clients"))
+@click.argument("employee_id", type=int, shell_complete=complete_ids("completion.employees"))
 @output_option
 @click.pass_obj
 def reassign(app, client_id, employee_id, fmt):
@@ -208,7 +208,7 @@ def reassign(app, client_id, employee_id, fmt):
 
 
 @client.command()
-@click.argument("client_id", type=int)
+@click.argument("client_id", type=int, shell_complete=complete_ids("completion.clients"))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def delete(app, client_id, yes):

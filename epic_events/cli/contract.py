@@ -7,7 +7,7 @@ import click
 from .. import errors, observability, validate
 from ..render import Column, emit
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
-from .options import (ask, confirm_delete, expect_option, no_row_error, optional, output_option,
+from .options import (ask, complete_ids, confirm_delete, expect_option, no_row_error, optional, output_option,
                       page_caption, paging, paging_options, parse_expected, parse_id)
 
 LIST = [
@@ -75,7 +75,7 @@ def list_parameters(unsigned=False, unpaid=False, mine=False, client_id=None, so
 
 
 @contract.command()
-@click.argument("contract_id", type=int)
+@click.argument("contract_id", type=int, shell_complete=complete_ids("completion.contracts"))
 @output_option
 @click.pass_obj
 def view(app, contract_id, fmt):
@@ -133,7 +133,7 @@ def create(app, client_id, total, due, sales_contact, fmt):
 
 
 @contract.command()
-@click.argument("contract_id", type=int)
+@click.argument("contract_id", type=int, shell_complete=complete_ids("completion.contracts"))
 @click.option("--total", metavar="AMOUNT", help="New total amount.")
 @click.option("--due", metavar="AMOUNT", help="New amount still due.")
 @click.option("--pay", metavar="AMOUNT", help="Record a payment: the amount due goes down by AMOUNT.")
@@ -197,7 +197,7 @@ def update(app, contract_id, total, due, pay, if_updated_at, fmt):
 
 
 @contract.command()
-@click.argument("contract_id", type=int)
+@click.argument("contract_id", type=int, shell_complete=complete_ids("completion.contracts"))
 @output_option
 @click.pass_obj
 def sign(app, contract_id, fmt):
@@ -230,8 +230,8 @@ def sign(app, contract_id, fmt):
 
 
 @contract.command()
-@click.argument("contract_id", type=int)
-@click.argument("employee_id", type=int)
+@click.argument("contract_id", type=int, shell_complete=complete_ids("completion.contracts"))
+@click.argument("employee_id", type=int, shell_complete=complete_ids("completion.employees"))
 @output_option
 @click.pass_obj
 def reassign(app, contract_id, employee_id, fmt):
@@ -254,7 +254,7 @@ def reassign(app, contract_id, employee_id, fmt):
 
 
 @contract.command()
-@click.argument("contract_id", type=int)
+@click.argument("contract_id", type=int, shell_complete=complete_ids("completion.contracts"))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def delete(app, contract_id, yes):

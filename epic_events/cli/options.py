@@ -155,3 +155,28 @@ def like_pattern(search: str | None) -> str | None:
         return None
     escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def complete_ids(query: str):
+    """Shell completion of an id argument, from a named query in completion.sql.
+
+    Runs as the logged-in employee; when anything is missing (not logged in,
+    database down) it completes nothing rather than failing the shell.
+    """
+    def complete(ctx, param, incomplete: str):
+        if incomplete and not incomplete.isdigit():
+            return []
+        try:
+            from click.shell_completion import CompletionItem
+
+            from .app import App
+
+            app = App()
+            try:
+                rows = app.run(lambda tx: tx.run(query, {"prefix": incomplete + "%"}))
+            finally:
+                app.close()
+            return [CompletionItem(r["value"], help=r["help"]) for r in rows]
+        except Exception:
+            return []
+    return complete

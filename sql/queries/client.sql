@@ -83,11 +83,3 @@ returning id;
 delete from client
  where id = :id
 returning id;
-
--- name: complete-client-ids
--- Shell completion: ids and names starting with what was typed.
-select id, full_name
-  from client
- where id::text like :prefix || '%'
- order by id
- limit 50;

@@ -38,7 +38,9 @@ def managers(cli) -> list[tuple]:
 def migration_states(cli) -> list[str]:
     r = cli("db", "status")
     assert r.exit_code == 0, r.stderr
-    return r.stdout.splitlines()
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("database: ") and "password" not in lines[0]
+    return [line for line in lines if line.startswith(("applied", "pending"))]
 
 
 def schema_exists(cli) -> bool:

@@ -29,7 +29,6 @@ PACKAGE = Path(queries.__file__).resolve().parent
 
 # Queries defined on purpose without a caller yet, with the reason.
 UNUSED = {
-    "client.complete_client_ids": "shell completion of client ids; no command wires it up yet",
 }
 
 # Files allowed to hand literal SQL to a driver, with the reason.
