@@ -39,11 +39,25 @@ def yoyo_uri(dsn: str) -> str:
 
 @contextmanager
 def _backend(dsn: str):
-    backend = get_backend(yoyo_uri(dsn))
+    import psycopg
+
+    from . import errors
+
+    # A server that is down (or goes down meanwhile) is "database unreachable"
+    # (exit 6), as for every other command, not an internal error.
+    try:
+        backend = get_backend(yoyo_uri(dsn))
+    except psycopg.OperationalError as exc:
+        raise errors.from_database(exc) from None
     try:
         yield backend, read_migrations(str(MIGRATIONS_DIR))
+    except psycopg.OperationalError as exc:
+        raise errors.from_database(exc) from exc
     finally:
-        backend.connection.close()
+        try:
+            backend.connection.close()
+        except psycopg.Error:
+            pass  # already gone
 
 
 def apply(dsn: str) -> list[str]:

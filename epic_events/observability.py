@@ -23,23 +23,40 @@ _sdk = None  # the sentry_sdk module once initialised
 _secrets: set[str] = set()
 _command: str | None = None  # the command path told to Sentry, once known
 
-SECRET_KEY_NAMES = re.compile(
+
+class _Pattern:
+    """A regular expression compiled on first use: most commands never scrub
+    anything (Sentry is off), so none of them pays for compiling these."""
+
+    def __init__(self, pattern: str, flags: int = 0):
+        self._args = (pattern, flags)
+        self._compiled = None
+
+    def __getattr__(self, name):
+        if name in ("_args", "_compiled"):  # not set yet (a copy being built)
+            raise AttributeError(name)
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return getattr(self._compiled, name)
+
+
+SECRET_KEY_NAMES = _Pattern(
     r"pass(word|wd)?|secret|token|access|refresh|authori[sz]ation|cookie|api_?key|dsn|"
     r"password_hash|hash|credential|session_id|private", re.IGNORECASE)
-_JWT = re.compile(r"eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]{5,}")
-_BCRYPT = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
+_JWT = _Pattern(r"eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]{5,}")
+_BCRYPT = _Pattern(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
+_URL_PASSWORD = _Pattern(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
 _SECRET_WORD = r"[\w-]*(?:pass(?:word|wd)|secret|token|api_?key)[\w-]*"
 # password=…, PGPASSWORD=…, ?token=… (conninfo, environment, query strings)
-_KV_SECRET = re.compile(rf"(\b{_SECRET_WORD}\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s,;&}}]+)",
-                        re.IGNORECASE)
+_KV_SECRET = _Pattern(rf"(\b{_SECRET_WORD}\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s,;&}}]+)",
+                      re.IGNORECASE)
 # 'password': '…' and "token": "…" (a dict's repr, JSON)
-_QUOTED_SECRET = re.compile(rf"""(['"]{_SECRET_WORD}['"]\s*:\s*)('[^']*'|"[^"]*"|[^\s,;}}]+)""",
-                            re.IGNORECASE)
-_AUTHORIZATION = re.compile(
+_QUOTED_SECRET = _Pattern(rf"""(['"]{_SECRET_WORD}['"]\s*:\s*)('[^']*'|"[^"]*"|[^\s,;}}]+)""",
+                          re.IGNORECASE)
+_AUTHORIZATION = _Pattern(
     r"""(\bauthori[sz]ation['"]?\s*[:=]\s*['"]?(?:(?:basic|bearer|digest|token)\s+)?)"""
     r"(?!(?:basic|bearer|digest|token)\s)[\w\-.~+/=]+", re.IGNORECASE)
-_BEARER = re.compile(r"(\bbearer\s+)[\w\-.~+/=]+", re.IGNORECASE)
+_BEARER = _Pattern(r"(\bbearer\s+)[\w\-.~+/=]+", re.IGNORECASE)
 FILTERED = "[Filtered]"
 
 

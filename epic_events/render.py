@@ -113,10 +113,16 @@ def card(row: dict, columns: list[Column], title: str):
     return Panel(grid, title=_escape(title), title_align="left", expand=False)
 
 
+# Control characters other than newline and tab would drive the reader's terminal
+# (ESC sequences clear the screen, retitle the window, ...): a table shows them as
+# \xNN instead. JSON and CSV keep every byte.
+_VISIBLE_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x09), *range(0x0b, 0x20), *range(0x7f, 0xa0))}
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    return escape(text.translate(_VISIBLE_CONTROLS))
 
 
 def emit(data, fmt: str, columns: list[Column], title: str = "", caption: str | None = None,

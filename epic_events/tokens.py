@@ -149,7 +149,16 @@ class TokenStore:
             return "file" if self.file.exists() else None
 
     def _write_marker(self, value: str) -> None:
-        self.marker.write_text(value + "\n")
+        # Replaced, never rewritten in place (and left alone when unchanged): a
+        # command starting meanwhile must not read it empty and say "not logged in".
+        try:
+            if self.marker.read_text() == value + "\n":
+                return
+        except FileNotFoundError:
+            pass
+        tmp = self.marker.with_name(f"{self.marker.name}.{os.urandom(6).hex()}.tmp")
+        tmp.write_text(value + "\n")
+        os.replace(tmp, self.marker)
 
     def _write_file(self, payload: str) -> None:
         tmp = self.file.with_suffix(".tmp")

@@ -8,7 +8,7 @@ aware datetimes, amounts to two decimals).
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from . import config
@@ -19,7 +19,24 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_AMOUNT = Decimal("9999999999.99")
 
 
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def utf8(field: str, value: str) -> str:
+    """Refuse what cannot be stored as text: undecodable bytes in an argument reach
+    Python as lone surrogates, which no UTF-8 database (nor JSON) can hold."""
+    if not _encodable(value):
+        raise InvalidInput(f"{field}: not valid text (bytes that are not UTF-8)")
+    return value
+
+
 def text(field: str, value: str, max_length: int = 200, multiline: bool = False) -> str:
+    utf8(field, value)
     if "\x00" in value:
         raise InvalidInput(f"{field}: must not contain NUL characters")
     if not value.strip():
@@ -32,6 +49,7 @@ def text(field: str, value: str, max_length: int = 200, multiline: bool = False)
 
 
 def notes(field: str, value: str) -> str:
+    utf8(field, value)
     if "\x00" in value:
         raise InvalidInput(f"{field}: must not contain NUL characters")
     if len(value) > 10000:
@@ -40,7 +58,7 @@ def notes(field: str, value: str) -> str:
 
 
 def email(field: str, value: str) -> str:
-    value = value.strip()
+    value = utf8(field, value).strip()
     if len(value) > 254 or not EMAIL.match(value):
         raise InvalidInput(f"{field}: not a valid email address")
     return value
@@ -50,7 +68,7 @@ def phone(field: str, value: str) -> str:
     """Normalize to E.164: '06 12 34 56 78' -> '+33612345678' (default region FR)."""
     import phonenumbers
 
-    if "\x00" in value:
+    if "\x00" in value or not _encodable(value):
         raise InvalidInput(f"{field}: not a valid phone number")
     try:
         parsed = phonenumbers.parse(value, config.phone_region())
@@ -73,14 +91,17 @@ def amount(field: str, value: str | Decimal) -> Decimal:
         raise InvalidInput(f"{field}: not an amount (e.g. 1500 or 1500.50)")
     if number < 0:
         raise InvalidInput(f"{field}: must not be negative")
-    if number != number.quantize(Decimal("0.01")):
-        raise InvalidInput(f"{field}: at most two decimals")
+    # Before quantize(), which cannot hold 1e26 to the cent (InvalidOperation).
     if number > MAX_AMOUNT:
         raise InvalidInput(f"{field}: at most {MAX_AMOUNT}")
+    if number != number.quantize(Decimal("0.01")):
+        raise InvalidInput(f"{field}: at most two decimals")
     return number.quantize(Decimal("0.01"))
 
 
 _DATE_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y")
+_EARLIEST = datetime(1, 1, 2, tzinfo=timezone.utc)
+_LATEST = datetime(9999, 12, 30, tzinfo=timezone.utc)
 
 
 def moment(field: str, value: str) -> datetime:
@@ -99,8 +120,16 @@ def moment(field: str, value: str) -> datetime:
         except ValueError:
             raise InvalidInput(
                 f"{field}: not a date (dd/mm/yyyy, dd/mm/yyyy HH:MM or ISO 8601)") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.astimezone()  # the local time zone
+    try:
+        if parsed.tzinfo is None:
+            parsed = parsed.astimezone()  # the local time zone
+        in_utc = parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # e.g. 0001-01-01 a few hours west of UTC
+        in_utc = None
+    # A day inside Python's years 1-9999 each side, so that the stored value reads
+    # back in any time zone.
+    if in_utc is None or not _EARLIEST <= in_utc <= _LATEST:
+        raise InvalidInput(f"{field}: out of range (years 1 to 9999)")
     return parsed
 
 
@@ -127,6 +156,7 @@ def record_id(field: str, value: str | int) -> int:
 
 
 def password(value: str) -> str:
+    utf8("password", value)
     if len(value) < 8:
         raise InvalidInput("password: at least 8 characters")
     if len(value.encode()) > 72:

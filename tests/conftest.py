@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 
 import pytest
+from click.testing import CliRunner
 
-from tests import pg
+from tests import hypothesis_profiles  # noqa: F401 - registers and loads the profile
+from tests import pg, world
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +27,52 @@ def _isolated_user_environment(tmp_path, monkeypatch):
     for var in ("SENTRY_DSN", "DATABASE_URL", "EPIC_EVENTS_ADMIN_DSN", "SECRET_KEY",
                 "JWT_KID", "SECRET_KEY_PREV", "JWT_KID_PREV", "EPIC_EVENTS_CONFIG"):
         monkeypatch.delenv(var, raising=False)
+
+
+# -- no secret in any output ------------------------------------------------------------------
+# A JWT's header and payload are base64url JSON: they start with "eyJ" ('{"').
+JWT_SHAPE = re.compile(r"eyJ[\w-]{6,}\.[\w-]{6,}")
+BCRYPT_SHAPE = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
+# The passwords the tests use; any other fed through --password-stdin is added as it is used.
+KNOWN_PASSWORDS = {world.PASSWORD, "a long enough password", "a brand new passphrase",
+                   "a-brand-new-password-42", "hunter2-very-secret"}
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_any_output(monkeypatch):
+    """Every CLI run of every test, in process (Click's runner) or as a real process
+    (subprocess ... communicate), is checked: no token, no bcrypt hash, no password,
+    no password_hash key in its output."""
+    outputs: list[tuple[object, str]] = []
+    passwords = set(KNOWN_PASSWORDS)
+    real_invoke, real_communicate = CliRunner.invoke, subprocess.Popen.communicate
+
+    def invoke(self, cli, args=None, input=None, *rest, **kwargs):
+        words = [str(a) for a in args or ()]
+        if "--password-stdin" in words and isinstance(input, str):
+            first = input.split("\n", 1)[0]
+            if len(first) >= 8:  # a real password, not a deliberately short one
+                passwords.add(first)
+        result = real_invoke(self, cli, args, input, *rest, **kwargs)
+        outputs.append((words, result.output))
+        return result
+
+    def communicate(self, *args, **kwargs):
+        out, err = real_communicate(self, *args, **kwargs)
+        text = "".join(part.decode(errors="replace") if isinstance(part, bytes) else part
+                       for part in (out, err) if part)
+        outputs.append((self.args, text))
+        return out, err
+
+    monkeypatch.setattr(CliRunner, "invoke", invoke)
+    monkeypatch.setattr(subprocess.Popen, "communicate", communicate)
+    yield
+    for command, text in outputs:
+        leaks = [what for what, found in (
+            ("a token (JWT)", JWT_SHAPE.search(text)), ("a bcrypt hash", BCRYPT_SHAPE.search(text)),
+            ("a password", any(p in text for p in passwords)), ("password_hash", "password_hash" in text))
+            if found]
+        assert not leaks, f"{' and '.join(leaks)} in the output of {command}"
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from .. import auth, config, db, errors, observability
+from .. import config, errors, observability
 from ..render import default_format
+
+# auth (PyJWT) and db (psycopg) are imported by the methods that use them, so
+# that `epic-events --help` and `--version` start without the driver.
 
 
 class App:
@@ -28,20 +31,28 @@ class App:
 
     @cached_property
     def dsn(self) -> str:
+        from .. import db
+
         return db.app_dsn()
 
     @cached_property
     def keys(self) -> auth.Keys:
+        from .. import auth
+
         return auth.keys()
 
     @cached_property
     def store(self):
+        from .. import auth
+
         # Tokens are kept per database; the embedded default needs no server for this.
         return auth.token_store(config.get("DATABASE_URL") or "host=embedded")
 
     @property
     def conn(self):
         if self._conn is None:
+            from .. import db
+
             self._conn = db.connect(self.dsn)
         return self._conn
 
@@ -52,6 +63,8 @@ class App:
 
     def identity(self) -> db.Identity:
         """Verify the stored access token before touching the database."""
+        from .. import auth
+
         _describe_command()
         tokens = self.store.load()
         if not tokens:
@@ -64,6 +77,8 @@ class App:
         return self._identity()
 
     def _identity(self) -> db.Identity:
+        from .. import db
+
         c = self.claims
         return db.Identity(c.employee_id, c.department, c.session_id)
 
@@ -73,6 +88,8 @@ class App:
         `rule` replaces the database's bare "permission denied for table …" or
         "violates row-level security policy" with the rule the user broke.
         """
+        from .. import auth, db
+
         ident = self.identity()
         try:
             try:
@@ -91,6 +108,8 @@ class App:
 
     def admin_run(self, fn):
         """Call fn(tx) on the admin connection (migrations, bootstrap)."""
+        from .. import db
+
         conn = db.connect(db.admin_dsn())
         try:
             with db.transaction(conn) as tx:

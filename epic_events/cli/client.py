@@ -9,6 +9,7 @@ from ..render import Column, emit
 from . import options
 from .options import (ask, complete_ids, confirm_delete, expect_option, like_pattern, no_row_error, optional,
                       output_option, page_caption, paging, paging_options, parse_expected)
+from .options import ID
 
 LIST = [
     Column("id", "Id", "id"), Column("full_name", "Name"), Column("email", "Email"),
@@ -38,7 +39,7 @@ def client():
 @client.command("list")
 @click.option("--mine", is_flag=True, help="Only clients you are the sales contact of.")
 @click.option("--search", metavar="TEXT", help="Part of the name, email or company name.")
-@click.option("--company", "company_id", type=int, metavar="ID", help="Only this company's clients.")
+@click.option("--company", "company_id", type=ID, metavar="ID", help="Only this company's clients.")
 @paging_options(("id", "name", "created_at"))
 @output_option
 @click.pass_obj
@@ -63,7 +64,7 @@ def list_(app, mine, search, company_id, limit, offset, page, sort, desc, fmt):
 
 
 @client.command()
-@click.argument("client_id", type=int, shell_complete=complete_ids("completion.clients"))
+@click.argument("client_id", type=ID, shell_complete=complete_ids("completion.clients"))
 @output_option
 @click.pass_obj
 def view(app, client_id, fmt):
@@ -89,7 +90,7 @@ def view(app, client_id, fmt):
 @click.option("--email", help="Email address.")
 @click.option("--phone", help="Phone, e.g. 06 12 34 56 78 or +44 20 7946 0958.")
 @click.option("--company", metavar="NAME", help="Company name (created if new).")
-@click.option("--sales-contact", "sales_contact", type=int, metavar="ID",
+@click.option("--sales-contact", "sales_contact", type=ID, metavar="ID",
               help="Management only: the sales contact (default: you).")
 @output_option
 @click.pass_obj
@@ -121,7 +122,7 @@ def create(app, name, email, phone, company, sales_contact, fmt):
 
 
 @client.command()
-@click.argument("client_id", type=int, shell_complete=complete_ids("completion.clients"))
+@click.argument("client_id", type=ID, shell_complete=complete_ids("completion.clients"))
 @click.option("--name", help="Full name.")
 @click.option("--email", help="Email address.")
 @click.option("--phone", help='Phone ("" clears it).')
@@ -186,8 +187,8 @@ def update(app, client_id, name, email, phone, company, last_contact, if_updated
 
 
 @client.command()
-@click.argument("client_id", type=int, shell_complete=complete_ids("completion.clients"))
-@click.argument("employee_id", type=int, shell_complete=complete_ids("completion.employees"))
+@click.argument("client_id", type=ID, shell_complete=complete_ids("completion.clients"))
+@click.argument("employee_id", type=ID, shell_complete=complete_ids("completion.employees"))
 @output_option
 @click.pass_obj
 def reassign(app, client_id, employee_id, fmt):
@@ -208,7 +209,7 @@ def reassign(app, client_id, employee_id, fmt):
 
 
 @client.command()
-@click.argument("client_id", type=int, shell_complete=complete_ids("completion.clients"))
+@click.argument("client_id", type=ID, shell_complete=complete_ids("completion.clients"))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def delete(app, client_id, yes):

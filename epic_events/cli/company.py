@@ -9,6 +9,7 @@ from ..render import Column, emit
 from . import options  # options.stdin_is_terminal: tests play a terminal through it
 from .options import (ask, complete_ids, confirm_delete, expect_option, like_pattern, no_row_error,
                       output_option, page_caption, paging, paging_options, parse_expected)
+from .options import ID
 
 LIST = [
     Column("id", "Id", "id"), Column("name", "Name"), Column("client_count", "Clients", "number"),
@@ -54,7 +55,7 @@ def list_(app, search, limit, offset, page, sort, desc, fmt):
 
 
 @company.command()
-@click.argument("company_id", type=int, shell_complete=complete_ids("completion.companies"))
+@click.argument("company_id", type=ID, shell_complete=complete_ids("completion.companies"))
 @output_option
 @click.pass_obj
 def view(app, company_id, fmt):
@@ -97,7 +98,7 @@ def create(app, name, fmt):
 
 
 @company.command()
-@click.argument("company_id", type=int, shell_complete=complete_ids("completion.companies"))
+@click.argument("company_id", type=ID, shell_complete=complete_ids("completion.companies"))
 @click.option("--name", help="The new name.")
 @expect_option
 @output_option
@@ -137,7 +138,7 @@ def update(app, company_id, name, if_updated_at, fmt):
 
 
 @company.command()
-@click.argument("company_id", type=int, shell_complete=complete_ids("completion.companies"))
+@click.argument("company_id", type=ID, shell_complete=complete_ids("completion.companies"))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def delete(app, company_id, yes):

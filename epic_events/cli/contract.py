@@ -9,6 +9,7 @@ from ..render import Column, emit
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
 from .options import (ask, complete_ids, confirm_delete, expect_option, no_row_error, optional, output_option,
                       page_caption, paging, paging_options, parse_expected, parse_id)
+from .options import ID
 
 LIST = [
     Column("id", "Id", "id"), Column("client_name", "Client"),
@@ -45,7 +46,7 @@ def contract():
 @click.option("--unsigned", is_flag=True, help="Only contracts not signed yet.")
 @click.option("--unpaid", is_flag=True, help="Only contracts with an amount still due.")
 @click.option("--mine", is_flag=True, help="Only contracts you are the sales contact of.")
-@click.option("--client", "client_id", type=int, metavar="ID", help="Only this client's contracts.")
+@click.option("--client", "client_id", type=ID, metavar="ID", help="Only this client's contracts.")
 @paging_options(("id", "created_at", "amount_due"))
 @output_option
 @click.pass_obj
@@ -75,7 +76,7 @@ def list_parameters(unsigned=False, unpaid=False, mine=False, client_id=None, so
 
 
 @contract.command()
-@click.argument("contract_id", type=int, shell_complete=complete_ids("completion.contracts"))
+@click.argument("contract_id", type=ID, shell_complete=complete_ids("completion.contracts"))
 @output_option
 @click.pass_obj
 def view(app, contract_id, fmt):
@@ -100,7 +101,7 @@ def view(app, contract_id, fmt):
 @click.option("--client", "client_id", metavar="ID", help="The client's id.")
 @click.option("--total", metavar="AMOUNT", help="Total amount, e.g. 1500 or 1500.50.")
 @click.option("--due", metavar="AMOUNT", help="Amount still due (default: the total).")
-@click.option("--sales-contact", "sales_contact", type=int, metavar="ID",
+@click.option("--sales-contact", "sales_contact", type=ID, metavar="ID",
               help="The sales contact (default: the client's).")
 @output_option
 @click.pass_obj
@@ -133,7 +134,7 @@ def create(app, client_id, total, due, sales_contact, fmt):
 
 
 @contract.command()
-@click.argument("contract_id", type=int, shell_complete=complete_ids("completion.contracts"))
+@click.argument("contract_id", type=ID, shell_complete=complete_ids("completion.contracts"))
 @click.option("--total", metavar="AMOUNT", help="New total amount.")
 @click.option("--due", metavar="AMOUNT", help="New amount still due.")
 @click.option("--pay", metavar="AMOUNT", help="Record a payment: the amount due goes down by AMOUNT.")
@@ -197,7 +198,7 @@ def update(app, contract_id, total, due, pay, if_updated_at, fmt):
 
 
 @contract.command()
-@click.argument("contract_id", type=int, shell_complete=complete_ids("completion.contracts"))
+@click.argument("contract_id", type=ID, shell_complete=complete_ids("completion.contracts"))
 @output_option
 @click.pass_obj
 def sign(app, contract_id, fmt):
@@ -230,8 +231,8 @@ def sign(app, contract_id, fmt):
 
 
 @contract.command()
-@click.argument("contract_id", type=int, shell_complete=complete_ids("completion.contracts"))
-@click.argument("employee_id", type=int, shell_complete=complete_ids("completion.employees"))
+@click.argument("contract_id", type=ID, shell_complete=complete_ids("completion.contracts"))
+@click.argument("employee_id", type=ID, shell_complete=complete_ids("completion.employees"))
 @output_option
 @click.pass_obj
 def reassign(app, contract_id, employee_id, fmt):
@@ -254,7 +255,7 @@ def reassign(app, contract_id, employee_id, fmt):
 
 
 @contract.command()
-@click.argument("contract_id", type=int, shell_complete=complete_ids("completion.contracts"))
+@click.argument("contract_id", type=ID, shell_complete=complete_ids("completion.contracts"))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def delete(app, contract_id, yes):

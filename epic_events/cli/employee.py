@@ -11,6 +11,7 @@ from . import options  # options.stdin_is_terminal: tests play a terminal throug
 from .options import (ask, complete_ids, confirm_delete, expect_option, no_row_error, optional, output_option,
                       page_caption, paging, paging_options, parse_expected, password_stdin_option,
                       read_password)
+from .options import ID
 
 DEPARTMENTS = tuple(ROLE_OF)
 LIST = [
@@ -62,7 +63,7 @@ def list_(app, department, active, limit, offset, page, sort, desc, fmt):
 
 
 @employee.command()
-@click.argument("employee_id", type=int, shell_complete=complete_ids("completion.employees"))
+@click.argument("employee_id", type=ID, shell_complete=complete_ids("completion.employees"))
 @output_option
 @click.pass_obj
 def view(app, employee_id, fmt):
@@ -121,7 +122,7 @@ def create(app, name, email, department, phone, password_stdin, fmt):
 
 
 @employee.command()
-@click.argument("employee_id", type=int, shell_complete=complete_ids("completion.employees"))
+@click.argument("employee_id", type=ID, shell_complete=complete_ids("completion.employees"))
 @click.option("--name", help="Full name.")
 @click.option("--email", help="Work email.")
 @click.option("--phone", help='Phone ("" clears it).')
@@ -205,7 +206,7 @@ def update(app, employee_id, name, email, phone, department, reset_password, pas
 
 
 @employee.command()
-@click.argument("employee_id", type=int, shell_complete=complete_ids("completion.employees"))
+@click.argument("employee_id", type=ID, shell_complete=complete_ids("completion.employees"))
 @output_option
 @click.pass_obj
 def deactivate(app, employee_id, fmt):
@@ -224,7 +225,7 @@ def deactivate(app, employee_id, fmt):
 
 
 @employee.command()
-@click.argument("employee_id", type=int, shell_complete=complete_ids("completion.employees"))
+@click.argument("employee_id", type=ID, shell_complete=complete_ids("completion.employees"))
 @output_option
 @click.pass_obj
 def reactivate(app, employee_id, fmt):
@@ -238,7 +239,7 @@ def reactivate(app, employee_id, fmt):
 
 
 @employee.command()
-@click.argument("employee_id", type=int, shell_complete=complete_ids("completion.employees"))
+@click.argument("employee_id", type=ID, shell_complete=complete_ids("completion.employees"))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def delete(app, employee_id, yes):

@@ -11,6 +11,7 @@ from ..render import Column, emit
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
 from .options import (ask, complete_ids, confirm_delete, expect_option, no_row_error, optional, output_option,
                       page_caption, paging, paging_options, parse_expected, parse_id)
+from .options import ID
 
 LIST = [
     Column("id", "Id", "id"), Column("client_name", "Client"), Column("name", "Event"),
@@ -53,7 +54,7 @@ def event():
 @click.option("--from", "starts_from", metavar="DATE", help="Starting on or after DATE.")
 @click.option("--to", "starts_to", metavar="DATE",
               help="Starting on or before DATE (a date alone includes that whole day).")
-@click.option("--contract", "contract_id", type=int, metavar="ID", help="Only this contract's events.")
+@click.option("--contract", "contract_id", type=ID, metavar="ID", help="Only this contract's events.")
 @paging_options(("starts_at", "id", "name"))
 @output_option
 @click.pass_obj
@@ -105,7 +106,7 @@ def list_parameters(no_support=False, assigned_to_me=False, sold_by_me=False, co
 
 
 @event.command()
-@click.argument("event_id", type=int, shell_complete=complete_ids("completion.events"))
+@click.argument("event_id", type=ID, shell_complete=complete_ids("completion.events"))
 @output_option
 @click.pass_obj
 def view(app, event_id, fmt):
@@ -165,7 +166,7 @@ def create(app, contract_id, name, start, end, location, attendees, notes, fmt):
 
 
 @event.command()
-@click.argument("event_id", type=int, shell_complete=complete_ids("completion.events"))
+@click.argument("event_id", type=ID, shell_complete=complete_ids("completion.events"))
 @click.option("--name", help="Event name.")
 @click.option("--start", metavar="DATE", help="Start: dd/mm/yyyy HH:MM or ISO 8601.")
 @click.option("--end", metavar="DATE", help="End, after the start.")
@@ -234,8 +235,8 @@ def update(app, event_id, name, start, end, location, attendees, notes, if_updat
 
 
 @event.command("assign-support")
-@click.argument("event_id", type=int, shell_complete=complete_ids("completion.events"))
-@click.argument("employee_id", type=int, required=False, shell_complete=complete_ids("completion.employees"))
+@click.argument("event_id", type=ID, shell_complete=complete_ids("completion.events"))
+@click.argument("employee_id", type=ID, required=False, shell_complete=complete_ids("completion.employees"))
 @click.option("--none", "unassign", is_flag=True, help="Remove the support contact instead.")
 @output_option
 @click.pass_obj
@@ -263,7 +264,7 @@ def assign_support(app, event_id, employee_id, unassign, fmt):
 
 
 @event.command()
-@click.argument("event_id", type=int, shell_complete=complete_ids("completion.events"))
+@click.argument("event_id", type=ID, shell_complete=complete_ids("completion.events"))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def delete(app, event_id, yes):

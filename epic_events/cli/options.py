@@ -59,20 +59,23 @@ def password_stdin_option(fn):
 def read_password(from_stdin: bool, confirm: bool, label: str = "Password") -> str:
     """From stdin (first line), or a hidden prompt on a terminal; never an argument."""
     if from_stdin:
-        line = sys.stdin.readline()
+        try:
+            line = sys.stdin.readline()
+        except UnicodeDecodeError:  # a strict (non-C) locale and bytes that are not UTF-8
+            raise errors.InvalidInput("password: not valid text (bytes that are not UTF-8)") from None
         value = line[:-1] if line.endswith("\n") else line
         if value.endswith("\r"):
             value = value[:-1]
         if not value:
             raise errors.InvalidInput("password: nothing was read from standard input")
         observability.forget(value)
-        return value
+        return validate.utf8("password", value)
     if not stdin_is_terminal():
         raise errors.InvalidInput(
             "password: no terminal to ask on; pass --password-stdin and pipe it in")
     value = click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
     observability.forget(value)
-    return value
+    return validate.utf8("password", value)
 
 
 def ask(value, field: str, option: str, parse, prompt: str, default=None, required: bool = True):
@@ -105,6 +108,12 @@ def optional(parse):
     def wrapped(field, value):
         return None if value.strip() == "" else parse(field, value)
     return wrapped
+
+
+#: The type of every id argument and option: a whole number that fits PostgreSQL's
+#: bigint. A larger one is refused here, naming the argument, instead of failing in
+#: the database as "bigint out of range", which names nothing.
+ID = click.IntRange(-(2**63), 2**63 - 1)
 
 
 def parse_id(field, value):

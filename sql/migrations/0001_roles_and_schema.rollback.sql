@@ -1,4 +1,8 @@
 -- Undo 0001: drop the schema, then the roles unless another database still uses them.
+-- Fail fast instead of queueing behind live traffic (and blocking it):
+-- each statement waits at most 5s for a lock and runs at most a minute.
+set local lock_timeout = '5s';
+set local statement_timeout = '1min';
 drop schema if exists epic_events cascade;
 
 -- epic_owner's database-wide default privileges (no EXECUTE for PUBLIC) are a

@@ -13,6 +13,11 @@
 -- Roles are cluster-wide and several databases (test clones, staging) may share
 -- one server, so they are created only when missing and never altered here.
 
+-- Fail fast instead of queueing behind live traffic (and blocking it):
+-- each statement waits at most 5s for a lock and runs at most a minute.
+set local lock_timeout = '5s';
+set local statement_timeout = '1min';
+
 do $$
 begin
     if not exists (select from pg_roles where rolname = 'epic_owner') then

@@ -1,4 +1,8 @@
 -- Undo 0002: the policy helpers (policies using them are gone by now).
+-- Fail fast instead of queueing behind live traffic (and blocking it):
+-- each statement waits at most 5s for a lock and runs at most a minute.
+set local lock_timeout = '5s';
+set local statement_timeout = '1min';
 set local role epic_owner;
 drop function epic_events.has_permission(text);
 drop function epic_events.current_employee_id();

@@ -24,6 +24,10 @@
 -- They are PL/pgSQL because they read tables created by later migrations
 -- (PL/pgSQL resolves names when it runs, SQL functions when they are created).
 
+-- Fail fast instead of queueing behind live traffic (and blocking it):
+-- each statement waits at most 5s for a lock and runs at most a minute.
+set local lock_timeout = '5s';
+set local statement_timeout = '1min';
 set local role epic_owner;
 
 create function epic_events.current_employee_id() returns bigint

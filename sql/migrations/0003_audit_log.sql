@@ -7,6 +7,10 @@
 -- owner or a superuser (short of disabling triggers, which leaves its own trace
 -- in the server log).
 
+-- Fail fast instead of queueing behind live traffic (and blocking it):
+-- each statement waits at most 5s for a lock and runs at most a minute.
+set local lock_timeout = '5s';
+set local statement_timeout = '1min';
 set local role epic_owner;
 
 create table epic_events.audit_log (

@@ -17,6 +17,10 @@
 -- Reading is not a permission: everyone logged in reads every company, client,
 -- contract and event (the agency's rule), so it is written into the policies.
 
+-- Fail fast instead of queueing behind live traffic (and blocking it):
+-- each statement waits at most 5s for a lock and runs at most a minute.
+set local lock_timeout = '5s';
+set local statement_timeout = '1min';
 set local role epic_owner;
 
 create table epic_events.department (

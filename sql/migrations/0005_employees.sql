@@ -1,6 +1,10 @@
 -- Employees: who works here, in which department, and whether they may log in.
 -- depends: 0004_departments_and_permissions
 
+-- Fail fast instead of queueing behind live traffic (and blocking it):
+-- each statement waits at most 5s for a lock and runs at most a minute.
+set local lock_timeout = '5s';
+set local statement_timeout = '1min';
 set local role epic_owner;
 
 create sequence epic_events.employee_number_seq;

@@ -14,6 +14,10 @@
 -- (the PostgREST model); password checks (bcrypt) happen in the CLI, and the
 -- password itself never reaches the database.
 
+-- Fail fast instead of queueing behind live traffic (and blocking it):
+-- each statement waits at most 5s for a lock and runs at most a minute.
+set local lock_timeout = '5s';
+set local statement_timeout = '1min';
 set local role epic_owner;
 
 create table epic_events.session (

@@ -1,3 +1,7 @@
 -- Undo 0007: companies.
+-- Fail fast instead of queueing behind live traffic (and blocking it):
+-- each statement waits at most 5s for a lock and runs at most a minute.
+set local lock_timeout = '5s';
+set local statement_timeout = '1min';
 set local role epic_owner;
 drop table epic_events.company;

@@ -1,6 +1,10 @@
 -- Companies: the organisations clients work for.
 -- depends: 0006_sessions_and_auth
 
+-- Fail fast instead of queueing behind live traffic (and blocking it):
+-- each statement waits at most 5s for a lock and runs at most a minute.
+set local lock_timeout = '5s';
+set local statement_timeout = '1min';
 set local role epic_owner;
 
 create table epic_events.company (

@@ -1,4 +1,8 @@
 -- Undo 0010: events.
+-- Fail fast instead of queueing behind live traffic (and blocking it):
+-- each statement waits at most 5s for a lock and runs at most a minute.
+set local lock_timeout = '5s';
+set local statement_timeout = '1min';
 set local role epic_owner;
 drop table epic_events.event;
 drop function epic_events.event_needs_signed_contract();

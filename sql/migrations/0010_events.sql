@@ -4,6 +4,10 @@
 -- The client's name, email and phone are read through the contract, never
 -- copied here.
 
+-- Fail fast instead of queueing behind live traffic (and blocking it):
+-- each statement waits at most 5s for a lock and runs at most a minute.
+set local lock_timeout = '5s';
+set local statement_timeout = '1min';
 set local role epic_owner;
 
 create table epic_events.event (
@@ -18,6 +22,8 @@ create table epic_events.event (
     location           text not null
                        constraint event_location_valid
                        check (btrim(location) <> '' and length(location) <= 500),
+    -- A head count: int's 2^31 is beyond any venue (the CLI says "too large" above it).
+    -- squawk-ignore prefer-bigint-over-int
     attendees          integer not null constraint event_attendees_not_negative check (attendees >= 0),
     notes              text constraint event_notes_length check (length(notes) <= 10000),
     created_at         timestamptz not null default now(),

@@ -11,6 +11,7 @@
 
 set local role epic_owner;
 set local lock_timeout = '5s';
+set local statement_timeout = '1min';
 
 create function epic_events.keep_contacts_in_department() returns trigger
     language plpgsql

@@ -11,6 +11,13 @@
 -- "not k.is_signed" and "k.amount_due > 0" are spelled as in the index
 -- predicates so that the proof holds. The CASE terms of the ORDER BY fold the
 -- same way, leaving "order by k.id" (the index order) by default.
+-- --mine is a range of one value, and sorts by sales_contact_id first: with
+-- "= (select …)" the planner takes the value for a constant, drops it from the
+-- sort, and may rather walk the id-ordered index filtering out everyone
+-- else's rows, i.e. read every unsigned contract of the agency for a sales
+-- employee who has none (tests/perf/bench.py: 600k rows on the large data).
+-- Sorted by (sales_contact_id, id), only the (sales_contact_id, id) indexes
+-- give the order, and the scan reads the caller's rows only.
 select k.id, k.client_id, c.full_name as client_name,
        k.sales_contact_id, e.full_name as sales_contact_name,
        k.total_amount, k.amount_due, k.is_signed, k.signed_at,
@@ -20,9 +27,13 @@ select k.id, k.client_id, c.full_name as client_name,
   join employee e on e.id = k.sales_contact_id
  where (not :unsigned or not k.is_signed)
    and (not :unpaid or k.amount_due > 0)
-   and (not :mine or k.sales_contact_id = (select epic_events.current_employee_id()))
+   and (not :mine
+        or k.sales_contact_id between (select epic_events.current_employee_id())
+                                  and (select epic_events.current_employee_id()))
    and (:client_id::bigint is null or k.client_id = :client_id)
- order by case when :sort = 'amount_due' and not :desc then k.amount_due end,
+ order by case when :mine and not :desc then k.sales_contact_id end,
+          case when :mine and :desc then k.sales_contact_id end desc,
+          case when :sort = 'amount_due' and not :desc then k.amount_due end,
           case when :sort = 'amount_due' and :desc then k.amount_due end desc,
           case when :sort = 'created_at' and not :desc then k.created_at end,
           case when :sort = 'created_at' and :desc then k.created_at end desc,

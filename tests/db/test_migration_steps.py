@@ -1,0 +1,128 @@
+"""Each migration, one step at a time: its rollback leaves nothing behind, and it re-runs.
+
+tests/db/test_migrations.py runs the whole chain up and down. Here, in a fresh
+database, for every migration N: with 1..N-1 applied, snapshot the catalog of
+this database; apply N; roll N back and compare (not an object, grant, policy,
+trigger or default privilege more or less, nor one changed); apply N again and
+compare with its first application. A rollback that forgets something a later
+one happens to clean up (a `drop ... cascade`, a `drop schema`) is caught here.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+from psycopg import sql
+from yoyo import get_backend, read_migrations
+
+from epic_events import migrations
+from epic_events.paths import MIGRATIONS_DIR
+from tests import pg
+
+NOT_OURS = "('pg_catalog', 'information_schema', 'pg_toast')"
+THIS_DATABASE = "(select oid from pg_database where datname = current_database())"
+
+# Everything a migration may create or change in one database, by name (never
+# by OID, which a re-run changes), with its definition, owner and grants.
+CATALOG = {
+    "schemas": "select nspname, nspowner::regrole::text, nspacl::text from pg_namespace"
+               " where nspname not like 'pg\\_%' and nspname <> 'information_schema'",
+    "relations": "select c.oid::regclass::text, c.relkind::text, c.relowner::regrole::text, c.relacl::text,"
+                 " c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text,"
+                 " obj_description(c.oid, 'pg_class')"
+                 " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+                 f" where n.nspname not in {NOT_OURS} and c.relname !~ 'yoyo'",
+    "columns": "select a.attrelid::regclass::text, a.attname, format_type(a.atttypid, a.atttypmod),"
+               " a.attnotnull, a.attidentity::text, a.attgenerated::text, a.attacl::text,"
+               " pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum)"
+               " from pg_attribute a join pg_class c on c.oid = a.attrelid"
+               " join pg_namespace n on n.oid = c.relnamespace"
+               " left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum"
+               f" where n.nspname not in {NOT_OURS} and c.relname !~ 'yoyo'"
+               " and a.attnum > 0 and not a.attisdropped",
+    "constraints": "select conrelid::regclass::text, contypid::regtype::text, conname,"
+                   " pg_get_constraintdef(c.oid)"
+                   " from pg_constraint c join pg_namespace n on n.oid = c.connamespace"
+                   f" where n.nspname not in {NOT_OURS} and conname !~ 'yoyo'",
+    "indexes": "select indexrelid::regclass::text, pg_get_indexdef(indexrelid) from pg_index i"
+               " join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace"
+               f" where n.nspname not in {NOT_OURS} and c.relname !~ 'yoyo'",
+    "functions": "select p.oid::regprocedure::text, p.proowner::regrole::text, p.proacl::text,"
+                 " p.prosecdef, p.provolatile::text, p.proconfig::text, md5(p.prosrc),"
+                 " obj_description(p.oid, 'pg_proc')"
+                 " from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
+                 f" where n.nspname not in {NOT_OURS}",
+    "types": "select t.oid::regtype::text, t.typowner::regrole::text, t.typacl::text from pg_type t"
+             " join pg_namespace n on n.oid = t.typnamespace"
+             f" where n.nspname not in {NOT_OURS} and t.typname !~ 'yoyo'",
+    "policies": "select polrelid::regclass::text, polname, polcmd::text, polpermissive,"
+                " array(select r::regrole::text from unnest(polroles) r order by 1)::text,"
+                " pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid) from pg_policy",
+    "triggers": "select tgrelid::regclass::text, tgname, pg_get_triggerdef(oid), tgenabled::text"
+                " from pg_trigger where not tgisinternal",
+    "event triggers": "select evtname from pg_event_trigger",
+    "extensions": "select extname, extnamespace::regnamespace::text, extversion from pg_extension",
+    "default privileges": "select defaclrole::regrole::text, defaclnamespace::regnamespace::text,"
+                          " defaclobjtype::text, defaclacl::text from pg_default_acl",
+    "sequences": "select seqrelid::regclass::text, seqtypid::regtype::text, seqstart, seqincrement"
+                 " from pg_sequence where seqrelid::regclass::text !~ 'yoyo'",
+    "database grants": "select datacl::text from pg_database where datname = current_database()",
+    "role settings in this database": "select setrole::regrole::text, setconfig::text from pg_db_role_setting"
+                                      f" where setdatabase = {THIS_DATABASE}",
+    "shared dependencies": "select pg_describe_object(classid, objid, objsubid),"
+                           " refobjid::regrole::text, deptype::text from pg_shdepend"
+                           f" where dbid = {THIS_DATABASE} and refclassid = 'pg_authid'::regclass",
+}
+
+MIGRATION_IDS = [m.id for m in read_migrations(str(MIGRATIONS_DIR))]
+
+
+def catalog(dsn: str) -> dict[str, set]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return {part: set(conn.execute(query).fetchall()) for part, query in CATALOG.items()}
+
+
+def apply_next(dsn: str) -> str:
+    """Apply the first pending migration only; returns its id."""
+    backend = get_backend(migrations.yoyo_uri(dsn))
+    try:
+        with backend.lock():
+            step = backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))[:1]
+            backend.apply_migrations(step)
+    finally:
+        backend.connection.close()
+    return step[0].id
+
+
+def differences(before: dict[str, set], after: dict[str, set]) -> dict[str, dict]:
+    return {part: {"left behind or changed": after[part] - before[part],
+                   "missing": before[part] - after[part]}
+            for part in CATALOG if before[part] != after[part]}
+
+
+@pytest.fixture
+def empty_database(pg_server, template):  # template: the roles exist, as on a shared server
+    name = f"epic_steps_{uuid.uuid4().hex[:8]}"
+    with pg_server.admin() as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    yield pg_server.dsn(name)
+    pg.drop(pg_server, name)
+
+
+def test_each_rollback_restores_the_catalog_and_each_migration_reruns(empty_database):
+    dsn = empty_database
+    before = catalog(dsn)
+    for expected_id in MIGRATION_IDS:
+        assert apply_next(dsn) == expected_id
+        applied = catalog(dsn)
+        assert applied != before, f"{expected_id} changed nothing in the catalog"
+
+        assert migrations.rollback(dsn, 1) == [expected_id]
+        assert differences(before, catalog(dsn)) == {}, f"rolling back {expected_id}"
+
+        assert apply_next(dsn) == expected_id
+        assert differences(applied, catalog(dsn)) == {}, f"re-applying {expected_id}"
+        before = applied
+    assert migrations.pending(dsn) == []
