@@ -7,8 +7,8 @@ import click
 from .. import errors, validate
 from ..render import Column, emit
 from . import options
-from .options import (ask, complete_ids, confirm_delete, expect_option, like_pattern, no_row_error, optional,
-                      output_option, page_caption, paging, paging_options, parse_expected)
+from .options import (ask, complete_ids, delete_record, expect_option, like_pattern, no_row_error,
+                      optional, output_option, page_caption, paging, paging_options, parse_expected)
 from .options import ID
 
 LIST = [
@@ -219,15 +219,8 @@ def delete(app, client_id, yes):
     Example:
       epic-events client delete 12 --yes
     """
-    confirm_delete(f"client {client_id}", yes)
-
-    def work(tx):
-        if tx.run("client.delete_client", {"id": client_id}) is None:
-            raise no_row_error(tx.run("client.client_state", {"id": client_id}),
-                               f"client {client_id}", None, RULE_DELETE)
-
-    app.run(work, rule=RULE_DELETE)
-    click.echo(f"Deleted client {client_id}.", err=True)
+    delete_record(app, "client", "client.delete_client", "client.client_state",
+                  client_id, RULE_DELETE, yes)
 
 
 # -- helpers ----------------------------------------------------------------------

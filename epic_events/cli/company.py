@@ -7,7 +7,7 @@ import click
 from .. import errors, validate
 from ..render import Column, emit
 from . import options  # options.stdin_is_terminal: tests play a terminal through it
-from .options import (ask, complete_ids, confirm_delete, expect_option, like_pattern, no_row_error,
+from .options import (ask, complete_ids, delete_record, expect_option, like_pattern, no_row_error,
                       output_option, page_caption, paging, paging_options, parse_expected)
 from .options import ID
 
@@ -148,15 +148,8 @@ def delete(app, company_id, yes):
     Example:
       epic-events company delete 3 --yes
     """
-    confirm_delete(f"company {company_id}", yes)
-
-    def work(tx):
-        if tx.run("company.delete_company", {"id": company_id}) is None:
-            raise no_row_error(tx.run("company.company_state", {"id": company_id}),
-                               f"company {company_id}", None, RULE_DELETE)
-
-    app.run(work, rule=RULE_DELETE)
-    click.echo(f"Deleted company {company_id}.", err=True)
+    delete_record(app, "company", "company.delete_company", "company.company_state",
+                  company_id, RULE_DELETE, yes)
 
 
 # -- helpers ----------------------------------------------------------------------

@@ -7,8 +7,8 @@ import click
 from .. import errors, observability, validate
 from ..render import Column, emit
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
-from .options import (ask, complete_ids, confirm_delete, expect_option, no_row_error, optional, output_option,
-                      page_caption, paging, paging_options, parse_expected, parse_id)
+from .options import (ask, complete_ids, delete_record, expect_option, no_row_error, optional,
+                      output_option, page_caption, paging, paging_options, parse_expected, parse_id)
 from .options import ID
 
 LIST = [
@@ -265,15 +265,8 @@ def delete(app, contract_id, yes):
     Example:
       epic-events contract delete 7 --yes
     """
-    confirm_delete(f"contract {contract_id}", yes)
-
-    def work(tx):
-        if tx.run("contract.delete_contract", {"id": contract_id}) is None:
-            raise no_row_error(tx.run("contract.contract_state", {"id": contract_id}),
-                               f"contract {contract_id}", None, RULE_DELETE)
-
-    app.run(work, rule=RULE_DELETE)
-    click.echo(f"Deleted contract {contract_id}.", err=True)
+    delete_record(app, "contract", "contract.delete_contract", "contract.contract_state",
+                  contract_id, RULE_DELETE, yes)
 
 
 # -- helpers ----------------------------------------------------------------------

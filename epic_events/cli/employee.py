@@ -8,9 +8,9 @@ from .. import errors, observability, validate
 from ..db import ROLE_OF
 from ..render import Column, emit
 from . import options  # options.stdin_is_terminal: tests play a terminal through it
-from .options import (ask, complete_ids, confirm_delete, expect_option, no_row_error, optional, output_option,
-                      page_caption, paging, paging_options, parse_expected, password_stdin_option,
-                      read_password)
+from .options import (ask, complete_ids, delete_record, expect_option, no_row_error, optional,
+                      output_option, page_caption, paging, paging_options, parse_expected,
+                      password_stdin_option, read_password)
 from .options import ID
 
 DEPARTMENTS = tuple(ROLE_OF)
@@ -249,16 +249,9 @@ def delete(app, employee_id, yes):
     Example:
       epic-events employee delete 7 --yes
     """
-    confirm_delete(f"employee {employee_id}", yes)
-
-    def work(tx):
-        if tx.run("employee.delete_employee", {"id": employee_id}) is None:
-            raise no_row_error(tx.run("employee.employee_state", {"id": employee_id}),
-                               f"employee {employee_id}", None, RULE_DELETE)
-
-    app.run(work, rule=RULE_DELETE)
+    delete_record(app, "employee", "employee.delete_employee", "employee.employee_state",
+                  employee_id, RULE_DELETE, yes)
     observability.event("employee deleted", employee_id=employee_id)
-    click.echo(f"Deleted employee {employee_id}.", err=True)
 
 
 # -- helpers ----------------------------------------------------------------------

@@ -9,8 +9,8 @@ import click
 from .. import errors, validate
 from ..render import Column, emit
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
-from .options import (ask, complete_ids, confirm_delete, expect_option, no_row_error, optional, output_option,
-                      page_caption, paging, paging_options, parse_expected, parse_id)
+from .options import (ask, complete_ids, delete_record, expect_option, no_row_error, optional,
+                      output_option, page_caption, paging, paging_options, parse_expected, parse_id)
 from .options import ID
 
 LIST = [
@@ -274,15 +274,8 @@ def delete(app, event_id, yes):
     Example:
       epic-events event delete 42 --yes
     """
-    confirm_delete(f"event {event_id}", yes)
-
-    def work(tx):
-        if tx.run("event.delete_event", {"id": event_id}) is None:
-            raise no_row_error(tx.run("event.event_state", {"id": event_id}),
-                               f"event {event_id}", None, RULE_DELETE)
-
-    app.run(work, rule=RULE_DELETE)
-    click.echo(f"Deleted event {event_id}.", err=True)
+    delete_record(app, "event", "event.delete_event", "event.event_state",
+                  event_id, RULE_DELETE, yes)
 
 
 # -- helpers ----------------------------------------------------------------------

@@ -149,6 +149,23 @@ def stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
 
 
+def delete_record(app, what: str, delete_query: str, state_query: str, record_id: int,
+                  rule: str, yes: bool) -> None:
+    """Confirm, then delete in one transaction; a refusal says why (gone, or the rule).
+
+    The database refuses what RLS or a foreign key forbids; this only explains it.
+    """
+    confirm_delete(f"{what} {record_id}", yes)
+
+    def work(tx):
+        if tx.run(delete_query, {"id": record_id}) is None:
+            raise no_row_error(tx.run(state_query, {"id": record_id}),
+                               f"{what} {record_id}", None, rule)
+
+    app.run(work, rule=rule)
+    click.echo(f"Deleted {what} {record_id}.", err=True)
+
+
 def confirm_delete(what: str, yes: bool) -> None:
     """Deleting asks first on a terminal; a script must say --yes."""
     if yes:
