@@ -88,19 +88,24 @@ def list_(app, no_support, mine, starts_from, starts_to, contract_id, limit, off
                 "--no-support or --contract")
         return tx.run("event.list_events", list_parameters(
             no_support=no_support, assigned_to_me=mine and department == "support",
-            sold_by_me=mine and department == "sales", contract_id=contract_id,
-            starts_from=since, starts_until=until, sort=sort, desc=desc, **window))
+            sold_by_me=mine and department == "sales", me=app.claims.employee_id,
+            contract_id=contract_id, starts_from=since, starts_until=until, sort=sort, desc=desc,
+            **window))
 
     rows, caption = page_caption(app.run(work), limit, window["offset"])
     fmt = app.format(fmt)
     emit(rows, fmt, LIST if fmt == "table" else RECORD, title="Events", caption=caption)
 
 
-def list_parameters(no_support=False, assigned_to_me=False, sold_by_me=False, contract_id=None,
-                    starts_from=None, starts_until=None, sort="starts_at", desc=False, limit=51,
-                    offset=0) -> dict:
-    """The parameters of event.list_events, exactly as `event list` sends them."""
+def list_parameters(no_support=False, assigned_to_me=False, sold_by_me=False, me=None,
+                    contract_id=None, starts_from=None, starts_until=None, sort="starts_at",
+                    desc=False, limit=51, offset=0) -> dict:
+    """The parameters of event.list_events, exactly as `event list` sends them.
+
+    `me` is the caller's id from the verified token: a planning hint only (see the query).
+    """
     return {"no_support": no_support, "assigned_to_me": assigned_to_me, "sold_by_me": sold_by_me,
+            "me": me,
             "contract_id": contract_id, "starts_from": starts_from, "starts_until": starts_until,
             "sort": sort, "desc": desc, "limit": limit, "offset": offset}
 

@@ -10,6 +10,10 @@
 --   --mine as support          event_support_contact_idx
 --   --contract                 event_contract_idx
 -- --mine as sales keeps the events of the contracts one is the sales contact of.
+--   :me (the caller's id from the token) lets the planner see whose contracts
+--   these are and start from contract_sales_contact_idx when the caller has
+--   few (a newcomer): otherwise it walks every event in start order looking
+--   for theirs. It only narrows: current_employee_id() still has the last word.
 -- The CASE terms of the ORDER BY fold the same way.
 select v.id, v.contract_id, k.client_id, c.full_name as client_name, v.name,
        v.support_contact_id, s.full_name as support_contact_name,
@@ -21,7 +25,8 @@ select v.id, v.contract_id, k.client_id, c.full_name as client_name, v.name,
   left join employee s on s.id = v.support_contact_id
  where (not :no_support or v.support_contact_id is null)
    and (not :assigned_to_me or v.support_contact_id = (select epic_events.current_employee_id()))
-   and (not :sold_by_me or k.sales_contact_id = (select epic_events.current_employee_id()))
+   and (not :sold_by_me or (k.sales_contact_id = :me::bigint
+                            and k.sales_contact_id = (select epic_events.current_employee_id())))
    and (:contract_id::bigint is null or v.contract_id = :contract_id)
    and (:starts_from::timestamptz is null or v.starts_at >= :starts_from)
    and (:starts_until::timestamptz is null or v.starts_at <= :starts_until)

@@ -118,6 +118,14 @@ def test_newcomers_read_nobody_elses_rows(newcomers):
         ("support", "event.list_events", event.list_parameters(assigned_to_me=True),
          "event_support_contact_idx"),
     ]
+    # A sales newcomer's `event list --mine` starts from their (no) contracts,
+    # not from every event in start order.
+    sales = newcomers["sales"]
+    plan = plan_of(sales, "event.list_events",
+                   event.list_parameters(sold_by_me=True, me=sales.employee_id))
+    assert reads_of(plan, "contract") == [("contract_sales_contact_idx", 0)]
+    assert all(index != "event_starts_idx" for index, _ in reads_of(plan, "event"))
+    assert plan["Actual Rows"] == 0
     for who, dotted, params, index in cases:
         plan = plan_of(newcomers[who], dotted, params)
         table = dotted.split(".")[0]  # client.list_clients reads client, …
