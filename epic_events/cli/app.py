@@ -10,9 +10,13 @@ one refresh, then reports the reason.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .. import config, errors, observability
 from ..render import default_format
+
+if TYPE_CHECKING:  # annotations only
+    from .. import auth, db
 
 # auth (PyJWT) and db (psycopg) are imported by the methods that use them, so
 # that `epic-events --help` and `--version` start without the driver.
@@ -22,7 +26,6 @@ class App:
     def __init__(self, fmt: str | None = None, debug: bool = False):
         self.fmt = fmt
         self.debug = debug
-        self.command_path = ""
         self.claims: auth.Claims | None = None
         self._conn = None
 

@@ -7,8 +7,8 @@ import click
 from .. import errors, validate
 from ..render import Column, emit
 from . import options
-from .options import (ask, complete_ids, delete_record, expect_option, like_pattern, no_row_error,
-                      optional, output_option, page_caption, paging, paging_options, parse_expected)
+from .options import (ask, complete_ids, delete_record, emit_page, expect_option, like_pattern,
+                      no_row_error, optional, output_option, paging, paging_options, parse_expected)
 from .options import ID
 
 LIST = [
@@ -58,9 +58,7 @@ def list_(app, mine, search, company_id, limit, offset, page, sort, desc, fmt):
     rows = app.run(lambda tx: tx.run("client.list_clients", {
         "mine": mine, "company_id": company_id, "search": search,
         "pattern": like_pattern(search), "sort": sort, "desc": desc, **window}))
-    rows, caption = page_caption(rows, limit, window["offset"])
-    fmt = app.format(fmt)
-    emit(rows, fmt, LIST if fmt == "table" else RECORD, title="Clients", caption=caption)
+    emit_page(app, rows, limit, window["offset"], fmt, "Clients", LIST, RECORD)
 
 
 @client.command()

@@ -7,8 +7,8 @@ import click
 from .. import errors, validate
 from ..render import Column, emit
 from . import options  # options.stdin_is_terminal: tests play a terminal through it
-from .options import (ask, complete_ids, delete_record, expect_option, like_pattern, no_row_error,
-                      output_option, page_caption, paging, paging_options, parse_expected)
+from .options import (ask, complete_ids, delete_record, emit_page, expect_option, like_pattern,
+                      no_row_error, output_option, paging, paging_options, parse_expected)
 from .options import ID
 
 LIST = [
@@ -49,9 +49,7 @@ def list_(app, search, limit, offset, page, sort, desc, fmt):
     window = paging(limit, offset, page)
     rows = app.run(lambda tx: tx.run("company.list_companies", {
         "search": search, "pattern": like_pattern(search), "sort": sort, "desc": desc, **window}))
-    rows, caption = page_caption(rows, limit, window["offset"])
-    fmt = app.format(fmt)
-    emit(rows, fmt, LIST if fmt == "table" else RECORD, title="Companies", caption=caption)
+    emit_page(app, rows, limit, window["offset"], fmt, "Companies", LIST, RECORD)
 
 
 @company.command()

@@ -7,8 +7,8 @@ import click
 from .. import errors, observability, validate
 from ..render import Column, emit
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
-from .options import (ask, complete_ids, delete_record, expect_option, no_row_error, optional,
-                      output_option, page_caption, paging, paging_options, parse_expected, parse_id)
+from .options import (ask, complete_ids, delete_record, emit_page, expect_option, no_row_error,
+                      optional, output_option, paging, paging_options, parse_expected, parse_id)
 from .options import ID
 
 LIST = [
@@ -63,9 +63,7 @@ def list_(app, unsigned, unpaid, mine, client_id, limit, offset, page, sort, des
     rows = app.run(lambda tx: tx.run("contract.list_contracts", list_parameters(
         unsigned=unsigned, unpaid=unpaid, mine=mine, client_id=client_id, sort=sort, desc=desc,
         **window)))
-    rows, caption = page_caption(rows, limit, window["offset"])
-    fmt = app.format(fmt)
-    emit(rows, fmt, LIST if fmt == "table" else RECORD, title="Contracts", caption=caption)
+    emit_page(app, rows, limit, window["offset"], fmt, "Contracts", LIST, RECORD)
 
 
 def list_parameters(unsigned=False, unpaid=False, mine=False, client_id=None, sort="id",

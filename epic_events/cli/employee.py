@@ -8,8 +8,8 @@ from .. import errors, observability, validate
 from ..db import ROLE_OF
 from ..render import Column, emit
 from . import options  # options.stdin_is_terminal: tests play a terminal through it
-from .options import (ask, complete_ids, delete_record, expect_option, no_row_error, optional,
-                      output_option, page_caption, paging, paging_options, parse_expected,
+from .options import (ask, complete_ids, delete_record, emit_page, expect_option, no_row_error,
+                      optional, output_option, paging, paging_options, parse_expected,
                       password_stdin_option, read_password)
 from .options import ID
 
@@ -57,9 +57,7 @@ def list_(app, department, active, limit, offset, page, sort, desc, fmt):
     window = paging(limit, offset, page)
     rows = app.run(lambda tx: tx.run("employee.list_employees", {
         "department": department, "active": active, "sort": sort, "desc": desc, **window}))
-    rows, caption = page_caption(rows, limit, window["offset"])
-    fmt = app.format(fmt)
-    emit(rows, fmt, LIST if fmt == "table" else RECORD, title="Employees", caption=caption)
+    emit_page(app, rows, limit, window["offset"], fmt, "Employees", LIST, RECORD)
 
 
 @employee.command()

@@ -9,8 +9,8 @@ import click
 from .. import errors, validate
 from ..render import Column, emit
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
-from .options import (ask, complete_ids, delete_record, expect_option, no_row_error, optional,
-                      output_option, page_caption, paging, paging_options, parse_expected, parse_id)
+from .options import (ask, complete_ids, delete_record, emit_page, expect_option, no_row_error,
+                      optional, output_option, paging, paging_options, parse_expected, parse_id)
 from .options import ID
 
 LIST = [
@@ -92,9 +92,7 @@ def list_(app, no_support, mine, starts_from, starts_to, contract_id, limit, off
             contract_id=contract_id, starts_from=since, starts_until=until, sort=sort, desc=desc,
             **window))
 
-    rows, caption = page_caption(app.run(work), limit, window["offset"])
-    fmt = app.format(fmt)
-    emit(rows, fmt, LIST if fmt == "table" else RECORD, title="Events", caption=caption)
+    emit_page(app, app.run(work), limit, window["offset"], fmt, "Events", LIST, RECORD)
 
 
 def list_parameters(no_support=False, assigned_to_me=False, sold_by_me=False, me=None,

@@ -51,6 +51,17 @@ def page_caption(rows: list, limit: int, offset: int) -> tuple[list, str]:
     return rows, caption
 
 
+def emit_page(app, rows: list, limit: int, offset: int, fmt: str | None, title: str,
+              table_columns, record_columns) -> None:
+    """A page of a list: the table's columns for people, the record's for scripts."""
+    from ..render import emit
+
+    rows, caption = page_caption(rows, limit, offset)
+    fmt = app.format(fmt)
+    emit(rows, fmt, table_columns if fmt == "table" else record_columns, title=title,
+         caption=caption)
+
+
 def password_stdin_option(fn):
     return click.option("--password-stdin", is_flag=True,
                         help="Read the password from standard input (for scripts).")(fn)

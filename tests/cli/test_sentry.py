@@ -166,7 +166,7 @@ def _command_or_skip(group: str, name: str) -> None:
 def test_a_crash_reaches_sentry_with_the_employee_the_command_and_its_options(
         cli, sentry, monkeypatch):
     cli.login("sales")
-    monkeypatch.setattr(client_commands, "emit", _crash)
+    monkeypatch.setattr(client_commands, "emit_page", _crash)
 
     r = run(cli, "client", "list", "--mine", "--search", "acme", "--format", "json")
 
@@ -193,7 +193,7 @@ def test_a_crash_reaches_sentry_with_the_employee_the_command_and_its_options(
 def test_the_environment_comes_from_SENTRY_ENVIRONMENT(cli, sentry, monkeypatch):
     monkeypatch.setenv("SENTRY_ENVIRONMENT", "production")
     cli.login("support")
-    monkeypatch.setattr(client_commands, "emit", _crash)
+    monkeypatch.setattr(client_commands, "emit_page", _crash)
 
     assert run(cli, "client", "list").exit_code == 70
 
@@ -231,7 +231,7 @@ def test_an_unforeseen_database_error_is_reported_as_the_bug_it_is(cli, sentry, 
         raise errors.AppError("database error: could not serialize the unserializable")
 
     cli.login("sales")
-    monkeypatch.setattr(client_commands, "emit", unforeseen)
+    monkeypatch.setattr(client_commands, "emit_page", unforeseen)
 
     r = run(cli, "client", "list")
 
@@ -310,7 +310,7 @@ def test_a_crash_with_secrets_in_its_locals_and_message_leaks_none_of_them(
             raise RuntimeError(f"login of {password} with {token} failed on {dsn} "
                                f"(hash {cached}, Authorization: Bearer {token})")
 
-    monkeypatch.setattr(client_commands, "emit", leaky_render)
+    monkeypatch.setattr(client_commands, "emit_page", leaky_render)
 
     r = run(cli, "client", "list")
 
@@ -355,7 +355,7 @@ def run(*args):
 run("client", "list", "--format", "json")
 def crash(*args, **kwargs):
     raise RuntimeError("induced crash")
-client_commands.emit = crash
+client_commands.emit_page = crash
 run("client", "list", "--format", "json")
 print("sentry_sdk " + ("loaded" if "sentry_sdk" in sys.modules else "absent"), file=sys.stderr)
 """
@@ -370,7 +370,7 @@ def test_without_SENTRY_DSN_nothing_is_sent_and_sentry_sdk_is_never_imported(cli
     cli.login("sales")
     with Collector() as endpoint:
         # In process: a crash is reported on stderr only.
-        monkeypatch.setattr(client_commands, "emit", _crash)
+        monkeypatch.setattr(client_commands, "emit_page", _crash)
         r = run(cli, "client", "list")
         assert r.exit_code == 70
         assert r.stderr == INTERNAL_ERROR
@@ -404,7 +404,7 @@ def test_a_real_process_delivers_its_crash_before_it_exits_and_says_nothing_abou
 def test_an_unanswering_sentry_delays_the_exit_by_the_flush_timeout_at_most(cli, monkeypatch):
     assert observability.FLUSH_TIMEOUT <= 2
     cli.login("sales")
-    monkeypatch.setattr(client_commands, "emit", _crash)
+    monkeypatch.setattr(client_commands, "emit_page", _crash)
     # Accepts connections (the kernel does) and never answers.
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))

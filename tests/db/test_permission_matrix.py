@@ -400,7 +400,7 @@ def test_sales_cannot_pick_the_support_contact_of_a_new_event(world):
     with pytest.raises(errors.InsufficientPrivilege):
         world.as_("sales").run(
             "insert into event (contract_id, name, support_contact_id, starts_at, ends_at, location,"
-            f" attendees) values (%(signed)s, 'Gala', %(support)s, now(), now() + interval '1 hour',"
+            " attendees) values (%(signed)s, 'Gala', %(support)s, now(), now() + interval '1 hour',"
             " 'Paris', 1)", world.ids)
 
 
