@@ -109,19 +109,6 @@ class App:
                 raise errors.PermissionDenied(f"permission denied: {rule}") from None
             raise
 
-    def admin_run(self, fn):
-        """Call fn(tx) on the admin connection (migrations, bootstrap)."""
-        from .. import db
-
-        conn = db.connect(db.admin_dsn())
-        try:
-            with db.transaction(conn) as tx:
-                return fn(tx)
-        finally:
-            conn.close()
-
-
-
 
 def _describe_command() -> None:
     """Tell Sentry (when on) which command runs, with which options."""
