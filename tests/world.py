@@ -5,7 +5,8 @@ contracts and events straight through the admin connection (triggers and
 constraints apply; RLS does not bind a superuser). `world.as_(name)` then acts
 as one employee exactly as the CLI does: connect as epic_authenticator, open a
 session with the auth functions, and run each statement in its own transaction
-after set_config(role, employee, session).
+after the CLI's first statement (session.begin_request: set_config of role,
+employee and session, then check_request()).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from datetime import datetime, timedelta, timezone
 import bcrypt
 import psycopg
 from psycopg.rows import dict_row
+
+from epic_events import queries
 
 PASSWORD = "correct horse battery staple"
 _HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
@@ -44,10 +47,10 @@ class Actor:
     conn: psycopg.Connection
 
     def _begin(self, cur):
-        cur.execute(
-            "select set_config('role', %s, true), set_config('epic.employee_id', %s, true),"
-            " set_config('epic.session_id', %s, true)",
-            (ROLE[self.department], str(self.employee_id), str(self.session_id)))
+        # The CLI's own first statement: the claims, then check_request().
+        cur.execute(queries.get("session.begin_request").sql,
+                    {"role": ROLE[self.department], "employee_id": str(self.employee_id),
+                     "session_id": str(self.session_id)})
 
     def run(self, sql: str, params=None) -> list[dict]:
         """Run one statement in its own transaction; raise on any database error."""

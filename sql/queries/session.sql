@@ -1,11 +1,13 @@
 -- name: begin-request^
 -- Enter the department role and name the employee and session for RLS, for
 -- this transaction only; answers whether the database honours the session.
--- The set_config calls run left to right, before current_employee_id().
+-- The set_config calls run left to right, before check_request(), which checks
+-- the session in full and lets the policies of this request trust that check
+-- (migration 0014).
 select set_config('role', :role, true),
        set_config('epic.employee_id', :employee_id, true),
        set_config('epic.session_id', :session_id, true),
-       epic_events.current_employee_id() is not null as live;
+       epic_events.check_request() is not null as live;
 
 -- name: find-employee^
 -- Login: the employee with this email (any case) and the hash to check.
