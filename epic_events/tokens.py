@@ -161,8 +161,9 @@ class TokenStore:
         os.replace(tmp, self.marker)
 
     def _write_file(self, payload: str) -> None:
-        tmp = self.file.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
+        # A temporary name of its own (two logins may save at the same instant),
+        # created 0600 before anything is written to it, then renamed over.
+        tmp = self.file.with_name(f"{self.file.name}.{os.urandom(6).hex()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(payload)

@@ -188,3 +188,32 @@ def test_a_command_reading_the_tokens_while_another_saves_them_never_finds_them_
     for t in threads:
         t.join(30)
     assert not missing, f"the tokens looked missing {len(missing)} times while being saved"
+
+
+def test_saves_at_the_same_instant_never_collide_and_leave_no_temporary_file(cli):
+    """Two logins on one machine may save at the same instant: each writes its own
+    temporary file and renames it over; the file always holds one whole save."""
+    import time
+
+    cli.login("sales")
+    tokens = token_store().load()
+    stop = time.monotonic() + 0.5
+    failures = []
+
+    def save():
+        store = token_store()
+        while time.monotonic() < stop:
+            try:
+                store.save(tokens)
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                failures.append(repr(exc))
+
+    threads = [threading.Thread(target=save) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not failures, failures[:3]
+    store = token_store()
+    assert store.load() == tokens
+    assert not list(store.file.parent.glob("*.tmp"))
