@@ -198,11 +198,16 @@ def login(conn, store, k: Keys, email: str, password: str) -> tuple[Claims, dict
         raise errors.NotLoggedIn("login failed: this account is deactivated")
     session_id = str(uuid.uuid4())
     tokens = issue(k, found["employee_id"], found["department"], session_id)
+    replaced = _stored_session(store, k)
     with transaction(conn) as tx:
         tx.run("session.open_session", {
             "session_id": session_id, "employee_id": found["employee_id"],
             "token_hash": digest(tokens["refresh"]),
             "expires_at": _timestamp(tokens["refresh_expires_at"])})
+        if replaced:
+            # The tokens it had here are about to be overwritten: nobody could
+            # use that session again, so it is closed rather than left to expire.
+            tx.run("session.revoke_session", {"session_id": replaced, "all": False})
     store.save(tokens)
     return verify(k, tokens["access"], "access"), found
 
@@ -270,6 +275,17 @@ def current(conn, store, k: Keys) -> Claims:
         return verify(k, tokens["access"], "access")
     except TokenExpired:
         return refresh(conn, store, k)
+
+
+def _stored_session(store, k: Keys) -> str | None:
+    """The session the tokens stored here belong to, if they are genuine (even expired)."""
+    tokens = store.load(lenient=True)
+    for typ in ("access", "refresh"):
+        try:
+            return verify(k, (tokens or {}).get(typ), typ, verify_exp=False).session_id
+        except errors.NotLoggedIn:
+            continue
+    return None
 
 
 def logout(conn, store, k: Keys, everywhere: bool) -> int:

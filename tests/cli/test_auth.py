@@ -45,6 +45,34 @@ def test_login_whoami_logout_round_trip(cli):
     assert "not logged in: run `epic-events login`" in r.stderr
 
 
+def test_logging_in_again_closes_the_session_this_machine_had(cli):
+    cli.login("sales")
+    first = claims_of(token_store().load()["access"])["sid"]
+    cli.login("sales")
+    second = claims_of(token_store().load()["access"])["sid"]
+    assert first != second
+    assert admin_one(cli.world, "select revoked_reason from epic_events.session where id = %s",
+                     (first,)) == ("logout",)
+    assert admin_one(cli.world, "select revoked_at from epic_events.session where id = %s",
+                     (second,)) == (None,)
+    # Someone else logging in on this machine closes the previous person's session too.
+    cli.login("sales2")
+    assert admin_one(cli.world, "select revoked_reason from epic_events.session where id = %s",
+                     (second,)) == ("logout",)
+    assert cli.json("whoami")["id"] == cli.world.ids["sales2"]
+
+
+def test_logging_in_over_damaged_tokens_works_and_closes_nothing(cli):
+    cli.login("sales")
+    sid = claims_of(token_store().load()["access"])["sid"]
+    token_store().save({"access": "not a token", "refresh": sign({"sub": "1"}),
+                        "refresh_expires_at": 0})
+    cli.login("sales")
+    assert admin_one(cli.world, "select revoked_at from epic_events.session where id = %s",
+                     (sid,)) == (None,)
+    assert cli.json("whoami")["id"] == cli.world.ids["sales"]
+
+
 def test_after_logout_every_command_is_refused_with_exit_2(cli):
     cli.login("sales")
     assert cli("logout").exit_code == 0
