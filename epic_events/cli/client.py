@@ -223,10 +223,18 @@ def delete(app, client_id, yes):
 
 # -- helpers ----------------------------------------------------------------------
 def _company_id(tx, name: str) -> int:
+    import psycopg
+
     found = tx.run("company.find_company_by_name", {"name": name})
     if found is not None:
         return found
-    return tx.run("company.create_company", {"name": name})
+    try:
+        return tx.run("company.create_company", {"name": name})
+    except psycopg.errors.CheckViolation as exc:
+        # The database's rule on company names (0007), named after this command's option.
+        if exc.diag.constraint_name == "company_name_valid":
+            raise errors.InvalidInput("company: must be 1-200 characters, no control characters") from None
+        raise
 
 
 def _related_tables(row: dict):

@@ -123,6 +123,25 @@ def test_bad_input_is_refused_and_changes_nothing(cli):
     assert admin_one(cli.world, "select count(*) from epic_events.client") == before
 
 
+def test_a_company_name_the_database_refuses_names_the_company_option(cli):
+    # The database's rule on company names can be stricter than the CLI's check
+    # ([[:cntrl:]] follows the server's locale): here it is made to refuse
+    # "Forbidden", which the CLI lets through. The message names --company.
+    with cli.world.db.admin() as conn:
+        conn.execute("alter table epic_events.company drop constraint company_name_valid,"
+                     " add constraint company_name_valid check (name !~ 'Forbidden')")
+    cli.login("sales")
+    before = admin_one(cli.world, "select count(*) from epic_events.client")
+    for command in (["client", "create", "--name", "Ok Name", "--email", "ok@x.io"],
+                    ["client", "update", cli.world.ids["client"]]):
+        r = cli(*command, "--company", "Forbidden Corp")
+        assert r.exit_code == 1, r.stderr
+        assert r.stderr == "error: company: must be 1-200 characters, no control characters\n"
+    assert admin_one(cli.world, "select count(*) from epic_events.client") == before
+    assert admin_one(cli.world, "select count(*) from epic_events.company"
+                                " where name = 'Forbidden Corp'") == (0,)
+
+
 def test_missing_option_without_a_terminal_is_an_error_not_a_prompt(cli):
     cli.login("sales")
     r = cli("client", "create", "--name", "Ada")
