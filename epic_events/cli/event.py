@@ -217,7 +217,8 @@ def update(app, event_id, name, start, end, location, attendees, notes, if_updat
             _ends_after(starts_at)("ends_at", end)
         location = _location("location", location) if location is not None else None
         attendees = validate.count("attendees", attendees) if attendees is not None else None
-        notes = validate.notes("notes", notes) if notes is not None else None
+        # Blank clears, as "" does (and as on create).
+        notes = (optional(validate.notes)("notes", notes) or "") if notes is not None else None
 
     def work(tx):
         before = tx.run("event.event_state", {"id": event_id})

@@ -208,11 +208,12 @@ def test_management_updates_any_event(cli):
                                          datetime(2027, 6, 2, 1, tzinfo=timezone.utc))
 
 
-def test_notes_are_cleared_with_an_empty_value(cli):
+@pytest.mark.parametrize("blank", ["", "   ", "\n\t "])
+def test_notes_are_cleared_with_an_empty_or_blank_value(cli, blank):
     admin_one(cli.world, "update epic_events.event set notes = 'old' where id = %s returning id",
               (cli.world.ids["event"],))
     cli.login("support")
-    assert cli.json("event", "update", cli.world.ids["event"], "--notes", "")["notes"] is None
+    assert cli.json("event", "update", cli.world.ids["event"], "--notes", blank)["notes"] is None
 
 
 def test_an_end_before_the_stored_start_is_refused_by_the_database(cli):

@@ -165,10 +165,6 @@ def _phone(value: str):
     return None if value.strip() == "" else validate.phone("phone", value)
 
 
-def _empty_is_none(value: str):
-    return value or None
-
-
 def _existing(key):
     return lambda ids, out: ids[key]
 
@@ -232,7 +228,7 @@ CASES = {
                                                                "--location", v], "location", ("location",),
                                     "event", record_id=_existing("event")),
     "event update --notes": Case("support", lambda ids, v: ["event", "update", str(ids["event"]), "--notes", v],
-                                 "notes", ("notes",), "event", stored=_empty_is_none, record_id=_existing("event")),
+                                 "notes", ("notes",), "event", stored=_blank_is_none, record_id=_existing("event")),
 }
 VIEW = {"client": "client", "company": "company", "employee": "employee", "event": "event"}
 
