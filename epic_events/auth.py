@@ -277,15 +277,23 @@ def current(conn, store, k: Keys) -> Claims:
         return refresh(conn, store, k)
 
 
+def _stored_claims(tokens: dict, k: Keys) -> Claims:
+    """Who the stored tokens name, if genuine, even expired; else NotLoggedIn."""
+    try:
+        return verify(k, tokens.get("access"), "access", verify_exp=False)
+    except errors.NotLoggedIn:
+        return verify(k, tokens.get("refresh"), "refresh", verify_exp=False)
+
+
 def _stored_session(store, k: Keys) -> str | None:
     """The session the tokens stored here belong to, if they are genuine (even expired)."""
     tokens = store.load(lenient=True)
-    for typ in ("access", "refresh"):
-        try:
-            return verify(k, (tokens or {}).get(typ), typ, verify_exp=False).session_id
-        except errors.NotLoggedIn:
-            continue
-    return None
+    if not tokens:
+        return None
+    try:
+        return _stored_claims(tokens, k).session_id
+    except errors.NotLoggedIn:
+        return None
 
 
 def logout(conn, store, k: Keys, everywhere: bool) -> int:
@@ -297,10 +305,7 @@ def logout(conn, store, k: Keys, everywhere: bool) -> int:
         store.clear()
         return 0
     try:
-        try:
-            claims = verify(k, tokens["access"], "access", verify_exp=False)
-        except errors.NotLoggedIn:
-            claims = verify(k, tokens["refresh"], "refresh", verify_exp=False)
+        claims = _stored_claims(tokens, k)
         with transaction(conn) as tx:
             return tx.run("session.revoke_session", {"session_id": claims.session_id,
                                                      "all": everywhere}) or 0

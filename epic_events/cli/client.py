@@ -233,7 +233,8 @@ def _company_id(tx, name: str) -> int:
     except psycopg.errors.CheckViolation as exc:
         # The database's rule on company names (0007), named after this command's option.
         if exc.diag.constraint_name == "company_name_valid":
-            raise errors.InvalidInput("company: must be 1-200 characters, no control characters") from None
+            _, message = errors.CONSTRAINTS["company_name_valid"]  # "name: …"
+            raise errors.InvalidInput("company:" + message.partition(":")[2]) from None
         raise
 
 
