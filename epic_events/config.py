@@ -6,19 +6,21 @@ with the same names as the variables, e.g.
     DATABASE_URL = "postgresql://epic_authenticator@db.example/epic_events"
     SENTRY_ENVIRONMENT = "production"
 
-Secrets (SECRET_KEY, passwords in DSNs) belong in the environment or in a file
-only you can read; nothing here ever prints them.
+Secrets (passwords in DSNs) belong in the environment or in a file only you
+can read: a config file holding one is refused while others can read it.
+Nothing here ever prints them. No signing key lives here: the database signs
+and verifies tokens.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from functools import cache
 from pathlib import Path
 
 NAMES = (
-    "DATABASE_URL", "EPIC_EVENTS_ADMIN_DSN", "SECRET_KEY", "JWT_KID", "SECRET_KEY_PREV",
-    "JWT_KID_PREV", "SENTRY_DSN", "SENTRY_ENVIRONMENT", "SENTRY_SAMPLE_RATE",
+    "DATABASE_URL", "EPIC_EVENTS_ADMIN_DSN", "SENTRY_DSN", "SENTRY_ENVIRONMENT", "SENTRY_SAMPLE_RATE",
     "EPIC_EVENTS_BCRYPT_ROUNDS", "EPIC_EVENTS_PHONE_REGION",
 )
 
@@ -48,7 +50,20 @@ def _file_settings() -> dict[str, str]:
 
     with path.open("rb") as fh:
         data = tomllib.load(fh)
-    return {k: str(v) for k, v in data.items() if k in NAMES}
+    settings = {k: str(v) for k, v in data.items() if k in NAMES}
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077 and any(_holds_password(v) for v in settings.values()):
+        from . import errors
+
+        raise errors.Unreachable(
+            f"config file {path} holds a password and others can read it (mode {mode:o}): "
+            f"run `chmod 600 {path}`")
+    return settings
+
+
+def _holds_password(value: str) -> bool:
+    """A DSN with a password, as a URL (user:secret@) or as key=value."""
+    return bool(re.search(r"://[^/@\s]*:[^/@\s]+@", value) or re.search(r"\bpassword\s*=", value))
 
 
 def get(name: str, default: str | None = None) -> str | None:

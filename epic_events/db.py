@@ -3,12 +3,14 @@
 Every command that acts as an employee runs in exactly one transaction:
 
     begin
-    select set_config('role', 'epic_<department>', true), … employee, session …
+    select set_config('role', 'epic_<department>', true),
+           set_config('epic.request', check_request(<access token>), true)
     <the named queries of the command>
     commit
 
-so the department role, the employee and the session hold for this
-transaction only, and RLS sees them through current_employee_id().
+The database verifies the token and the session in that first statement; the
+department role and the caller's identity hold for this transaction only,
+and RLS sees them through current_employee_id().
 """
 
 from __future__ import annotations
@@ -30,9 +32,8 @@ class SessionNotLive(errors.NotLoggedIn):
 
 @dataclass(frozen=True)
 class Identity:
-    employee_id: int
     department: str
-    session_id: str
+    access_token: str
 
 
 def app_dsn() -> str:
@@ -57,11 +58,27 @@ def admin_dsn() -> str:
     return embedded.admin_dsn()
 
 
-def connect(dsn: str, **kwargs) -> psycopg.Connection:
+def connect(dsn: str, setting: str = "DATABASE_URL", **kwargs) -> psycopg.Connection:
+    """A connection; `setting` names where the DSN came from, for messages.
+
+    A DSN that does not parse is reported by the name of its variable: the
+    driver's own message would quote it, password included.
+    """
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        password = conninfo_to_dict(dsn).get("password")
+    except psycopg.Error:
+        raise errors.Unreachable(
+            f"{setting} is not a valid PostgreSQL connection string "
+            "(postgresql://user@host/dbname, or key=value pairs)") from None
     try:
         return psycopg.connect(dsn, connect_timeout=10, application_name="epic-events", **kwargs)
     except psycopg.Error as exc:
-        raise errors.from_database(exc) from None
+        error = errors.from_database(exc)
+        if password and password in error.message:
+            error.message = error.message.replace(password, "***")
+        raise error from None
 
 
 class Transaction:
@@ -92,8 +109,7 @@ def transaction(conn: psycopg.Connection, identity: Identity | None = None):
         if identity is not None:
             claims = tx.run("session.begin_request", {
                 "role": ROLE_OF[identity.department],
-                "employee_id": str(identity.employee_id),
-                "session_id": identity.session_id,
+                "access_token": identity.access_token,
             })
             if not claims["live"]:
                 raise SessionNotLive(

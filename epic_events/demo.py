@@ -223,7 +223,7 @@ def tour() -> None:
 
 
 def main() -> None:
-    for var in ("DATABASE_URL", "EPIC_EVENTS_ADMIN_DSN", "SECRET_KEY"):
+    for var in ("DATABASE_URL", "EPIC_EVENTS_ADMIN_DSN"):
         if os.environ.pop(var, None):
             print(f"demo: ignoring {var}: the demo runs on the embedded local server", file=sys.stderr)
     from epic_events import embedded

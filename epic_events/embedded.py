@@ -4,14 +4,12 @@ Used only when DATABASE_URL is not configured. The server's data lives in the
 user's data directory; it is started on first use and left running, so the
 next command finds it through postmaster.pid without importing the wheel.
 It listens on a Unix socket only (no TCP), in a directory only its owner can
-enter. It is migrated whenever the schema is behind the migrations on disk,
-and a generated SECRET_KEY is kept beside it in a 0600 file.
+enter. It is migrated whenever the schema is behind the migrations on disk.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,21 +154,3 @@ def server_version() -> str | None:
         return (pgdata() / "PG_VERSION").read_text().strip()
     except FileNotFoundError:
         return None
-
-
-def secret_key() -> str:
-    """The generated SECRET_KEY of the embedded setup, created 0600 on first use."""
-    path = home() / "secret_key"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    home().mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = secrets.token_urlsafe(48)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()  # another command created it first
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key + "\n")
-    return key

@@ -4,7 +4,7 @@ What is sent: unhandled exceptions (with the employee id, department, command
 path and its options, secret-looking option values removed), and business
 events (employee created/updated/(de)activated/deleted, contract signed) as
 info-level messages. Before anything leaves the machine, `scrub` removes
-passwords, tokens, SECRET_KEY, DSN passwords, bcrypt hashes and
+passwords, tokens, DSN passwords, bcrypt hashes and
 Authorization-like values, by key and by value, wherever they hide
 (exception messages, frame locals, breadcrumbs, extra data). The machine's
 host name is not sent.
@@ -42,7 +42,7 @@ class _Pattern:
 
 SECRET_KEY_NAMES = _Pattern(
     r"pass(word|wd)?|secret|token|access|refresh|authori[sz]ation|cookie|api_?key|dsn|"
-    r"password_hash|hash|credential|session_id|private", re.IGNORECASE)
+    r"password_hash|hash|credential|session_id|private|verifier|proof", re.IGNORECASE)
 _JWT = _Pattern(r"eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]{5,}")
 _BCRYPT = _Pattern(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 _URL_PASSWORD = _Pattern(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
@@ -104,20 +104,11 @@ def init() -> None:
 def _forget_configured_secrets() -> None:
     import os
 
-    for name in ("SECRET_KEY", "SECRET_KEY_PREV", "DATABASE_URL", "EPIC_EVENTS_ADMIN_DSN",
-                 "SENTRY_DSN"):
+    for name in ("DATABASE_URL", "EPIC_EVENTS_ADMIN_DSN", "SENTRY_DSN"):
         value = config.get(name)
         forget(value)
         forget(_dsn_password(value))
     forget(os.environ.get("PGPASSWORD"))
-    if not config.get("SECRET_KEY"):
-        # The embedded setup's generated key, if there is one (never created here).
-        from . import embedded
-
-        try:
-            forget((embedded.home() / "secret_key").read_text().strip())
-        except OSError:
-            pass
 
 
 def _dsn_password(dsn: str | None) -> str | None:

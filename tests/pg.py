@@ -141,6 +141,18 @@ def clone(server: Server, template: str, password: str) -> Database:
     with server.admin() as conn:
         conn.execute(psycopg.sql.SQL("create database {} template {}").format(
             psycopg.sql.Identifier(name), psycopg.sql.Identifier(template)))
+        # CREATE DATABASE copies the data, not the database's grants nor its
+        # role settings: do what the migrations did to the template (0015).
+        conn.execute(psycopg.sql.SQL("revoke temporary on database {} from public").format(
+            psycopg.sql.Identifier(name)))
+        for role, settings in conn.execute(
+                "select setrole::regrole::text, setconfig from pg_db_role_setting s"
+                " join pg_database d on d.oid = s.setdatabase where d.datname = %s", (template,)):
+            for setting in settings:
+                key, _, value = setting.partition("=")
+                conn.execute(psycopg.sql.SQL("alter role {} in database {} set {} = {}").format(
+                    psycopg.sql.SQL(role), psycopg.sql.Identifier(name),
+                    psycopg.sql.Identifier(key), psycopg.sql.Literal(value)))
     return Database(server, name, password)
 
 

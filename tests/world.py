@@ -3,21 +3,21 @@
 `World.build(db)` inserts two employees per department, companies, clients,
 contracts and events straight through the admin connection (triggers and
 constraints apply; RLS does not bind a superuser). `world.as_(name)` then acts
-as one employee exactly as the CLI does: connect as epic_authenticator, open a
-session with the auth functions, and run each statement in its own transaction
-after the CLI's first statement (session.begin_request: set_config of role,
-employee and session, then check_request()).
+as one employee exactly as the CLI does: connect as epic_authenticator, log in
+with the password (auth_login_salt, then auth_login with the bcrypt proof), and
+run each statement in its own transaction after the CLI's first statement
+(session.begin_request: the department role, then check_request(token)).
 """
 
 from __future__ import annotations
 
 import hashlib
-import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import bcrypt
+import jwt
 import psycopg
 from psycopg.rows import dict_row
 
@@ -25,6 +25,8 @@ from epic_events import queries
 
 PASSWORD = "correct horse battery staple"
 _HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+#: What the database keeps of PASSWORD: bcrypt's salt and sha256(bcrypt output).
+SALT, VERIFIER = _HASH[:29], hashlib.sha256(_HASH.encode()).digest()
 
 ROLE = {"management": "epic_management", "sales": "epic_sales", "support": "epic_support"}
 
@@ -45,12 +47,13 @@ class Actor:
     department: str
     session_id: uuid.UUID
     conn: psycopg.Connection
+    access_token: str = ""
+    refresh_token: str = ""
 
     def _begin(self, cur):
-        # The CLI's own first statement: the claims, then check_request().
+        # The CLI's own first statement: the role, then check_request(token).
         cur.execute(queries.get("session.begin_request").sql,
-                    {"role": ROLE[self.department], "employee_id": str(self.employee_id),
-                     "session_id": str(self.session_id)})
+                    {"role": ROLE[self.department], "access_token": self.access_token})
 
     def run(self, sql: str, params=None) -> list[dict]:
         """Run one statement in its own transaction; raise on any database error."""
@@ -89,8 +92,9 @@ class World:
         with db.admin() as c:
             for key, name, email, dept in STAFF:
                 w.ids[key] = c.execute(
-                    "insert into epic_events.employee (full_name, email, department, password_hash)"
-                    " values (%s, %s, %s, %s) returning id", (name, email, dept, _HASH)).fetchone()[0]
+                    "insert into epic_events.employee (full_name, email, department, password_salt,"
+                    " password_verifier) values (%s, %s, %s, %s, %s) returning id",
+                    (name, email, dept, SALT, VERIFIER)).fetchone()[0]
             w.ids["company"] = c.execute(
                 "insert into epic_events.company (name) values ('Acme Events') returning id").fetchone()[0]
             for key, owner in (("client", "sales"), ("client2", "sales2")):
@@ -117,8 +121,8 @@ class World:
     def as_(self, key: str) -> Actor:
         """Act as the named employee, with a live session opened the CLI's way."""
         if key not in self._actors:
-            dept = next(d for k, _, _, d in STAFF if k == key)
-            self._actors[key] = open_actor(self.db, self.ids[key], dept)
+            email = next(e for k, _, e, _ in STAFF if k == key)
+            self._actors[key] = open_actor(self.db, email)
         return self._actors[key]
 
     def close(self):
@@ -126,11 +130,23 @@ class World:
             actor.conn.close()
 
 
-def open_actor(db, employee_id: int, department: str) -> Actor:
-    conn = psycopg.connect(db.app_dsn)
-    session_id = uuid.uuid4()
-    token_hash = hashlib.sha256(secrets.token_bytes(32)).digest()
-    conn.execute("select epic_events.auth_open_session(%s, %s, %s, %s)",
-                 (session_id, employee_id, token_hash, datetime.now(timezone.utc) + timedelta(days=1)))
+def login(conn: psycopg.Connection, email: str, password: str = PASSWORD) -> dict:
+    """The CLI's login, in SQL: the salt, the bcrypt proof (committed), then the
+    verdict in a later transaction; returns auth_login_result's row."""
+    salt = conn.execute(queries.get("session.login_salt").sql, {"email": email}).fetchone()[0]
+    proof = bcrypt.hashpw(password.encode(), salt.encode()).decode()
+    attempt = conn.execute(queries.get("session.login").sql, {"email": email, "proof": proof}).fetchone()[0]
     conn.commit()
-    return Actor(db, employee_id, department, session_id, conn)
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(queries.get("session.login_result").sql, {"attempt": attempt}).fetchone()
+    conn.commit()
+    return row
+
+
+def open_actor(db, email: str) -> Actor:
+    conn = psycopg.connect(db.app_dsn)
+    row = login(conn, email)
+    assert row["status"] == "ok", row["status"]
+    claims = jwt.decode(row["access_token"], options={"verify_signature": False})
+    return Actor(db, row["employee_id"], row["department"], uuid.UUID(claims["sid"]), conn,
+                 row["access_token"], row["refresh_token"])

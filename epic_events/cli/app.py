@@ -1,6 +1,6 @@
 """The per-command application state, and the one place a command becomes an employee.
 
-`App.run(fn)` loads and verifies the stored token (refreshing it if expired),
+`App.run(fn)` loads the stored access token (refreshing it if expired),
 opens one connection, and calls `fn(tx)` inside the transaction that
 db.transaction() sets up (role, employee, session). If the database no
 longer honours the session (department changed, session revoked), it tries
@@ -39,12 +39,6 @@ class App:
         return db.app_dsn()
 
     @cached_property
-    def keys(self) -> auth.Keys:
-        from .. import auth
-
-        return auth.keys()
-
-    @cached_property
     def store(self):
         from .. import auth
 
@@ -65,7 +59,7 @@ class App:
             self._conn = None
 
     def identity(self) -> db.Identity:
-        """Verify the stored access token before touching the database."""
+        """The stored access token (the database verifies it in the request)."""
         from .. import auth
 
         _describe_command()
@@ -73,17 +67,16 @@ class App:
         if not tokens:
             raise errors.NotLoggedIn("not logged in: run `epic-events login`")
         try:
-            self.claims = auth.verify(self.keys, tokens["access"], "access")
+            self.claims = auth.valid_claims(tokens["access"])
         except auth.TokenExpired:
-            self.claims = auth.refresh(self.conn, self.store, self.keys)
+            self.claims = auth.refresh(self.conn, self.store)
         observability.set_employee(self.claims.employee_id, self.claims.department)
         return self._identity()
 
     def _identity(self) -> db.Identity:
         from .. import db
 
-        c = self.claims
-        return db.Identity(c.employee_id, c.department, c.session_id)
+        return db.Identity(self.claims.department, self.claims.token)
 
     def run(self, fn, rule: str | None = None):
         """Call fn(tx) as the logged-in employee, in one transaction.
@@ -100,7 +93,7 @@ class App:
                     return fn(tx)
             except db.SessionNotLive:
                 # Maybe only the department changed: a refresh says so, or says why not.
-                self.claims = auth.refresh(self.conn, self.store, self.keys)
+                self.claims = auth.refresh(self.conn, self.store)
                 with db.transaction(self.conn, self._identity()) as tx:
                     return fn(tx)
         except errors.PermissionDenied as exc:

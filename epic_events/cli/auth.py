@@ -1,10 +1,10 @@
-"""login, logout, refresh, whoami."""
+"""login, logout, refresh, whoami, password."""
 
 from __future__ import annotations
 
 import click
 
-from .. import auth, validate
+from .. import auth, errors, validate
 from ..render import Column, emit, human
 from .options import ask, output_option, password_stdin_option, read_password
 
@@ -32,7 +32,7 @@ def login(app, email, password_stdin):
     """
     email = ask(email, "email", "--email", validate.email, "Email")
     password = read_password(password_stdin, confirm=False)
-    claims, employee = auth.login(app.conn, app.store, app.keys, email, password)
+    claims, employee = auth.login(app.conn, app.store, email, password)
     click.echo(f"Logged in as {employee['full_name']} ({employee['department']}).", err=True)
 
 
@@ -41,7 +41,7 @@ def login(app, email, password_stdin):
 @click.pass_obj
 def logout(app, everywhere):
     """Log out: the session is revoked in the database, the tokens forgotten here."""
-    revoked = auth.logout(app.conn, app.store, app.keys, everywhere)
+    revoked = auth.logout(app.conn, app.store, everywhere)
     if everywhere:
         click.echo(f"Logged out everywhere ({revoked} session(s) closed).", err=True)
     else:
@@ -52,8 +52,43 @@ def logout(app, everywhere):
 @click.pass_obj
 def refresh(app):
     """Exchange your refresh token for new tokens now (commands do it by themselves)."""
-    claims = auth.refresh(app.conn, app.store, app.keys)
+    claims = auth.refresh(app.conn, app.store)
     click.echo(f"Tokens refreshed; access valid until {human(_when(claims.expires_at))}.", err=True)
+
+
+@click.command()
+@password_stdin_option
+@click.pass_obj
+def password(app, password_stdin):
+    """Change your own password: the current one is asked first.
+
+    The current password is checked by logging you in again (five wrong
+    ones lock the account for 15 minutes, as at login). Your other sessions
+    (other machines) end; this one stays. With --password-stdin, the first
+    line is the current password, the second the new one.
+
+    \b
+    Examples:
+      epic-events password
+      printf '%s\\n%s\\n' "$OLD" "$NEW" | epic-events password --password-stdin
+    """
+    from .employee import new_password
+
+    current = read_password(password_stdin, confirm=False, label="Current password")
+    new = new_password(password_stdin, label="New password")
+    me = app.run(lambda tx: tx.run("session.whoami"))
+    if me is None:
+        raise errors.NotLoggedIn("not logged in: run `epic-events login`")
+    # The current password is proven by a login (counted like any other: five
+    # wrong ones lock the account); the change is made in that new session.
+    try:
+        auth.login(app.conn, app.store, me["email"], current)
+    except errors.NotLoggedIn as exc:
+        if exc.message == auth.LOGIN_REFUSED["failed"]:
+            raise errors.NotLoggedIn("password not changed: the current password is wrong") from None
+        raise
+    app.run(lambda tx: auth.change_password(tx, new))
+    click.echo("Password changed; your other sessions are closed.", err=True)
 
 
 @click.command()

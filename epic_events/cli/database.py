@@ -127,14 +127,37 @@ def bootstrap(email, name, phone, password_stdin):
     name = ask(name, "full_name", "--name", validate.text, "Full name")
     phone = validate.phone("phone", phone) if phone else None
     password = validate.password(read_password(password_stdin, confirm=True))
-    password_hash = auth.hash_password(password)
-    conn = database.connect(database.admin_dsn())
+    salt, verifier = auth.password_record(password)
+    conn = database.connect(database.admin_dsn(), "EPIC_EVENTS_ADMIN_DSN")
     try:
         with auth.transaction(conn) as tx:  # explains a database not migrated yet
             tx.run("employee.become_owner")
             new_id = tx.run("employee.bootstrap_manager", {
                 "full_name": name, "email": email, "phone": phone,
-                "password_hash": password_hash})
+                "password_salt": salt, "password_verifier": verifier})
     finally:
         conn.close()
     click.echo(f"Created manager {name} <{email}> (id {new_id}). Log in with `epic-events login`.")
+
+
+@db.command(name="rotate-key")
+def rotate_key():
+    """Sign access tokens with a new key, generated in the database.
+
+    Nobody is logged out: tokens signed with the previous key stay valid until
+    they expire (30 minutes). The keys never leave the database.
+
+    \b
+    Example:
+      epic-events db rotate-key
+    """
+    from .. import auth
+
+    conn = database.connect(database.admin_dsn(), "EPIC_EVENTS_ADMIN_DSN")
+    try:
+        with auth.transaction(conn) as tx:
+            tx.run("employee.become_owner")
+            kid = tx.run("session.rotate_signing_key")
+    finally:
+        conn.close()
+    click.echo(f"New signing key {kid}; the previous one verifies its tokens until they expire.")

@@ -19,7 +19,7 @@ LIST = [
     Column("email", "Email"), Column("phone", "Phone"), Column("department", "Department"),
     Column("is_active", "Active", "bool"),
 ]
-# JSON/CSV carry the data model's columns; password_hash is never read, never shown.
+# JSON/CSV carry the data model's columns; the password salt and verifier are never read.
 RECORD = [
     Column("id", "Id", "id"), Column("employee_number", "Number"), Column("full_name", "Name"),
     Column("email", "Email"), Column("phone", "Phone"), Column("department", "Department"),
@@ -106,12 +106,12 @@ def create(app, name, email, department, phone, password_stdin, fmt):
     department = ask(department, "department", "--department", parse_department,
                      f"Department ({', '.join(DEPARTMENTS)})")
     phone = ask(phone, "phone", "--phone", optional(validate.phone), "Phone (optional)", required=False)
-    password_hash = _hash(_new_password(password_stdin))
+    salt, verifier = _record(new_password(password_stdin))
 
     def work(tx):
         new_id = tx.run("employee.create_employee", {
             "full_name": name, "email": email, "phone": phone, "department": department,
-            "password_hash": password_hash})
+            "password_salt": salt, "password_verifier": verifier})
         return tx.run("employee.get_employee", {"id": new_id})
 
     row = app.run(work, rule=RULE_CREATE)
@@ -167,10 +167,10 @@ def update(app, employee_id, name, email, phone, department, reset_password, pas
         email = validate.email("email", email) if email is not None else None
         phone = optional(validate.phone)("phone", phone) or "" if phone is not None else None
         department = parse_department("department", department) if department is not None else None
-    password_hash = None
+    password = None
     if reset_password:
         _require(app, "employee:update", RULE_UPDATE)
-        password_hash = _hash(_new_password(password_stdin))
+        password = _record(new_password(password_stdin))
     fields_given = any(v is not None for v in (name, email, phone, department))
 
     def work(tx):
@@ -187,9 +187,10 @@ def update(app, employee_id, name, email, phone, department, reset_password, pas
                 raise no_row_error(tx.run("employee.employee_state", {"id": employee_id}),
                                    f"employee {employee_id}", seen, RULE_UPDATE)
             seen = None  # checked by the statement above, which moved updated_at on
-        if password_hash is not None:
+        if password is not None:
             reset = tx.run("employee.reset_employee_password", {
-                "id": employee_id, "password_hash": password_hash, "expected_updated_at": seen})
+                "id": employee_id, "password_salt": password[0], "password_verifier": password[1],
+                "expected_updated_at": seen})
             if reset is None:
                 raise no_row_error(tx.run("employee.employee_state", {"id": employee_id}),
                                    f"employee {employee_id}", seen, RULE_UPDATE)
@@ -197,8 +198,8 @@ def update(app, employee_id, name, email, phone, department, reset_password, pas
 
     before, row = app.run(work, rule=RULE_UPDATE)
     changed = [f for f in FIELDS if row is not None and row[f] != before[f]]
-    if password_hash is not None:
-        changed.append("password_hash")  # the name only: never a value
+    if password is not None:
+        changed.append("password")  # the name only: never a value
     observability.event("employee updated", employee_id=employee_id, fields=changed)
     _show(app, fmt, row, f"Updated employee {employee_id}")
 
@@ -266,10 +267,10 @@ def _require(app, code: str, rule: str) -> None:
         raise errors.PermissionDenied(f"permission denied: {rule}")
 
 
-def _new_password(from_stdin: bool) -> str:
+def new_password(from_stdin: bool, label: str = "Password") -> str:
     """From stdin, or a hidden prompt with confirmation, asked again until valid."""
     while True:
-        value = read_password(from_stdin, confirm=True, label="Password")
+        value = read_password(from_stdin, confirm=True, label=label)
         try:
             return validate.password(value)
         except errors.InvalidInput as exc:
@@ -278,10 +279,10 @@ def _new_password(from_stdin: bool) -> str:
             click.echo(f"  {exc.message}", err=True)
 
 
-def _hash(password: str) -> str:
-    from ..auth import hash_password
+def _record(password: str) -> tuple[str, bytes]:
+    from ..auth import password_record
 
-    return hash_password(password)
+    return password_record(password)
 
 
 def _set_active(app, employee_id: int, active: bool, fmt) -> None:

@@ -22,6 +22,7 @@ COMMANDS = {
     "logout": ("auth", "logout", "Log out; --all closes every session of yours."),
     "refresh": ("auth", "refresh", "Exchange your refresh token for new tokens now."),
     "whoami": ("auth", "whoami", "Show who you are logged in as."),
+    "password": ("auth", "password", "Change your own password (asks the current one)."),
     "employee": ("employee", "employee", "Staff: list, view, create, update, (de)activate, delete."),
     "company": ("company", "company", "Companies: list, view, create, update, delete."),
     "client": ("client", "client", "Clients: list, view, create, update, reassign, delete."),

@@ -4,11 +4,11 @@ set local role epic_owner;
 
 -- name: bootstrap-manager$
 -- The first management account; the function refuses once one exists.
-select epic_events.bootstrap_manager(:full_name, :email, :phone, :password_hash);
+select epic_events.bootstrap_manager(:full_name, :email, :phone, :password_salt, :password_verifier);
 
 -- name: list-employees
 -- A page of the staff directory (everyone logged in reads it).
--- password_hash is never selected: no department role may read it anyway.
+-- The password salt and verifier are never selected: no department role may read them.
 -- Optional filters are "(:param is null or …)" and the sort is CASE terms, so
 -- the custom plan folds what does not apply: --department walks
 -- employee_department_idx (department, id), the default the primary key.
@@ -42,8 +42,8 @@ select id, department, is_active, updated_at
 
 -- name: create-employee$
 -- Management: a new employee; the database numbers them (employee_number).
-insert into employee (full_name, email, phone, department, password_hash)
-values (:full_name, :email, :phone, :department, :password_hash)
+insert into employee (full_name, email, phone, department, password_salt, password_verifier)
+values (:full_name, :email, :phone, :department, :password_salt, :password_verifier)
 returning id;
 
 -- name: update-employee$
@@ -60,12 +60,14 @@ update employee
 returning id;
 
 -- name: reset-employee-password$
--- Management: a new bcrypt hash. A statement of its own because it must not
--- read password_hash (no role may): "coalesce(:hash, password_hash)" would.
+-- Management: a new salt and verifier (the bcrypt hash never leaves the
+-- CLI). A statement of its own because it must not read them (no role may):
+-- "coalesce(:salt, password_salt)" would. The employee's sessions end (0015).
 -- :expected_updated_at is null when update-employee already checked it in
 -- this transaction.
 update employee
-   set password_hash = :password_hash
+   set password_salt = :password_salt,
+       password_verifier = :password_verifier
  where id = :id
    and (:expected_updated_at::timestamptz is null or updated_at = :expected_updated_at)
 returning id;

@@ -1,31 +1,46 @@
 -- name: begin-request^
--- Enter the department role and name the employee and session for RLS, for
--- this transaction only; answers whether the database honours the session.
--- The set_config calls run left to right, before check_request(), which checks
--- the session in full and lets the policies of this request trust that check
--- (migration 0014).
-select set_config('role', :role, true),
-       set_config('epic.employee_id', :employee_id, true),
-       set_config('epic.session_id', :session_id, true),
-       epic_events.check_request() is not null as live;
+-- A request's first statement: enter the department role, then have the
+-- database verify the access token and the session (migration 0015); the
+-- caller holds for this transaction only. Not live: every policy denies.
+-- The role is set first (left to right): check_request() checks it too.
+select set_config('role', :role, true) as role,
+       epic_events.check_request(:access_token) is not null as live;
 
--- name: find-employee^
--- Login: the employee with this email (any case) and the hash to check.
-select employee_id, full_name, department, is_active, password_hash
-  from epic_events.auth_find_employee(:email);
+-- name: login-salt$
+-- Login, step 1: the bcrypt salt for this email (a stable fake one if unknown).
+select epic_events.auth_login_salt(:email);
 
--- name: open-session!
--- Login: a new session with the digest of its first refresh token.
-select epic_events.auth_open_session(:session_id, :employee_id, :token_hash, :expires_at);
+-- name: login$
+-- Login, step 2: the database records its verdict on the bcrypt proof and
+-- returns only the attempt's id: the verdict is told once this is committed.
+select epic_events.auth_login(:email, :proof);
 
--- name: rotate-session^
--- Refresh: exchange a refresh token (by digest) for the next one.
-select status, session_id, employee_id, department
-  from epic_events.auth_rotate_session(:token_hash, :new_token_hash, :new_expires_at);
+-- name: login-result^
+-- Login, step 3, in a later transaction: ok | failed | locked | inactive |
+-- unknown, with the tokens when ok.
+select status, employee_id, full_name, department, access_token, refresh_token,
+       refresh_expires_at
+  from epic_events.auth_login_result(:attempt);
 
--- name: revoke-session$
--- Logout: revoke this session, or every session of its employee.
-select epic_events.auth_revoke_session(:session_id, :all);
+-- name: refresh^
+-- Exchange the refresh token for the next one and a new access token:
+-- ok | unknown | expired | revoked | replayed | inactive.
+select status, employee_id, department, access_token, refresh_token, refresh_expires_at
+  from epic_events.auth_refresh(:refresh_token);
+
+-- name: logout$
+-- Revoke the session of this refresh token, or every session of its employee.
+select epic_events.auth_logout(:refresh_token, :all);
+
+-- name: change-own-password!
+-- The caller's new salt and verifier, in a session opened within 5 minutes
+-- (the CLI logs in again first, with the current password). Their other
+-- sessions end.
+select epic_events.change_own_password(:new_salt, :new_verifier);
+
+-- name: rotate-signing-key$
+-- Admin connection: sign new access tokens with a new key.
+select epic_events.rotate_signing_key();
 
 -- name: whoami^
 -- The caller, as the database sees them.

@@ -1,7 +1,7 @@
 """End-to-end CLI tests: Click's runner, in process, against a real database.
 
-`cli("client", "list")` runs `epic-events client list` with DATABASE_URL and
-SECRET_KEY pointing at this test's own database; `cli.login("sales")` logs in
+`cli("client", "list")` runs `epic-events client list` with DATABASE_URL
+pointing at this test's own database; `cli.login("sales")` logs in
 as one of the World's employees (tests/world.py) through the real `login`.
 """
 
@@ -16,8 +16,6 @@ from click.testing import CliRunner
 from epic_events.cli import options
 from epic_events.cli.main import cli as root
 from tests.world import PASSWORD, STAFF, World
-
-SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
 
 
 @dataclass
@@ -60,7 +58,6 @@ class Cli:
 def world(db, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", db.app_dsn)
     monkeypatch.setenv("EPIC_EVENTS_ADMIN_DSN", db.admin_dsn)
-    monkeypatch.setenv("SECRET_KEY", SECRET)
     w = World.build(db)
     yield w
     w.close()

@@ -1,21 +1,31 @@
 """Issue "Log in once, then every command runs as you": login, logout, refresh,
-whoami, through the CLI against the real database (SPEC "Authentication")."""
+whoami, password, through the CLI against the real database (SPEC "Authentication").
+
+The database decides (migration 0015): it checks the bcrypt proof, throttles
+failures (five per email in 15 minutes lock it), signs the access tokens,
+issues the opaque refresh tokens, and records every login, failure, lockout
+and logout in audit_log.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
 import time
 
 from epic_events import auth
-from tests.cli.conftest import SECRET, admin_one
+from tests.cli.conftest import admin_one
 from tests.cli.test_tokens_store import (  # noqa: F401  (autouse: no token in any output)
-    claims_of, no_token_in_output, sign, token_store)
-from tests.world import PASSWORD
+    claims_of, kid_of, no_token_in_output, resign, signing_key, token_store)
+from tests.world import PASSWORD, SALT
 
 SAM = "sam@epic.test"
 LOGIN_FAILED = "error: login failed: unknown email or wrong password\n"
+LOCKED = ("error: login refused: too many failed attempts for this email; "
+          "try again in 15 minutes\n")
+NEW_PASSWORD = "a brand new passphrase"
 
 
 def sessions_of(cli, key: str) -> int:
@@ -25,6 +35,32 @@ def sessions_of(cli, key: str) -> int:
 
 def login_as_sam(cli, password: str, email: str = SAM):
     return cli("login", "--email", email, "--password-stdin", input=password + "\n")
+
+
+def session_events(cli, email: str | None = None) -> list[tuple]:
+    """The authentication events in audit_log, oldest first: (action, employee_id, row_id).
+    Each login also records its attempt first ('login_attempt', before the verdict is
+    told): counted here only by test_each_attempt_is_recorded_before_its_verdict."""
+    with cli.world.db.admin() as conn:
+        return conn.execute(
+            "select action, employee_id, row_id from epic_events.audit_log"
+            " where table_name = 'session' and action <> 'login_attempt'"
+            " and (%s::text is null or row_id = lower(%s::text))"
+            " order by id", (email, email)).fetchall()
+
+
+def test_each_attempt_is_recorded_before_its_verdict(cli):
+    cli.login("sales")
+    cli("login", "--email", "sam@epic.test", "--password-stdin", input="not the password\n")
+    with cli.world.db.admin() as conn:
+        actions = [r[0] for r in conn.execute(
+            "select action from epic_events.audit_log where table_name = 'session' order by id")]
+    assert actions == ["login_attempt", "login", "login_attempt", "login_failed"]
+
+
+def digest(token: str) -> bytes:
+    """How the database keeps a refresh token: its SHA-256, never the token."""
+    return hashlib.sha256(token.encode()).digest()
 
 
 # -- login / whoami / logout ---------------------------------------------------------
@@ -65,7 +101,7 @@ def test_logging_in_again_closes_the_session_this_machine_had(cli):
 def test_logging_in_over_damaged_tokens_works_and_closes_nothing(cli):
     cli.login("sales")
     sid = claims_of(token_store().load()["access"])["sid"]
-    token_store().save({"access": "not a token", "refresh": sign({"sub": "1"}),
+    token_store().save({"access": "not a token", "refresh": "not-a-refresh-token-of-this-database",
                         "refresh_expires_at": 0})
     cli.login("sales")
     assert admin_one(cli.world, "select revoked_at from epic_events.session where id = %s",
@@ -88,13 +124,77 @@ def test_login_email_is_case_insensitive(cli):
     assert cli.json("whoami")["id"] == cli.world.ids["sales"]
 
 
+def test_a_login_is_recorded_in_the_audit_log(cli):
+    cli.login("sales")
+    sid = claims_of(token_store().load()["access"])["sid"]
+    assert session_events(cli) == [("login", cli.world.ids["sales"], sid)]
+    assert cli("logout").exit_code == 0
+    assert session_events(cli)[-1] == ("logout", cli.world.ids["sales"], sid)
+
+
 def test_wrong_password_and_unknown_email_get_the_same_answer(cli):
     wrong = login_as_sam(cli, "not the password")
     unknown = login_as_sam(cli, PASSWORD, email="nobody@epic.test")
     assert (wrong.exit_code, wrong.stderr) == (2, LOGIN_FAILED)
     assert (unknown.exit_code, unknown.stderr) == (2, LOGIN_FAILED)
+    assert wrong.stdout == unknown.stdout == ""
     assert sessions_of(cli, "sales") == 0
     assert cli("whoami").exit_code == 2
+    # Both recorded, the unknown email under no employee.
+    assert session_events(cli) == [("login_failed", cli.world.ids["sales"], SAM),
+                                   ("login_failed", None, "nobody@epic.test")]
+
+
+def test_an_unknown_email_gets_a_salt_as_a_real_one_would(cli):
+    """auth_login_salt does not tell who works here: a stable, well-formed fake salt."""
+    import psycopg
+
+    from epic_events import queries
+
+    with psycopg.connect(cli.world.db.app_dsn) as conn:
+        def salt(email):
+            return conn.execute(queries.get("session.login_salt").sql, {"email": email}).fetchone()[0]
+
+        assert salt(SAM) == salt(SAM.upper()) == SALT
+        fake = salt("nobody@epic.test")
+        assert fake == salt("Nobody@EPIC.test") != salt("somebody@epic.test")
+        assert fake[:7] == SALT[:7] and len(fake) == len(SALT)  # same cost, same shape
+        assert auth.proof(PASSWORD, fake).startswith(fake)  # bcrypt accepts it
+
+
+# -- lockout ---------------------------------------------------------------------------
+def test_five_wrong_passwords_lock_the_email_even_for_the_right_one(cli):
+    for attempt in range(5):
+        r = login_as_sam(cli, f"wrong password {attempt}")
+        assert (r.exit_code, r.stderr) == (2, LOGIN_FAILED), attempt
+    r = login_as_sam(cli, PASSWORD)
+    assert (r.exit_code, r.stderr, r.stdout) == (2, LOCKED, "")
+    r = login_as_sam(cli, PASSWORD, email="SAM@epic.test")  # the same email, however spelt
+    assert (r.exit_code, r.stderr) == (2, LOCKED)
+    assert sessions_of(cli, "sales") == 0
+    sam = cli.world.ids["sales"]
+    assert session_events(cli) == [("login_failed", sam, SAM)] * 5 + [("login_locked", sam, SAM)] * 2
+    # Other employees are not locked out by Sam's lock.
+    cli.login("sales2")
+    assert cli.json("whoami")["id"] == cli.world.ids["sales2"]
+
+
+def test_the_lock_lifts_when_the_failures_are_older_than_15_minutes(cli):
+    for attempt in range(5):
+        assert login_as_sam(cli, f"wrong password {attempt}").exit_code == 2
+    assert login_as_sam(cli, PASSWORD).stderr == LOCKED
+    with cli.world.db.admin() as conn:
+        conn.execute("update epic_events.login_attempt set attempted_at = now() - interval '16 minutes'")
+    assert login_as_sam(cli, PASSWORD).exit_code == 0
+    assert cli.json("whoami")["id"] == cli.world.ids["sales"]
+
+
+def test_an_unknown_email_locks_the_same_way(cli):
+    nobody = "nobody@epic.test"
+    answers = [login_as_sam(cli, PASSWORD, email=nobody) for _ in range(6)]
+    assert [(r.exit_code, r.stderr) for r in answers] == [(2, LOGIN_FAILED)] * 5 + [(2, LOCKED)]
+    assert session_events(cli, nobody) == [("login_failed", None, nobody)] * 5 + [
+        ("login_locked", None, nobody)]
 
 
 def test_a_deactivated_employee_cannot_log_in(cli):
@@ -163,7 +263,11 @@ def test_refresh_rotates_both_tokens(cli):
     # The database keeps the chain: the old token is marked rotated, pointing to the new one.
     assert admin_one(cli.world, "select rotated_at is not null, replaced_by = %s"
                      " from epic_events.session_token where token_hash = %s",
-                     (auth.digest(after["refresh"]), auth.digest(before["refresh"]))) == (True, True)
+                     (digest(after["refresh"]), digest(before["refresh"]))) == (True, True)
+    # The new access token is the database's: signed with its current key, and it verifies.
+    assert kid_of(after["access"]) == signing_key(cli.world)[0]
+    assert admin_one(cli.world, "select epic_events.verify_access_token(%s) ->> 'sub'",
+                     (after["access"],)) == (str(cli.world.ids["sales"]),)
     assert cli.json("whoami")["id"] == cli.world.ids["sales"]
 
 
@@ -209,8 +313,8 @@ def test_logout_with_an_expired_access_token_still_closes_the_session(cli):
     tokens = store.load()
     claims = claims_of(tokens["access"])
     now = int(time.time())
-    store.save({**tokens, "access": sign({**claims, "iat": now - 3600, "nbf": now - 3600,
-                                          "exp": now - 1800})})
+    store.save({**tokens, "access": resign(cli.world, {**claims, "iat": now - 3600,
+                                                       "nbf": now - 3600, "exp": now - 1800})})
     assert cli("logout").exit_code == 0
     assert admin_one(cli.world, "select revoked_reason from epic_events.session"
                      " where id = %s", (claims["sid"],)) == ("logout",)
@@ -222,15 +326,16 @@ def test_an_expired_access_token_with_a_live_refresh_token_is_refreshed_transpar
     store = token_store()
     tokens = store.load()
     now = int(time.time())
-    expired = sign({**claims_of(tokens["access"]), "iat": now - 1900, "nbf": now - 1900,
-                    "exp": now - 100})
+    expired = resign(cli.world, {**claims_of(tokens["access"]), "iat": now - 1900,
+                                 "nbf": now - 1900, "exp": now - 100})
     store.save({**tokens, "access": expired})
 
     assert cli.json("whoami")["id"] == cli.world.ids["sales"]
     after = store.load()
     assert after["access"] != expired and after["refresh"] != tokens["refresh"]
     assert claims_of(after["access"])["exp"] > now
-    assert auth.verify(auth.Keys("v1", SECRET, {}), after["access"], "access").department == "sales"
+    assert admin_one(cli.world, "select epic_events.verify_access_token(%s) ->> 'dept'",
+                     (after["access"],)) == ("sales",)
 
 
 def test_a_department_move_takes_effect_at_the_next_command(cli):
@@ -249,12 +354,12 @@ def test_a_department_move_takes_effect_at_the_next_command(cli):
 
 
 # -- commands running at once ----------------------------------------------------------------
-def expire_access(store) -> dict:
+def expire_access(world, store) -> dict:
     tokens = store.load()
     claims = claims_of(tokens["access"])
     now = int(time.time())
-    store.save({**tokens, "access": sign({**claims, "iat": now - 1900, "nbf": now - 1900,
-                                          "exp": now - 100})})
+    store.save({**tokens, "access": resign(world, {**claims, "iat": now - 1900, "nbf": now - 1900,
+                                                   "exp": now - 100})})
     return store.load()
 
 
@@ -262,13 +367,13 @@ def test_a_command_that_finds_the_tokens_already_refreshed_uses_them(cli):
     import psycopg
 
     cli.login("sales")
-    expire_access(token_store())
+    expire_access(cli.world, token_store())
     slow = token_store()
     assert slow.load()  # one command finds the access token expired...
     assert cli("whoami").exit_code == 0  # ...while another refreshes first...
     refreshed = token_store().load()
     with psycopg.connect(os.environ["DATABASE_URL"]) as conn:  # ...then the first refreshes
-        claims = auth.refresh(conn, slow, auth.keys())
+        claims = auth.refresh(conn, slow)
     assert claims.employee_id == cli.world.ids["sales"]
     assert token_store().load() == refreshed  # no second exchange was needed
     assert cli.json("whoami")["id"] == cli.world.ids["sales"]
@@ -281,13 +386,13 @@ def test_refreshes_on_one_machine_take_turns(cli):
     import psycopg
 
     cli.login("sales")
-    expire_access(token_store())
+    expire_access(cli.world, token_store())
     outcome = {}
 
     def other_command():
         try:
             with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
-                outcome["claims"] = auth.refresh(conn, token_store(), auth.keys())
+                outcome["claims"] = auth.refresh(conn, token_store())
         except Exception as exc:  # reported by the assertion below
             outcome["error"] = exc
 
@@ -298,7 +403,7 @@ def test_refreshes_on_one_machine_take_turns(cli):
         other.start()
         other.join(0.3)  # it waits for the lock (without one, it would exchange these now)
         with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
-            auth._rotate(conn, first, auth.keys(), tokens)
+            auth._rotate(conn, first, tokens)
     other.join(30)
     assert "error" not in outcome, outcome.get("error")
     assert outcome["claims"].employee_id == cli.world.ids["sales"]
@@ -308,7 +413,7 @@ def test_refreshes_on_one_machine_take_turns(cli):
 
 def test_commands_started_together_with_an_expired_access_token_all_succeed(cli):
     cli.login("sales")
-    expire_access(token_store())
+    expire_access(cli.world, token_store())
     command = [sys.executable, "-c", "from epic_events.cli.main import main; main()",
                "whoami", "--format", "json"]
     running = [subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -320,3 +425,88 @@ def test_commands_started_together_with_an_expired_access_token_all_succeed(cli)
     assert results == [(0, "")] * 4
     assert admin_one(cli.world, "select revoked_at from epic_events.session"
                      " where employee_id = %s", (cli.world.ids["sales"],)) == (None,)
+
+
+# -- changing one's password ----------------------------------------------------------------
+def change_password(cli, current: str, new: str = NEW_PASSWORD):
+    return cli("password", "--password-stdin", input=f"{current}\n{new}\n")
+
+
+def password_of(cli, key: str) -> tuple[str, bytes]:
+    return admin_one(cli.world, "select password_salt, password_verifier from epic_events.employee"
+                                " where id = %s", (cli.world.ids[key],))
+
+
+def test_password_with_a_wrong_current_password_is_refused_and_recorded(cli):
+    cli.login("sales")
+    before = password_of(cli, "sales")
+    r = change_password(cli, "not my password")
+    assert (r.exit_code, r.stdout) == (2, "")
+    assert r.stderr == "error: password not changed: the current password is wrong\n"
+    assert password_of(cli, "sales") == before
+    # The current password was checked by a login: recorded, and counted, as one.
+    assert session_events(cli)[-1] == ("login_failed", cli.world.ids["sales"], SAM)
+    # Still logged in, with the old password still the one.
+    assert cli.json("whoami")["id"] == cli.world.ids["sales"]
+
+
+def test_password_guesses_count_towards_the_lockout(cli):
+    cli.login("sales")
+    for attempt in range(5):
+        assert change_password(cli, f"guess {attempt}").exit_code == 2
+    r = change_password(cli, PASSWORD)
+    assert r.exit_code == 2 and "too many failed attempts" in r.stderr
+    assert login_as_sam(cli, PASSWORD).stderr == LOCKED
+    assert password_of(cli, "sales")[0] == SALT
+
+
+def test_password_change_closes_the_other_sessions_and_keeps_this_one(cli, desk):
+    desk("sales-laptop")
+    cli.login("sales")
+    desk("sales")
+    cli.login("sales")
+    here = claims_of(token_store().load()["access"])["sid"]
+
+    r = change_password(cli, PASSWORD)
+    assert (r.exit_code, r.stdout) == (0, "")
+    assert r.stderr == "Password changed; your other sessions are closed.\n"
+    new_salt, new_verifier = password_of(cli, "sales")
+    assert new_salt != SALT
+    # Neither what the database keeps nor the new password is ever shown.
+    for secret in (new_salt, new_salt[7:], new_verifier.hex(), NEW_PASSWORD):
+        assert secret not in r.stdout + r.stderr
+    # The audit trail says that it changed, never the values.
+    changes = admin_one(cli.world, "select changes from epic_events.audit_log"
+                                   " where table_name = 'employee' order by id desc limit 1")[0]
+    assert changes == {"password": "changed"}
+
+    assert cli.json("whoami")["id"] == cli.world.ids["sales"]  # this desk stays
+    # ... in the session of the login that proved the current password, which
+    # replaced the one it had.
+    now_here = claims_of(token_store().load()["access"])["sid"]
+    assert now_here != here
+    assert admin_one(cli.world, "select revoked_at from epic_events.session where id = %s",
+                     (now_here,)) == (None,)
+    desk("sales-laptop")
+    r = cli("whoami")
+    assert r.exit_code == 2 and "your session was closed" in r.stderr
+    # The laptop's session: closed by the change; this desk's previous one: by the
+    # login that replaced it.
+    reasons = admin_one(cli.world, "select array_agg(revoked_reason order by created_at)"
+                                   " from epic_events.session where employee_id = %s and id <> %s",
+                        (cli.world.ids["sales"], now_here))[0]
+    assert reasons == ["password_changed", "logout"]
+
+    old = login_as_sam(cli, PASSWORD)
+    assert (old.exit_code, old.stderr) == (2, LOGIN_FAILED)
+    assert login_as_sam(cli, NEW_PASSWORD).exit_code == 0
+    assert cli.json("whoami")["id"] == cli.world.ids["sales"]
+
+
+def test_password_needs_a_login_and_a_valid_new_password(cli):
+    r = change_password(cli, PASSWORD)
+    assert r.exit_code == 2 and "not logged in" in r.stderr
+    cli.login("sales")
+    r = change_password(cli, PASSWORD, "short")
+    assert r.exit_code == 1 and "password" in r.stderr
+    assert password_of(cli, "sales")[0] == SALT

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from epic_events.paths import MIGRATIONS_DIR
-from tests.cli.conftest import SECRET, Cli
+from tests.cli.conftest import Cli
 
 MIGRATIONS = sorted(p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql")
                     if not p.name.endswith(".rollback.sql"))
@@ -18,7 +18,6 @@ BOSS_PASSWORD = "a long enough password"
 def cli(db, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", db.app_dsn)
     monkeypatch.setenv("EPIC_EVENTS_ADMIN_DSN", db.admin_dsn)
-    monkeypatch.setenv("SECRET_KEY", SECRET)
     c = Cli(None, monkeypatch)
     c.db = db
     return c

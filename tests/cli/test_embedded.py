@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import tempfile
 
 import pytest
@@ -61,20 +60,12 @@ def test_stop_stops_and_start_brings_back_the_data():
                             ).fetchone()[0] == 1
 
 
-def test_generated_secret_key_is_private_and_stable():
-    key = embedded.secret_key()
-    path = embedded.home() / "secret_key"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert len(key) >= 32 and embedded.secret_key() == key
-
-
 def test_a_configured_database_url_never_touches_the_embedded_server(monkeypatch):
     from click.testing import CliRunner
 
     from epic_events.cli.main import cli
 
     monkeypatch.setenv("DATABASE_URL", "postgresql://epic_authenticator@/nowhere?host=/nonexistent")
-    monkeypatch.setenv("SECRET_KEY", "x" * 40)
     result = CliRunner().invoke(cli, ["login", "--email", "a@b.fr", "--password-stdin"],
                                 input="whatever-password\n")
     assert result.exit_code == 6

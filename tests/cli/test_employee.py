@@ -222,7 +222,7 @@ def test_a_password_reset_from_stdin(cli, events):
             input=NEW_PASSWORD + "\n")
     assert r.exit_code == 0, r.stderr
     assert "password" not in r.stdout
-    assert events == [("employee updated", {"employee_id": sam, "fields": ["password_hash"]})]
+    assert events == [("employee updated", {"employee_id": sam, "fields": ["password"]})]
     assert not can_log_in(cli, "sam@epic.test", PASSWORD)
     assert can_log_in(cli, "sam@epic.test", NEW_PASSWORD)
 
@@ -398,8 +398,8 @@ def test_delete_needs_yes_without_a_terminal_and_asks_on_one(cli):
 @pytest.mark.parametrize("who", ["sales", "support"])
 def test_only_management_deletes_employees(cli, who):
     with cli.world.db.admin() as c:
-        lone = c.execute("insert into epic_events.employee (full_name, email, department, password_hash)"
-                         " values ('Lone', 'lone@epic.test', 'support', '$2b$04$' || repeat('x', 53))"
+        lone = c.execute("insert into epic_events.employee (full_name, email, department, password_salt, password_verifier)"
+                         " values ('Lone', 'lone@epic.test', 'support', '$2b$04$' || repeat('x', 22), sha256('x'))"
                          " returning id").fetchone()[0]
     cli.login(who)
     r = cli("employee", "delete", lone, "--yes")

@@ -438,8 +438,8 @@ def test_csv_shape(cli):
 # three years on 1,500 contracts, one in thirty without support. With a handful
 # of rows the planner rightly reads the whole table; here it must pick the index.
 BULK = """
-insert into epic_events.employee (full_name, email, department, password_hash)
-select 'Extra ' || d || ' ' || g, 'extra-' || d || '-' || g || '@epic.test', d, '$2b$04$' || repeat('x', 53)
+insert into epic_events.employee (full_name, email, department, password_salt, password_verifier)
+select 'Extra ' || d || ' ' || g, 'extra-' || d || '-' || g || '@epic.test', d, '$2b$04$' || repeat('x', 22), sha256('x')
   from generate_series(1, 200) g, unnest(array['sales', 'support']) d;
 insert into epic_events.client (full_name, email, sales_contact_id)
 select 'Bulk client ' || g, 'bulk' || g || '@client.test', s.id

@@ -71,7 +71,6 @@ def test_one_refresh_token_refreshed_on_many_machines_at_once_wins_once_and_the_
     cli.login("sales")
     stores = [token_store(home / "epic-events") for home in copies_of_the_login(tmp_path, WORKERS)]
     handed_in = stores[0].load()["refresh"]
-    keys = auth.keys()
     gate = threading.Barrier(len(stores))
     results: list = [None] * len(stores)
 
@@ -79,7 +78,7 @@ def test_one_refresh_token_refreshed_on_many_machines_at_once_wins_once_and_the_
         with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
             gate.wait()
             try:
-                results[i] = auth.refresh(conn, stores[i], keys)
+                results[i] = auth.refresh(conn, stores[i])
             except errors.AppError as exc:
                 results[i] = exc
 
@@ -101,7 +100,7 @@ def test_one_refresh_token_refreshed_on_many_machines_at_once_wins_once_and_the_
     [winner] = [s for s, r in zip(stores, results) if isinstance(r, auth.Claims)]
     assert winner.load()["refresh"] != handed_in
     with psycopg.connect(os.environ["DATABASE_URL"]) as conn, pytest.raises(errors.NotLoggedIn) as refused:
-        auth._rotate(conn, winner, keys, winner.load())
+        auth._rotate(conn, winner, winner.load())
     assert "was closed" in refused.value.message
     # Losers forgot their tokens: the next command asks for a login, not a traceback.
     assert all(s.load() is None for s, r in zip(stores, results) if r is not winners[0])

@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import socket
+import secrets
 import subprocess
 import sys
 import threading
@@ -25,13 +26,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import jwt
 import pytest
 from click.testing import CliRunner
 
 import epic_events.cli.client as client_commands
 from epic_events import __version__, auth, errors, observability
 from epic_events.cli.main import cli as root
-from tests.cli.conftest import SECRET, Result, admin_one
+from tests.cli.conftest import Result, admin_one
 from tests.world import PASSWORD
 
 FILTERED = observability.FILTERED
@@ -287,6 +289,44 @@ def test_creating_an_employee_sends_an_employee_created_event_without_the_passwo
 
 
 # -- 3. no secret leaves the machine ------------------------------------------------
+def test_a_crash_while_changing_a_password_leaks_no_password_and_no_verifier(
+        cli, sentry, monkeypatch):
+    """`epic-events password` holds the new password's verifier, sha256(bcrypt output):
+    what the database keeps and hands to nobody (with the salt, which is public, it can
+    be cracked offline like a bcrypt hash)."""
+    from epic_events import db
+
+    cli.login("sales")
+    made = []
+    real_record, real_run = auth.password_record, db.Transaction.run
+
+    def recording(password):
+        made.append(real_record(password))
+        return made[-1]
+
+    def crashing(self, dotted, params=None):
+        if dotted == "session.change_own_password":
+            raise RuntimeError("induced crash while changing the password")
+        return real_run(self, dotted, params)
+
+    monkeypatch.setattr(auth, "password_record", recording)
+    monkeypatch.setattr(db.Transaction, "run", crashing)
+
+    r = run(cli, "password", "--password-stdin", input=f"{PASSWORD}\na-brand-new-password-42\n")
+
+    assert r.exit_code == 70
+    assert r.stderr == INTERNAL_ERROR
+    [(new_salt, new_verifier)] = made
+    [event] = sentry.events()
+    raw = sentry.raw
+    for secret in (PASSWORD, "a-brand-new-password-42"):
+        assert secret.encode() not in raw, f"{secret[:8]}… reached Sentry"
+    for shown in (new_verifier.hex(), repr(new_verifier), json.dumps(repr(new_verifier))[1:-1]):
+        assert shown.encode() not in raw, "the new password's verifier reached Sentry"
+    assert event["user"] == {"id": str(cli.world.ids["sales"])}
+    assert event["tags"]["command"] == "epic-events password"
+
+
 def test_a_crash_with_secrets_in_its_locals_and_message_leaks_none_of_them(
         cli, sentry, monkeypatch):
     cli.login("sales")
@@ -296,19 +336,21 @@ def test_a_crash_with_secrets_in_its_locals_and_message_leaks_none_of_them(
 
     def leaky_render(*args, **kwargs):
         password = "hunter2-very-secret"
-        keys = auth.keys()  # its repr shows SECRET_KEY
-        token = auth.issue(keys, 1, "sales", str(uuid.uuid4()))["access"]
+        # A JWT of the same shape as the database's (signed here with a throwaway key).
+        token = jwt.encode({"sub": "1", "dept": "sales", "sid": str(uuid.uuid4())},
+                           secrets.token_bytes(32), algorithm="HS256", headers={"kid": "k1"})
         dsn = "postgresql://u:dbpass-secret@h/db"
-        password_hash = auth.hash_password(password)
-        cached = password_hash  # a hash under an innocent name
+        bcrypt_output = auth.proof(password, auth.password_record(password)[0])
+        cached = bcrypt_output  # a login proof (a bcrypt hash) under an innocent name
         tokens = stored
+        opaque = stored["refresh"]  # no shape to spot: removed because the store read it
         leaked.update(password=password, token=token, hash=cached, tokens=tokens)
         logging.getLogger("epic_events.test").warning("retrying with %s and %s", token, dsn)
         try:
             raise ValueError(f"password={password} rejected")
         except ValueError:
             raise RuntimeError(f"login of {password} with {token} failed on {dsn} "
-                               f"(hash {cached}, Authorization: Bearer {token})")
+                               f"(hash {cached}, Authorization: Bearer {token}, next {opaque})")
 
     monkeypatch.setattr(client_commands, "emit_page", leaky_render)
 
@@ -318,7 +360,7 @@ def test_a_crash_with_secrets_in_its_locals_and_message_leaks_none_of_them(
     assert r.stderr == INTERNAL_ERROR
     [event] = sentry.events()
     raw = sentry.raw
-    for secret in (leaked["password"], leaked["token"], SECRET, "dbpass-secret",
+    for secret in (leaked["password"], leaked["token"], "dbpass-secret",
                    cli.world.db.authenticator_password, stored["access"], stored["refresh"],
                    leaked["hash"], PASSWORD):
         assert secret.encode() not in raw, f"{secret[:12]}… reached Sentry"
@@ -327,13 +369,14 @@ def test_a_crash_with_secrets_in_its_locals_and_message_leaks_none_of_them(
     # Still useful: what failed, where, with the secrets replaced rather than the event dropped.
     message = event["exception"]["values"][-1]["value"]
     assert message == (f"login of {FILTERED} with {FILTERED} failed on {FILTERED} "
-                       f"(hash {FILTERED}, Authorization: Bearer {FILTERED})")
+                       f"(hash {FILTERED}, Authorization: Bearer {FILTERED}, next {FILTERED})")
     assert [v["type"] for v in event["exception"]["values"]] == ["ValueError", "RuntimeError"]
     assert event["exception"]["values"][0]["value"] == f"password={FILTERED} rejected"
     frame = next(f for f in event["exception"]["values"][-1]["stacktrace"]["frames"]
                  if f["function"] == "leaky_render")
     assert frame["vars"]["password"] == FILTERED
     assert frame["vars"]["token"] == FILTERED
+    assert frame["vars"]["opaque"] in (FILTERED, repr(FILTERED))  # by value, inside its repr
     assert event["breadcrumbs"]["values"][-1]["message"] == (
         f"retrying with {FILTERED} and postgresql://u:{FILTERED}@h/db")
     assert event["user"] == {"id": str(cli.world.ids["sales"])}
@@ -509,23 +552,12 @@ def test_scrub_text_removes_secret_shaped_values(text, expected):
 
 def test_configured_secrets_are_removed_even_where_no_pattern_would_spot_them(monkeypatch):
     monkeypatch.setenv("SENTRY_DSN", "http://public@127.0.0.1:9/1")
-    monkeypatch.setenv("SECRET_KEY", SECRET)
     monkeypatch.setenv("DATABASE_URL", "host=db user=epic_authenticator password=conninfo-pw-1")
     monkeypatch.setenv("EPIC_EVENTS_ADMIN_DSN", "postgresql://admin:url-pw-2@db/epic")
     monkeypatch.setenv("PGPASSWORD", "env-pw-3")
     observability.init()
-    assert observability.scrub_text(f"{SECRET} / conninfo-pw-1 / url-pw-2 / env-pw-3") == \
-        " / ".join([FILTERED] * 4)
-
-
-def test_the_embedded_setups_generated_key_is_removed_too(monkeypatch):
-    key_file = Path(os.environ["XDG_DATA_HOME"]) / "epic-events" / "embedded" / "secret_key"
-    key_file.parent.mkdir(parents=True)
-    key_file.write_text("generated-embedded-key-0123456789abcdef\n")
-    monkeypatch.setenv("SENTRY_DSN", "http://public@127.0.0.1:9/1")
-    observability.init()
-    assert observability.scrub_text("key generated-embedded-key-0123456789abcdef") == \
-        f"key {FILTERED}"
+    assert observability.scrub_text("conninfo-pw-1 / url-pw-2 / env-pw-3") == \
+        " / ".join([FILTERED] * 3)
 
 
 def test_scrub_text_removes_values_forgotten_and_given_wherever_they_appear():

@@ -2,7 +2,8 @@
 the user's state directory (never /tmp), and are never printed.
 
 Also the helpers the other authentication tests share: the CLI's own token
-store, JWT forging, and the autouse check that no token reaches any output.
+store, the database's signing key (read as the admin) to forge or re-sign
+access tokens with, and the autouse check that no token reaches any output.
 """
 
 from __future__ import annotations
@@ -18,27 +19,38 @@ import jwt
 import pytest
 
 from epic_events import auth
+from epic_events.tokens import TokenStore
 from tests import keyring_backend
-from tests.cli.conftest import SECRET
+from tests.cli.conftest import admin_one
 
 # A JWT's header and payload are base64url JSON: they start with "eyJ" ('{"').
 JWT_SHAPE = re.compile(r"eyJ[\w-]{6,}\.[\w-]{6,}")
+# A refresh token: 32 random bytes from the database, base64url (no JWT shape).
+REFRESH_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 @pytest.fixture(autouse=True)
 def no_token_in_output(cli, monkeypatch):
-    """Every stdout and stderr of the test is checked: no token, ever."""
+    """Every stdout and stderr of the test is checked: no token, ever. The refresh
+    tokens are opaque, so every token the CLI stored is looked for by value too."""
     outputs: list[str] = []
-    invoke = cli.runner.invoke
+    stored: set[str] = set()
+    invoke, save = cli.runner.invoke, TokenStore.save
 
     def recording(*args, **kwargs):
         result = invoke(*args, **kwargs)
         outputs.append(result.stdout + result.stderr)
         return result
 
+    def saving(self, tokens):
+        stored.update(t for t in (tokens.get("access"), tokens.get("refresh")) if isinstance(t, str))
+        return save(self, tokens)
+
     monkeypatch.setattr(cli.runner, "invoke", recording)
+    monkeypatch.setattr(TokenStore, "save", saving)
     yield
-    leaked = [out for out in outputs if JWT_SHAPE.search(out)]
+    leaked = [out for out in outputs if JWT_SHAPE.search(out)
+              or any(token in out for token in stored if len(token) >= 20)]
     assert not leaked, "a token was printed"
 
 
@@ -51,8 +63,30 @@ def claims_of(token: str) -> dict:
     return jwt.decode(token, options={"verify_signature": False})
 
 
-def sign(claims: dict, key: str = SECRET, kid: str = "v1") -> str:
-    return jwt.encode(claims, key, algorithm="HS256", headers={"kid": kid})
+def kid_of(token: str) -> str:
+    return jwt.get_unverified_header(token)["kid"]
+
+
+def signing_key(world, kid: str | None = None) -> tuple[str, bytes]:
+    """A signing key of the database (the current one unless `kid`), read as the admin.
+
+    Only the HMAC pads are stored; the key is the first 32 bytes of ipad XOR 0x36
+    (the rest of the 64-byte block is the key's zero padding).
+    """
+    row = admin_one(world, "select kid, ipad from epic_events.signing_key"
+                           " where kid = %s or (%s::text is null and superseded_at is null)", (kid, kid))
+    assert row is not None, f"no signing key {kid or '(current)'}"
+    return row[0], bytes(b ^ 0x36 for b in row[1][:32])
+
+
+def sign(claims: dict, key: bytes, kid: str, **header) -> str:
+    return jwt.encode(claims, key, algorithm="HS256", headers={"kid": kid, **header})
+
+
+def resign(world, claims: dict) -> str:
+    """Claims signed with the database's REAL current key, as only its owner could."""
+    kid, key = signing_key(world)
+    return sign(claims, key, kid)
 
 
 def token_files(root: Path) -> list[Path]:
@@ -71,7 +105,9 @@ def test_without_a_keyring_tokens_go_to_a_0600_file_in_the_state_directory(cli):
     assert stat.S_IMODE(file.parent.stat().st_mode) == 0o700
     stored = json.loads(file.read_text())
     assert claims_of(stored["access"])["sub"] == str(cli.world.ids["sales"])
-    assert JWT_SHAPE.search(stored["access"]) and JWT_SHAPE.search(stored["refresh"])  # the leak check sees them
+    assert JWT_SHAPE.search(stored["access"])  # the leak check sees it by its shape...
+    assert REFRESH_SHAPE.fullmatch(stored["refresh"])  # ...and this opaque one by its value
+    assert isinstance(stored["refresh_expires_at"], int)
     assert cli.json("whoami")["id"] == cli.world.ids["sales"]
 
 
@@ -92,7 +128,7 @@ def test_with_a_keyring_tokens_live_there_and_no_file_is_written(cli, monkeypatc
     assert service == "epic-events" and username == f"tokens-{token_store().target}"
     first = json.loads(keyring_backend.SECRETS[(service, username)])
     assert claims_of(first["access"])["typ"] == "access"
-    assert claims_of(first["refresh"])["typ"] == "refresh"
+    assert REFRESH_SHAPE.fullmatch(first["refresh"])  # opaque: a random value from the database
     assert token_files(Path.home()) == []
 
     assert cli.json("whoami")["id"] == cli.world.ids["sales"]

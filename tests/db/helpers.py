@@ -1,4 +1,4 @@
-"""Small helpers for the SQL-level tests: admin reads, snapshots, raw claims.
+"""Small helpers for the SQL-level tests: admin reads, snapshots, real logins.
 
 Everything here talks to the database directly; nothing goes through the CLI.
 """
@@ -8,18 +8,23 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+import jwt
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from tests.world import ROLE
+from epic_events import queries
+from tests.world import ROLE, login
 
-#: The tables of the permission matrix, and every table an RLS policy guards.
+#: The tables of the permission matrix, and every table the departments' policies guard.
 BUSINESS_TABLES = ("employee", "company", "client", "contract", "event")
 ALL_TABLES = BUSINESS_TABLES + ("department", "permission", "department_permission",
                                 "audit_log", "session", "session_token")
+#: The server's secrets (0015): read and written by the owner's functions only.
+SECRET_TABLES = ("signing_key", "auth_secret", "login_attempt")
 
 
 def admin_all(db, query: str, params=None) -> list[dict]:
@@ -54,8 +59,13 @@ def snapshot(db, *tables: str) -> dict[str, list[str]]:
 
 
 def token_hash() -> bytes:
-    """A fresh refresh-token digest, as the CLI stores it (SHA-256 of a random token)."""
+    """A random SHA-256 digest: the shape of a stored refresh-token digest, matching none."""
     return hashlib.sha256(secrets.token_bytes(32)).digest()
+
+
+def digest(token: str) -> bytes:
+    """What the database keeps of a refresh token: its SHA-256."""
+    return hashlib.sha256(token.encode()).digest()
 
 
 def in_(delta: timedelta) -> datetime:
@@ -67,30 +77,57 @@ def authenticator(db) -> psycopg.Connection:
     return psycopg.connect(db.app_dsn)
 
 
-def open_session(db, employee_id: int, expires: timedelta = timedelta(days=1)) -> tuple[uuid.UUID, bytes]:
-    """Open a session the CLI's way; returns (session id, first refresh-token digest)."""
-    session_id, digest = uuid.uuid4(), token_hash()
+@dataclass(frozen=True)
+class Session:
+    """A session opened by a real login: what the CLI keeps, and the session's id."""
+    id: uuid.UUID
+    employee_id: int
+    department: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def role(self) -> str:
+        return ROLE[self.department]
+
+
+def email_of(db, employee_id: int) -> str:
+    return admin_value(db, "select email from epic_events.employee where id = %s", (employee_id,))
+
+
+def open_session(db, employee_id: int) -> Session:
+    """Log the employee in the CLI's way (auth_login_salt, auth_login with the
+    bcrypt proof of world.PASSWORD); their email is looked up as the admin."""
     with authenticator(db) as conn:
-        conn.execute("select epic_events.auth_open_session(%s, %s, %s, %s)",
-                     (session_id, employee_id, digest, in_(expires)))
-    return session_id, digest
+        row = login(conn, email_of(db, employee_id))
+    assert row["status"] == "ok", row
+    claims = jwt.decode(row["access_token"], options={"verify_signature": False})
+    return Session(uuid.UUID(claims["sid"]), row["employee_id"], row["department"],
+                   row["access_token"], row["refresh_token"])
 
 
-def run_with_claims(conn: psycopg.Connection, query: str, params=None, *, role: str | None,
-                    employee_id=None, session_id=None) -> tuple[list[tuple], int]:
-    """One transaction: the given (possibly bogus) claims, then one statement.
+def begin_request(conn: psycopg.Connection, role: str | None, token: str | None) -> bool:
+    """The CLI's first statement (session.begin_request), in the current transaction;
+    answers whether the database honoured the token. `role` None: stay the authenticator."""
+    if role is None:
+        return conn.execute("select epic_events.check_request(%s) is not null", (token,)).fetchone()[0]
+    return conn.execute(queries.get("session.begin_request").sql,
+                        {"role": role, "access_token": token}).fetchone()[-1]
 
-    Returns (rows, rowcount); rolls back and re-raises on error. `role` is a
-    database role name (epic_sales, ...) or None to stay the authenticator.
+
+def run_as(conn: psycopg.Connection, query: str, params=None, *, role: str | None,
+           token: str | None = None) -> tuple[list[tuple], int]:
+    """One transaction: `role` (a department role, or None to stay the authenticator)
+    and, when given, check_request(token) as the CLI does; then one statement.
+
+    Returns (rows, rowcount); rolls back and re-raises on error.
     """
     try:
         with conn.cursor() as cur:
-            if role is not None:
+            if token is not None:
+                begin_request(conn, role, token)
+            elif role is not None:
                 cur.execute("select set_config('role', %s, true)", (role,))
-            if employee_id is not None:
-                cur.execute("select set_config('epic.employee_id', %s, true)", (str(employee_id),))
-            if session_id is not None:
-                cur.execute("select set_config('epic.session_id', %s, true)", (str(session_id),))
             cur.execute(query, params)
             rows = cur.fetchall() if cur.description else []
             rowcount = cur.rowcount

@@ -1,201 +1,47 @@
-"""Ways around the rules, tried in SQL: every one must see nothing and change nothing.
+"""Ways around the rules that test_attacks.py does not try: every one is refused.
 
-The CLI's claims (role, epic.employee_id, epic.session_id) are only claims: the
-database believes them only for a live session of that employee, active, in the
-role of their department. Here we connect as epic_authenticator (as the CLI
-does) and forge, replay or drop those claims.
+The forged-identity matrix that lived here (forged, replayed or dropped claims)
+has its successor in tests/security/test_attacks.py::test_no_valid_token_no_identity.
+Here: the authenticator alone touches no table, nobody but the owner alters a
+table or switches RLS off, no department creates objects, every table has RLS
+enabled and forced, the audit log is append-only, no function is PUBLIC's, and
+only the admin bootstraps the first manager.
 """
 
 from __future__ import annotations
-
-import uuid
-from datetime import timedelta
 
 import psycopg
 import pytest
 from psycopg import errors
 
 from tests.db.helpers import (
-    ALL_TABLES, BUSINESS_TABLES, admin_exec, admin_value, authenticator, open_session,
-    run_with_claims, snapshot,
+    ALL_TABLES, SECRET_TABLES, admin_all, admin_value, authenticator, run_as, snapshot,
 )
-from tests.world import _HASH
+from tests.world import SALT, VERIFIER, login
 
 DEPARTMENT_ROLES = ("epic_management", "epic_sales", "epic_support")
-#: Tables every logged-in employee reads; forged claims must read none of them.
-READABLE = BUSINESS_TABLES + ("department", "permission", "department_permission")
-
-#: Statements that change one row for an honest manager; with forged claims
-#: each must change nothing.
-WRITES = [
-    "update employee set phone = '+33700000009' where id = %(support2)s",
-    "update company set name = 'Hijacked' where id = %(company)s",
-    "update client set phone = '+33700000009' where id = %(client2)s",
-    "update contract set amount_due = 0 where id = %(contract2)s",
-    "update contract set is_signed = true where id = %(contract)s",
-    "update event set support_contact_id = %(support)s where id = %(event_unassigned)s",
-    "delete from event where id = %(event_unassigned)s",
-    "delete from department_permission where department = 'sales'",
-]
-INSERTS = [
-    "insert into company (name) values ('Forged Ltd')",
-    # sales_contact_id defaults to current_employee_id(): NULL here, so RLS decides.
-    "insert into client (full_name, email) values ('F', 'f@client.test')",
-    "insert into department_permission (department, permission_code) values ('support', 'event:update')",
-    "insert into employee (full_name, email, department, password_hash)"
-    " values ('Mallory', 'mallory@epic.test', 'management', %(hash)s)",
-]
-
-
-def forged_claims(world, scenario):
-    """(role, employee_id, session_id) for each way of lying about who one is."""
-    ids = world.ids
-    if scenario.startswith("no claims as "):
-        return "epic_" + scenario.removeprefix("no claims as "), None, None
-    if scenario == "employee id but no session":
-        return "epic_management", ids["manager"], None
-    if scenario == "random session id":
-        return "epic_management", ids["manager"], uuid.uuid4()
-    session, _ = open_session(world.db, ids["manager"])
-    if scenario == "revoked session (logout)":
-        with authenticator(world.db) as conn:
-            assert conn.execute("select epic_events.auth_revoke_session(%s, false)",
-                                (session,)).fetchone()[0] == 1
-        return "epic_management", ids["manager"], session
-    if scenario == "expired session":
-        expired, _ = open_session(world.db, ids["manager"], expires=timedelta(seconds=-1))
-        return "epic_management", ids["manager"], expired
-    if scenario == "another employee's session":
-        other, _ = open_session(world.db, ids["manager2"])
-        return "epic_management", ids["manager"], other
-    if scenario == "session of a deactivated employee":
-        admin_exec(world.db, "update epic_events.employee set is_active = false where id = %s",
-                   (ids["manager"],))
-        return "epic_management", ids["manager"], session
-    if scenario == "deactivated employee, session not revoked":
-        # Defence in depth: even if a session escaped revocation, is_active cuts access.
-        admin_exec(world.db, "update epic_events.employee set is_active = false where id = %s",
-                   (ids["manager"],))
-        admin_exec(world.db, "update epic_events.session set revoked_at = null, revoked_reason = null"
-                             " where id = %s", (session,))
-        return "epic_management", ids["manager"], session
-    if scenario == "employee moved to another department":
-        admin_exec(world.db, "update epic_events.employee set department = 'sales' where id = %s",
-                   (ids["manager"],))
-        return "epic_management", ids["manager"], session
-    if scenario == "malformed session id":
-        return "epic_management", ids["manager"], f"{session}' or true --"
-    if scenario == "empty session id":
-        return "epic_management", ids["manager"], ""
-    if scenario == "malformed employee id":
-        return "epic_management", f"{ids['manager']} or 1=1", session
-    if scenario == "negative employee id":
-        return "epic_management", f"-{ids['manager']}", session
-    if scenario == "employee id out of range":
-        return "epic_management", "9" * 30, session
-    if scenario == "sales employee claiming management's role":
-        sales_session, _ = open_session(world.db, ids["sales"])
-        return "epic_management", ids["sales"], sales_session
-    if scenario == "support employee claiming sales's role":
-        support_session, _ = open_session(world.db, ids["support"])
-        return "epic_sales", ids["support"], support_session
-    raise AssertionError(scenario)
-
-
-SCENARIOS = [
-    "no claims as management", "no claims as sales", "no claims as support",
-    "employee id but no session", "random session id", "revoked session (logout)", "expired session", "another employee's session", "session of a deactivated employee",
-    "deactivated employee, session not revoked", "employee moved to another department",
-    "malformed session id", "empty session id", "malformed employee id",
-    "negative employee id", "employee id out of range", "sales employee claiming management's role",
-    "support employee claiming sales's role",
-]
-
-
-@pytest.mark.parametrize("scenario", SCENARIOS)
-def test_forged_claims_see_nothing_and_change_nothing(world, scenario):
-    role, employee_id, session_id = forged_claims(world, scenario)
-    params = dict(world.ids, hash=_HASH)
-    before = snapshot(world.db, *BUSINESS_TABLES, "department_permission", "audit_log")
-    with authenticator(world.db) as conn:
-        def run(statement):
-            return run_with_claims(conn, statement, params, role=role,
-                                   employee_id=employee_id, session_id=session_id)
-
-        assert run("select epic_events.current_employee_id()")[0] == [(None,)]
-        for table in READABLE:
-            rows, _ = run(f"select {'id' if table in BUSINESS_TABLES else '1'} from {table}")
-            assert rows == [], f"{table} is visible with {scenario}"
-        if role == "epic_management":
-            assert run("select id from audit_log")[0] == []
-        for statement in WRITES:
-            if role == "epic_management":  # within its grants: RLS alone must stop them
-                assert run(statement)[1] == 0, statement
-                continue
-            try:
-                assert run(statement)[1] == 0, statement
-            except errors.InsufficientPrivilege:
-                pass  # above this role's SQL grants: refused outright
-        for statement in INSERTS:
-            with pytest.raises(errors.InsufficientPrivilege):
-                run(statement)
-    assert snapshot(world.db, *BUSINESS_TABLES, "department_permission", "audit_log") == before
-
-
-def test_the_same_claims_with_a_live_session_do_see_and_change(world):
-    """The control for the test above: an honest manager's claims work."""
-    session, _ = open_session(world.db, world.ids["manager"])
-    with authenticator(world.db) as conn:
-        rows, _ = run_with_claims(conn, "select id from client", role="epic_management",
-                                  employee_id=world.ids["manager"], session_id=session)
-        assert len(rows) == 2
-        for statement in WRITES:
-            _, affected = run_with_claims(conn, statement, world.ids, role="epic_management",
-                                          employee_id=world.ids["manager"], session_id=session)
-            assert affected >= 1, statement
 
 
 # --- the authenticator on its own ---------------------------------------------------
 
 #: A column of each table, to write an UPDATE that parses.
 A_COLUMN = {"department": "name", "permission": "code", "department_permission": "granted_at",
-            "audit_log": "occurred_at", "session": "expires_at", "session_token": "expires_at"}
+            "audit_log": "occurred_at", "session": "expires_at", "session_token": "expires_at",
+            "signing_key": "kid", "auth_secret": "purpose", "login_attempt": "attempted_at"}
 
 
-@pytest.mark.parametrize("table", ALL_TABLES)
+@pytest.mark.parametrize("table", ALL_TABLES + SECRET_TABLES)
 @pytest.mark.parametrize("statement", [
-    "select * from {t}",
-    "select count(*) from {t}",
-    "insert into {t} default values",
-    "update {t} set {c} = {c}",
-    "delete from {t}",
-    "truncate {t}",
+    "select * from epic_events.{t}",
+    "select count(*) from epic_events.{t}",
+    "insert into epic_events.{t} default values",
+    "update epic_events.{t} set {c} = {c}",
+    "delete from epic_events.{t}",
+    "truncate epic_events.{t}",
 ])
 def test_the_authenticator_without_a_department_role_is_refused_everywhere(db, table, statement):
     with authenticator(db) as conn, pytest.raises(errors.InsufficientPrivilege):
         conn.execute(statement.format(t=table, c=A_COLUMN.get(table, "updated_at")))
-
-
-def test_the_authenticator_alone_is_nobody_even_with_a_live_sessions_claims(world):
-    """current_employee_id() is callable by the authenticator (the CLI asks it in the
-    same round trip that sets the role, 0002) but answers NULL without the department
-    role; has_permission() is not callable at all."""
-    manager = world.as_("manager")
-    with authenticator(world.db) as conn:
-        rows, _ = run_with_claims(conn, "select epic_events.current_employee_id()", role=None,
-                                  employee_id=manager.employee_id, session_id=manager.session_id)
-        assert rows == [(None,)]
-        with pytest.raises(errors.InsufficientPrivilege):
-            run_with_claims(conn, "select epic_events.has_permission('client:delete')", role=None,
-                            employee_id=manager.employee_id, session_id=manager.session_id)
-
-
-@pytest.mark.parametrize("target", ["epic_owner", "the admin"])
-def test_the_authenticator_cannot_become_the_owner_or_an_admin(db, target):
-    if target == "the admin":
-        target = admin_value(db, "select quote_ident(current_user)")
-    with authenticator(db) as conn, pytest.raises(errors.InsufficientPrivilege):
-        conn.execute(f"set role {target}")
 
 
 def test_the_authenticator_inherits_nothing_from_the_department_roles(db):
@@ -210,9 +56,14 @@ def test_the_authenticator_inherits_nothing_from_the_department_roles(db):
 
 
 @pytest.mark.parametrize("role", DEPARTMENT_ROLES)
-def test_a_department_role_cannot_become_the_owner(db, role):
-    with authenticator(db) as conn, pytest.raises(errors.InsufficientPrivilege):
-        run_with_claims(conn, "set local role epic_owner", role=role)
+@pytest.mark.parametrize("target", ["epic_owner", "the admin"])
+def test_a_department_role_cannot_become_the_owner_or_the_admin(world, role, target):
+    """From inside a live request too (test_attacks.py tries the authenticator alone)."""
+    actor = world.as_({"epic_management": "manager", "epic_sales": "sales", "epic_support": "support"}[role])
+    if target == "the admin":
+        target = admin_value(world.db, "select quote_ident(current_user)")
+    with authenticator(world.db) as conn, pytest.raises(errors.InsufficientPrivilege):
+        run_as(conn, f"set local role {target}", role=role, token=actor.access_token)
 
 
 # --- RLS cannot be switched off --------------------------------------------------------
@@ -221,13 +72,13 @@ def test_a_department_role_cannot_become_the_owner(db, role):
 @pytest.mark.parametrize("change", ["disable row level security", "no force row level security",
                                     "disable trigger all", "owner to epic_authenticator"])
 def test_nobody_but_the_owner_alters_a_table(world, role, change):
-    who = "manager" if role in (None, "epic_management") else "sales"
-    actor = world.as_(who)
+    actor = world.as_("manager" if role in (None, "epic_management") else
+                      "sales" if role == "epic_sales" else "support")
     with authenticator(world.db) as conn:
-        for table in ALL_TABLES:
+        for table in ALL_TABLES + SECRET_TABLES:
             with pytest.raises(errors.InsufficientPrivilege, match="must be owner"):
-                run_with_claims(conn, f"alter table epic_events.{table} {change}", role=role,
-                                employee_id=actor.employee_id, session_id=actor.session_id)
+                run_as(conn, f"alter table epic_events.{table} {change}", role=role,
+                       token=actor.access_token if role else None)
 
 
 @pytest.mark.parametrize("role", DEPARTMENT_ROLES)
@@ -236,30 +87,40 @@ def test_a_department_role_cannot_create_objects_or_drop_policies(db, role):
         for statement in ("create table epic_events.shadow (id int)",
                           "create table public.shadow (id int)",
                           "create function epic_events.f() returns int language sql as 'select 1'",
+                          "create sequence epic_events.request_shadow",
                           "drop policy client_read on epic_events.client",
+                          "drop policy signing_key_by_definer on epic_events.signing_key",
                           "create policy sneak on epic_events.client using (true)",
-                          "grant select on epic_events.session to epic_sales"):
+                          "create policy sneak on epic_events.signing_key using (true)",
+                          "grant select on epic_events.session to epic_sales",
+                          "grant select on epic_events.signing_key to epic_sales",
+                          "grant usage on sequence epic_events.request_employee to epic_sales"):
             with pytest.raises(errors.InsufficientPrivilege):
-                run_with_claims(conn, statement, role=role)
+                run_as(conn, statement, role=role)
 
 
 def test_every_table_has_row_level_security_enabled_and_forced(db):
     with psycopg.connect(db.admin_dsn) as conn:
         rows = conn.execute(
             "select relname, relrowsecurity, relforcerowsecurity from pg_class"
-            " where relnamespace = 'epic_events'::regnamespace and relkind = 'r'").fetchall()
-    assert {r[0] for r in rows} == set(ALL_TABLES)
+            " where relnamespace = 'epic_events'::regnamespace and relkind in ('r', 'p')").fetchall()
+    assert {r[0] for r in rows} == set(ALL_TABLES + SECRET_TABLES)
     assert all(r[1] and r[2] for r in rows), rows
 
 
-def test_security_definer_functions_pin_their_search_path(db):
-    with psycopg.connect(db.admin_dsn) as conn:
-        rows = conn.execute(
-            "select p.oid::regprocedure::text, p.proconfig from pg_proc p"
-            " where p.pronamespace = 'epic_events'::regnamespace and p.prosecdef").fetchall()
-    assert rows
-    for name, config in rows:
-        assert config and any(c.startswith("search_path=pg_catalog") for c in config), name
+def test_the_secret_tables_grant_nothing_and_admit_only_the_owner(db):
+    """signing_key, auth_secret and login_attempt: no privilege for anyone but their owner,
+    and each policy names epic_owner alone."""
+    grants = admin_all(
+        db, "select c.relname, a.grantee::regrole::text as grantee, a.privilege_type"
+            "  from pg_class c, aclexplode(c.relacl) a"
+            " where c.relnamespace = 'epic_events'::regnamespace and c.relname = any(%s)"
+            "   and a.grantee <> c.relowner", (list(SECRET_TABLES),))
+    assert grants == []
+    policies = admin_all(db, "select tablename, roles from pg_policies where schemaname = 'epic_events'"
+                             " and tablename = any(%s)", (list(SECRET_TABLES),))
+    assert sorted(p["tablename"] for p in policies) == sorted(SECRET_TABLES)
+    assert all(p["roles"] == ["epic_owner"] for p in policies), policies
 
 
 def test_no_function_of_the_schema_is_executable_by_public(db):
@@ -278,8 +139,11 @@ def test_no_function_of_the_schema_is_executable_by_public(db):
 AUDIT_WRITES = [
     "insert into audit_log (db_role, table_name, row_id, action, changes)"
     " values ('epic_sales', 'client', '1', 'delete', '{}')",
+    "insert into audit_log (db_role, table_name, row_id, action, changes)"
+    " values ('epic_authenticator', 'session', 'x', 'login', '{}')",
     "update audit_log set employee_id = null",
     "delete from audit_log",
+    "delete from audit_log where table_name = 'session'",
     "truncate audit_log",
 ]
 
@@ -287,39 +151,26 @@ AUDIT_WRITES = [
 @pytest.mark.parametrize("who", ["manager", "sales", "support"])
 @pytest.mark.parametrize("statement", AUDIT_WRITES)
 def test_no_department_writes_the_audit_log(world, who, statement):
+    actor = world.as_(who)  # logged in first: the login is audited too
     before = snapshot(world.db, "audit_log")
     with pytest.raises(errors.InsufficientPrivilege):
-        world.as_(who).run(statement)
+        actor.run(statement)
     assert snapshot(world.db, "audit_log") == before
 
 
-@pytest.mark.parametrize("statement", AUDIT_WRITES[1:])
+@pytest.mark.parametrize("statement", [w for w in AUDIT_WRITES if not w.startswith("insert")])
 def test_not_even_the_admin_rewrites_the_audit_log(world, statement):
+    world.as_("sales")  # a login: an authentication event to rewrite as well
     before = snapshot(world.db, "audit_log")
-    assert before["audit_log"]
+    assert {"insert", "login"} <= {r.split('"action": "')[1].split('"')[0] for r in before["audit_log"]}
     with pytest.raises(errors.InsufficientPrivilege, match="append-only"):
-        admin_exec(world.db, f"{statement.replace('audit_log', 'epic_events.audit_log', 1)}")
+        admin_value(world.db, statement.replace("audit_log", "epic_events.audit_log", 1))
     assert snapshot(world.db, "audit_log") == before
 
 
-# --- functions meant for someone else ---------------------------------------------------------
+# --- the first manager ---------------------------------------------------------------------
 
-AUTH_CALLS = [
-    "select * from epic_events.auth_find_employee('mona@epic.test')",
-    "select epic_events.auth_open_session(gen_random_uuid(), %(manager)s, sha256('x'), now() + interval '1 day')",
-    "select * from epic_events.auth_rotate_session(sha256('x'), sha256('y'), now() + interval '1 day')",
-    "select epic_events.auth_revoke_session(gen_random_uuid(), true)",
-]
-
-
-@pytest.mark.parametrize("who", ["manager", "sales", "support"])
-@pytest.mark.parametrize("call", AUTH_CALLS)
-def test_department_roles_cannot_execute_the_auth_functions(world, who, call):
-    with pytest.raises(errors.InsufficientPrivilege, match="permission denied for function"):
-        world.as_(who).run(call, world.ids)
-
-
-BOOTSTRAP = "select epic_events.bootstrap_manager('Eve', 'eve@epic.test', null, %s)"
+BOOTSTRAP = "select epic_events.bootstrap_manager('Eve', 'eve@epic.test', null, %s, %s)"
 
 
 @pytest.mark.parametrize("role", (None,) + DEPARTMENT_ROLES)
@@ -327,16 +178,23 @@ def test_only_the_admin_may_bootstrap_the_first_manager(db, role):
     """On a fresh database (no manager yet), neither the CLI's login nor a department may."""
     with authenticator(db) as conn, pytest.raises(errors.InsufficientPrivilege,
                                                   match="permission denied for function"):
-        run_with_claims(conn, BOOTSTRAP, (_HASH,), role=role)
+        run_as(conn, BOOTSTRAP, (SALT, VERIFIER), role=role)
     assert admin_value(db, "select count(*) from epic_events.employee") == 0
-    # The admin may, once.
-    assert admin_value(db, BOOTSTRAP, (_HASH,)) is not None
+    # The admin may, once; the new manager logs in with that password.
+    new_id = admin_value(db, BOOTSTRAP, (SALT, VERIFIER))
+    assert new_id is not None
     with pytest.raises(errors.UniqueViolation, match="already exists"):
-        admin_value(db, BOOTSTRAP.replace("eve@", "eve2@"), (_HASH,))
+        admin_value(db, BOOTSTRAP.replace("eve@", "eve2@"), (SALT, VERIFIER))
+    with authenticator(db) as conn:
+        row = login(conn, "eve@epic.test")
+    assert (row["status"], row["employee_id"], row["department"]) == ("ok", new_id, "management")
 
 
-@pytest.mark.parametrize("who", ["manager", "sales", "support"])
-@pytest.mark.parametrize("table", ["session", "session_token"])
-def test_department_roles_cannot_read_sessions(world, who, table):
-    with pytest.raises(errors.InsufficientPrivilege):
-        world.as_(who).run(f"select * from {table}")
+@pytest.mark.parametrize(("salt", "verifier", "constraint"), [
+    ("not a salt", VERIFIER, "employee_password_salt_is_bcrypt"),
+    (SALT, b"short", "employee_password_verifier_is_sha256"),
+])
+def test_bootstrap_checks_the_salt_and_verifier(db, salt, verifier, constraint):
+    with pytest.raises(errors.CheckViolation) as info:
+        admin_value(db, BOOTSTRAP, (salt, verifier))
+    assert info.value.diag.constraint_name == constraint

@@ -8,16 +8,18 @@ the CLI can say which field was wrong.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 
+import bcrypt
 import psycopg
 import pytest
 from psycopg import errors, sql
 from psycopg.rows import dict_row
 
 from tests.db.helpers import admin_all, admin_exec, admin_one, admin_value, open_session
-from tests.world import _HASH, ROLE
+from tests.world import ROLE, SALT, VERIFIER
 
 START = datetime(2027, 9, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -27,7 +29,7 @@ def valid_row(world, table: str) -> dict:
     ids = world.ids
     return {
         "employee": {"full_name": "Val Id", "email": "val@epic.test", "department": "support",
-                     "password_hash": _HASH, "phone": "+33612345678"},
+                     "password_salt": SALT, "password_verifier": VERIFIER, "phone": "+33612345678"},
         "company": {"name": "Valid Co"},
         "client": {"full_name": "Val Client", "email": "val@client.test", "phone": "+33612345678",
                    "sales_contact_id": ids["sales"]},
@@ -77,8 +79,16 @@ CASES = (
                   id="event attendees < 0"),
      pytest.param("event", {"location": "  "}, errors.CheckViolation, {"event_location_valid"},
                   id="event location blank"),
-     pytest.param("employee", {"password_hash": "hunter2"}, errors.CheckViolation,
-                  {"employee_password_hash_is_bcrypt"}, id="employee password_hash not bcrypt"),
+     pytest.param("employee", {"password_salt": "hunter2"}, errors.CheckViolation,
+                  {"employee_password_salt_is_bcrypt"}, id="employee password_salt not bcrypt"),
+     pytest.param("employee", {"password_salt": SALT + "x"}, errors.CheckViolation,
+                  {"employee_password_salt_is_bcrypt"}, id="employee password_salt a whole hash"),
+     pytest.param("employee", {"password_verifier": b"hunter2"}, errors.CheckViolation,
+                  {"employee_password_verifier_is_sha256"}, id="employee password_verifier not sha256"),
+     pytest.param("employee", {"password_salt": None}, errors.NotNullViolation, {None},
+                  id="employee password_salt missing"),
+     pytest.param("employee", {"password_verifier": None}, errors.NotNullViolation, {None},
+                  id="employee password_verifier missing"),
      pytest.param("employee", {"department": "marketing"}, errors.ForeignKeyViolation,
                   {"employee_department_fkey"}, id="employee department unknown")]
     + [pytest.param(t, {"email": e}, errors.CheckViolation, {f"{t}_email_valid"}, id=f"{t} email {e!r}"[:60])
@@ -290,9 +300,9 @@ def test_deleting_an_employee_still_referenced_is_refused(world, key):
 
 def test_an_employee_nothing_refers_to_is_deleted_with_their_sessions(world):
     new = world.as_("manager").one(
-        "insert into employee (full_name, email, department, password_hash)"
-        " values ('Temp Hire', 'temp@epic.test', 'support', %s) returning id", (_HASH,))["id"]
-    session, _ = open_session(world.db, new)
+        "insert into employee (full_name, email, department, password_salt, password_verifier)"
+        " values ('Temp Hire', 'temp@epic.test', 'support', %s, %s) returning id", (SALT, VERIFIER))["id"]
+    session = open_session(world.db, new).id
     open_session(world.db, new)
     assert admin_value(world.db, "select count(*) from epic_events.session where employee_id = %s", (new,)) == 2
     assert world.as_("manager").count("delete from employee where id = %s", (new,)) == 1
@@ -360,7 +370,7 @@ def test_an_inactive_manager_may_be_moved_or_deleted(world):
 
 def test_deactivating_an_employee_revokes_their_sessions(world):
     sales = world.as_("sales")
-    other, _ = open_session(world.db, world.ids["sales"])
+    other = open_session(world.db, world.ids["sales"]).id
     sales2 = world.as_("sales2")
     assert world.as_("manager").count("update employee set is_active = false where id = %(sales)s",
                                       world.ids) == 1
@@ -404,8 +414,9 @@ AUDITED = [
      ("manager", "update event set support_contact_id = %(support)s where id = %(id)s",
       lambda ids: {"support_contact_id": {"old": None, "new": ids["support"]}}),
      ("manager", "delete from event where id = %(id)s")),
-    ("employee", ("manager", "insert into employee (full_name, email, department, password_hash)"
-                             " values ('Aud Itor', 'auditor@epic.test', 'sales', %(hash)s) returning id"),
+    ("employee", ("manager", "insert into employee (full_name, email, department, password_salt,"
+                             " password_verifier) values ('Aud Itor', 'auditor@epic.test', 'sales',"
+                             " %(salt)s, %(verifier)s) returning id"),
      ("manager", "update employee set department = 'support' where id = %(id)s",
       lambda ids: {"department": {"old": "sales", "new": "support"}}),
      ("manager", "delete from employee where id = %(id)s")),
@@ -414,7 +425,7 @@ AUDITED = [
 
 @pytest.mark.parametrize(("table", "insert", "update", "delete"), AUDITED, ids=[a[0] for a in AUDITED])
 def test_the_audit_log_records_who_changed_what(world, table, insert, update, delete):
-    params = dict(world.ids, hash=_HASH)
+    params = dict(world.ids, salt=SALT, verifier=VERIFIER)
     who_ins, who_upd, who_del = insert[0], update[0], delete[0]
     row_id = world.as_(who_ins).one(insert[1], params)["id"]
     params["id"] = row_id
@@ -437,22 +448,31 @@ def test_the_audit_log_records_who_changed_what(world, table, insert, update, de
     assert upd["changes"] == update[2](world.ids)
 
 
-def test_the_audit_log_never_holds_a_password_hash(world):
+def test_the_audit_log_never_holds_a_password_salt_or_verifier(world):
     manager = world.as_("manager")
-    new_hash = _HASH.replace(_HASH[-10:], "abcdefghij")
-    new = manager.one("insert into employee (full_name, email, department, password_hash)"
-                      " values ('Pass Word', 'pw@epic.test', 'sales', %s) returning id", (_HASH,))["id"]
-    manager.run("update employee set password_hash = %s where id = %s", (new_hash, new))
-    manager.run("update employee set password_hash = %s, phone = '+33622222222' where id = %s", (_HASH, new))
+    other = bcrypt.hashpw(b"another password", bcrypt.gensalt(4)).decode()
+    new_salt, new_verifier = other[:29], hashlib.sha256(other.encode()).digest()
+    new = manager.one("insert into employee (full_name, email, department, password_salt, password_verifier)"
+                      " values ('Pass Word', 'pw@epic.test', 'sales', %s, %s) returning id",
+                      (SALT, VERIFIER))["id"]
+    manager.run("update employee set password_salt = %s, password_verifier = %s where id = %s",
+                (new_salt, new_verifier, new))
+    manager.run("update employee set password_salt = %s, password_verifier = %s, phone = '+33622222222'"
+                " where id = %s", (SALT, VERIFIER, new))
     manager.run("delete from employee where id = %s", (new,))
     entries = audit_rows(world.db, "employee", new)
     assert [e["action"] for e in entries] == ["insert", "update", "update", "delete"]
-    assert entries[1]["changes"] == {"password_hash": "changed"}
-    assert entries[2]["changes"] == {"password_hash": "changed",
+    assert entries[1]["changes"] == {"password": "changed"}
+    assert entries[2]["changes"] == {"password": "changed",
                                      "phone": {"old": None, "new": "+33622222222"}}
+    for entry in (entries[0], entries[3]):
+        assert not {"password", "password_salt", "password_verifier"} & set(entry["changes"])
     everything = json.dumps([e["changes"] for e in admin_all(world.db, "select changes from epic_events.audit_log")])
-    assert "$2b$" not in everything and "abcdefghij" not in everything
-    assert "password_hash" not in entries[0]["changes"] and "password_hash" not in entries[3]["changes"]
+    assert "password_salt" not in everything and "password_verifier" not in everything
+    for secret in (SALT, new_salt):
+        assert secret not in everything and secret[7:] not in everything
+    for verifier in (VERIFIER, new_verifier):
+        assert verifier.hex() not in everything
 
 
 def test_role_grant_and_revoke_are_audited(world):
@@ -479,8 +499,9 @@ def test_a_client_reassignment_audits_the_client_and_each_contract_that_followed
 
 
 def test_an_update_that_changes_nothing_is_not_audited(world):
+    manager = world.as_("manager")  # logged in first: a login is audited too
     before = admin_value(world.db, "select count(*) from epic_events.audit_log")
-    assert world.as_("manager").count("update company set name = name where id = %(company)s", world.ids) == 1
+    assert manager.count("update company set name = name where id = %(company)s", world.ids) == 1
     assert admin_value(world.db, "select count(*) from epic_events.audit_log") == before
 
 

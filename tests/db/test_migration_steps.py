@@ -68,7 +68,8 @@ CATALOG = {
                           " defaclobjtype::text, defaclacl::text from pg_default_acl",
     "sequences": "select seqrelid::regclass::text, seqtypid::regtype::text, seqstart, seqincrement"
                  " from pg_sequence where seqrelid::regclass::text !~ 'yoyo'",
-    "database grants": "select datacl::text from pg_database where datname = current_database()",
+    "database grants": "select coalesce(datacl, acldefault('d', datdba))::text from pg_database"
+                       " where datname = current_database()",  # NULL means the default
     "role settings in this database": "select setrole::regrole::text, setconfig::text from pg_db_role_setting"
                                       f" where setdatabase = {THIS_DATABASE}",
     "shared dependencies": "select pg_describe_object(classid, objid, objsubid),"

@@ -1,7 +1,8 @@
 """The permission matrix, checked in SQL under each department role (no CLI).
 
 Each case acts as one employee exactly as the CLI does (authenticator login,
-SET LOCAL ROLE epic_<department>, live session claims) and runs one statement.
+SET LOCAL ROLE epic_<department>, then check_request(access token) from a real
+login) and runs one statement.
 
 Outcomes:
   allowed   the statement succeeds (a write changes exactly the row aimed at;
@@ -20,9 +21,11 @@ keeps this table and MATRIX below in step.
 | table                 | operation                                 | management | sales   | support |
 | --------------------- | ----------------------------------------- | ---------- | ------- | ------- |
 | employee              | select directory columns                  | allowed    | allowed | allowed |
-| employee              | select password_hash                      | denied     | denied  | denied  |
+| employee              | select password_salt                      | denied     | denied  | denied  |
+| employee              | select password_verifier                  | denied     | denied  | denied  |
 | employee              | insert                                    | allowed    | denied  | denied  |
 | employee              | update                                    | allowed    | denied  | denied  |
+| employee              | reset password (salt and verifier)        | allowed    | denied  | denied  |
 | employee              | delete (nothing refers to them)           | allowed    | denied  | denied  |
 | company               | select                                    | allowed    | allowed | allowed |
 | company               | insert                                    | allowed    | allowed | denied  |
@@ -59,6 +62,9 @@ keeps this table and MATRIX below in step.
 | session               | select / insert / update / delete         | denied     | denied  | denied  |
 | session_token         | select / insert / update / delete         | denied     | denied  | denied  |
 
+Passwords are write-only: management sets a salt and a verifier (create,
+reset) but no department reads either, not even back through RETURNING.
+
 Management creates no events (the seeded rights give it no event:create; sales
 creates them). Events on unsigned contracts are refused to everyone by a
 trigger (see test_sales_creates_events_only_on_own_signed_contracts and
@@ -69,13 +75,15 @@ it: who becomes the sales contact, signing, reassigning, assigning support, and
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
+import bcrypt
 import pytest
 from psycopg import errors
 
 from tests.db.helpers import admin_one, admin_value, snapshot
-from tests.world import _HASH
+from tests.world import SALT, VERIFIER
 
 ALLOWED, NO_ROWS, DENIED = "allowed", "no rows", "denied"
 DEPARTMENTS = ("management", "sales", "support")
@@ -83,6 +91,11 @@ DEPARTMENTS = ("management", "sales", "support")
 ACTOR = {"management": "manager", "sales": "sales", "support": "support"}
 
 A, N, D = ALLOWED, NO_ROWS, DENIED
+
+_OTHER = bcrypt.hashpw(b"another password", bcrypt.gensalt(4)).decode()
+#: world.PASSWORD's salt and verifier, and another password's (a reset).
+PASSWORDS = {"salt": SALT, "verifier": VERIFIER,
+             "new_salt": _OTHER[:29], "new_verifier": hashlib.sha256(_OTHER.encode()).digest()}
 
 
 @dataclass(frozen=True)
@@ -102,12 +115,16 @@ MATRIX = [
     Case("employee", "select directory columns",
          "select id, employee_number, full_name, email, phone, department, is_active,"
          " created_at, updated_at from employee", (A, A, A)),
-    Case("employee", "select password_hash", "select password_hash from employee", (D, D, D)),
+    Case("employee", "select password_salt", "select password_salt from employee", (D, D, D)),
+    Case("employee", "select password_verifier", "select password_verifier from employee", (D, D, D)),
     Case("employee", "insert",
-         "insert into employee (full_name, email, department, password_hash)"
-         " values ('Nina New', 'nina@epic.test', 'support', %(hash)s)", (A, D, D)),
+         "insert into employee (full_name, email, department, password_salt, password_verifier)"
+         " values ('Nina New', 'nina@epic.test', 'support', %(salt)s, %(verifier)s)", (A, D, D)),
     Case("employee", "update", "update employee set phone = '+33700000000' where id = %(support2)s",
          (A, D, D)),
+    Case("employee", "reset password (salt and verifier)",
+         "update employee set password_salt = %(new_salt)s, password_verifier = %(new_verifier)s"
+         " where id = %(support2)s", (A, D, D)),
     Case("employee", "delete (nothing refers to them)",
          "delete from employee where id = %(manager2)s", (A, D, D)),
     # --- company ------------------------------------------------------------
@@ -212,7 +229,7 @@ def _matrix_params():
 @pytest.mark.parametrize(("department", "case", "outcome"), list(_matrix_params()))
 def test_permission_matrix(world, department, case, outcome):
     actor = world.as_(ACTOR[department])  # opens the session before the snapshot
-    params = dict(world.ids, hash=_HASH)
+    params = dict(world.ids, **PASSWORDS)
     if case.setup:
         params["target"] = admin_value(world.db, case.setup)
     before = snapshot(world.db, case.table, "audit_log")
@@ -265,28 +282,34 @@ def test_everyone_logged_in_reads_every_client_contract_and_event(world, departm
 
 @pytest.mark.parametrize("department", DEPARTMENTS)
 @pytest.mark.parametrize("statement", [
-    "select password_hash from employee",
+    "select password_salt from employee",
+    "select password_verifier from employee",
     "select * from employee",
     "select to_jsonb(e) from employee e",
-    "select id from employee where password_hash like '$2b$%%'",
-    "select count(*) from employee where password_hash is not null",
+    "select id from employee where password_salt like '$2b$%%'",
+    "select count(*) from employee where password_verifier is not null",
+    "select id from employee order by password_verifier",
 ])
-def test_no_department_reads_password_hash(world, department, statement):
+def test_no_department_reads_a_password_salt_or_verifier(world, department, statement):
     with pytest.raises(errors.InsufficientPrivilege):
         world.as_(ACTOR[department]).run(statement, {})
 
 
-def test_management_writes_a_password_hash_but_cannot_read_it_back(world):
+def test_management_writes_a_password_but_cannot_read_it_back(world):
     manager = world.as_("manager")
-    # Setting a new hash (password reset) is management's ...
-    assert manager.count("update employee set password_hash = %(hash)s where id = %(sales)s",
-                         dict(world.ids, hash=_HASH)) == 1
-    # ... but neither RETURNING nor an expression may read it.
-    with pytest.raises(errors.InsufficientPrivilege):
-        manager.run("update employee set phone = '+33700000002' where id = %(sales)s"
-                    " returning password_hash", world.ids)
-    with pytest.raises(errors.InsufficientPrivilege):
-        manager.run("update employee set full_name = password_hash where id = %(sales)s", world.ids)
+    # Setting a new salt and verifier (password reset) is management's ...
+    assert manager.count("update employee set password_salt = %(new_salt)s,"
+                         " password_verifier = %(new_verifier)s where id = %(sales)s",
+                         dict(world.ids, **PASSWORDS)) == 1
+    # ... but neither RETURNING nor an expression may read them.
+    for column in ("password_salt", "password_verifier"):
+        with pytest.raises(errors.InsufficientPrivilege):
+            manager.run("update employee set phone = '+33700000002' where id = %(sales)s"
+                        f" returning {column}", world.ids)
+        with pytest.raises(errors.InsufficientPrivilege):
+            manager.run(f"update employee set full_name = {column}::text where id = %(sales)s", world.ids)
+        with pytest.raises(errors.InsufficientPrivilege):
+            manager.run(f"update employee set {column} = {column} where id = %(sales)s", world.ids)
 
 
 # --- clients ---------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Races: many employees write the same rows at once; nothing is lost, every change is audited.
 
 Each worker is a thread with its own connection and session, acting exactly as
-the CLI does: one transaction per step (db.transaction: role, employee,
-session), running the named queries of sql/queries. Workers hammer one
+the CLI does: one transaction per step (db.transaction: the department role,
+then check_request(access token)), running the named queries of sql/queries. Workers hammer one
 client, contract or event for a bounded time (tests/budget.py) with
 conflicting writes. Every step ends in one of:
   ok        it committed (and its value is recorded),
@@ -41,7 +41,7 @@ from epic_events import db as epic_db
 from epic_events import errors
 from tests.budget import RACE_SECONDS, WORKERS
 from tests.db.helpers import admin_all, admin_exec, admin_one, admin_value
-from tests.world import _HASH, STAFF, open_actor
+from tests.world import SALT, STAFF, VERIFIER, open_actor
 
 pytestmark = pytest.mark.slow
 
@@ -77,9 +77,9 @@ class Desk:
 
     def __init__(self, world, key: str):
         self.key = key
-        self.department = next(d for k, _, _, d in STAFF if k == key)
-        self.actor = open_actor(world.db, world.ids[key], self.department)
-        self.identity = epic_db.Identity(world.ids[key], self.department, str(self.actor.session_id))
+        _, _, email, self.department = next(s for s in STAFF if s[0] == key)
+        self.actor = open_actor(world.db, email)
+        self.identity = epic_db.Identity(self.department, self.actor.access_token)
 
     def run(self, query: str, params: dict | None = None):
         with epic_db.transaction(self.actor.conn, self.identity) as tx:
@@ -368,8 +368,9 @@ def test_moving_an_employee_while_others_assign_them_never_leaves_a_contact_astr
     """Write skew: "X is in sales" (checked by an assignment) and "nobody names X" (checked
     by a move) must not both pass for work committed at the same time."""
     db, ids = world.db, world.ids
-    xavier = admin_value(db, "insert into epic_events.employee (full_name, email, department, password_hash)"
-                             " values ('Xavier Both', 'xavier@epic.test', 'sales', %s) returning id", (_HASH,))
+    xavier = admin_value(db, "insert into epic_events.employee (full_name, email, department, password_salt,"
+                             " password_verifier) values ('Xavier Both', 'xavier@epic.test', 'sales', %s, %s)"
+                             " returning id", (SALT, VERIFIER))
     client_id = admin_value(db, "insert into epic_events.client (full_name, email, sales_contact_id)"
                                 " values ('Raced Client', 'raced@client.test', %s) returning id", (ids["sales"],))
     contract_id = admin_value(db, "insert into epic_events.contract (client_id, total_amount, is_signed)"

@@ -11,17 +11,19 @@ What it does, in one run (about 2 minutes on 2 cores):
      large   1M clients,  2M contracts,  1M events   (50 sales, 20 support)
    the small one with fewer staff so that every page measured is full on both;
    plus a manager and a sales newcomer with nothing of their own; VACUUM ANALYZE.
-2. logs in through the real `epic-events login --password-stdin`, one state
-   directory (XDG_STATE_HOME) per user and size; tokens go to the 0600 file
-   (PYTHON_KEYRING_BACKEND=fail), the same on every machine;
+2. logs in through the real `epic-events login --password-stdin` (the database
+   checks the bcrypt proof and signs the access token: migration 0015), one
+   state directory (XDG_STATE_HOME) per user and size; tokens go to the 0600
+   file (PYTHON_KEYRING_BACKEND=fail), the same on every machine;
 3. measures, interleaved round by round (medians of --runs after --warmup):
    - the wall time of each command, a subprocess of the real console script
      (.venv/bin/epic-events, DATABASE_URL = the authenticator over the Unix
-     socket, SECRET_KEY set), against THE FLOOR: the time of
+     socket), against THE FLOOR: the time of
      `python -c "import click, psycopg, jwt"` plus the time `psql -XAtc` takes
-     to run the same statements (the same set_config of role, employee and
-     session, then the same SQL with the same parameter values) on the same
-     server as the authenticator;
+     to run the same statements (the same first statement, session.begin_request:
+     the role, then check_request() of the same access token, then the same
+     SQL with the same parameter values) on the same server as the
+     authenticator;
    - `epic-events --help` against `python -c "import click"`;
    - the peak RSS of each list command (a wrapper reads RUSAGE_CHILDREN);
    - the server time (planning + execution, EXPLAIN (ANALYZE, BUFFERS)) of
@@ -43,6 +45,7 @@ from this file (tests/perf/conftest.py).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -70,7 +73,6 @@ SIZES = {
               "companies": 10_000, "sales": 50, "support": 20},
 }
 PASSWORD = "bench-password-0123"
-SECRET_KEY = "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 USERS = {"sales": "sales1@bench.example", "support": "support1@bench.example",
          "management": "manager@bench.example",
          # A sales employee hired today, with no client or contract yet.
@@ -196,13 +198,17 @@ def build(server: Server, dbname: str, size: dict, log) -> None:
             log(f"  {dbname}: data already loaded")
         else:
             assert loaded == 0, f"{dbname} holds {loaded} clients; start from an empty directory"
-            _load(conn, size, bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode(), log)
+            # What the database keeps of PASSWORD (0015): bcrypt's salt and
+            # sha256(bcrypt output); cost 4, the login is not what is measured.
+            hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4))
+            _load(conn, size, {"password_salt": hashed[:29].decode(),
+                               "password_verifier": hashlib.sha256(hashed).digest()}, log)
         started = time.perf_counter()
         conn.execute("vacuum analyze")
         log(f"  {dbname}: vacuum analyze {time.perf_counter() - started:.1f}s")
 
 
-def _load(conn, size: dict, password_hash: str, log) -> None:
+def _load(conn, size: dict, password: dict, log) -> None:
     text = LOAD_SQL.read_text()
     steps = [chunk.split("\n", 1) for chunk in text.split("\n-- step: ")[1:]]
     conn.execute("set session_replication_role = replica")
@@ -224,7 +230,7 @@ def _load(conn, size: dict, password_hash: str, log) -> None:
             for statement in sql.split(";\n"):
                 if statement.strip() and not all(
                         line.startswith("--") or not line.strip() for line in statement.splitlines()):
-                    cur = conn.execute(statement, {**size, "password_hash": password_hash})
+                    cur = conn.execute(statement, {**size, **password})
                     if name.strip() == "check":
                         broken = [f"{rule}: {n}" for rule, n in cur.fetchall() if n]
                         assert not broken, "the generated data breaks rules: " + "; ".join(broken)
@@ -245,7 +251,6 @@ def env_for(home: Path, state: str | None = None, dsn: str | None = None) -> dic
         "XDG_STATE_HOME": str(home / "state" / (state or "none")),
         # The headless path, the same on every machine: tokens in a 0600 file.
         "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        "SECRET_KEY": SECRET_KEY,
     }
     if dsn:
         env["DATABASE_URL"] = dsn
@@ -278,13 +283,12 @@ class Login:
     env: dict
     employee_id: int
     department: str
-    session_id: str
+    access_token: str  # what the CLI hands to check_request() (valid 30 minutes)
 
     def begin_request(self) -> dict:
         from epic_events.db import ROLE_OF
 
-        return {"role": ROLE_OF[self.department], "employee_id": str(self.employee_id),
-                "session_id": self.session_id}
+        return {"role": ROLE_OF[self.department], "access_token": self.access_token}
 
 
 def login(server: Server, dbname: str, user: str, home: Path) -> Login:
@@ -296,8 +300,9 @@ def login(server: Server, dbname: str, user: str, home: Path) -> Login:
     store = tokens.TokenStore(
         tokens.target_key(f"{server.socket_dir}|{server.port}|{dbname}"),
         Path(env["XDG_STATE_HOME"]) / "epic-events")
-    claims = auth.verify(auth.Keys("v1", SECRET_KEY, {}), store.load()["access"], "access")
-    return Login(env, claims.employee_id, claims.department, claims.session_id)
+    # Decoded without a key, as the CLI does: the database verifies it at each request.
+    claims = auth.claims_of(store.load()["access"])
+    return Login(env, claims.employee_id, claims.department, claims.token)
 
 
 def statements(conn, case: Case, who: Login) -> str:
@@ -315,8 +320,9 @@ def explain(conn, case: Case, who: Login, rls: bool, times: int = 1, fmt: str = 
     """EXPLAIN (ANALYZE, BUFFERS) of the query `times` times, as the CLI runs it.
 
     In one transaction, rolled back: the admin sets row level security on
-    TABLES on (as it already is: a no-op) or off, then takes the same role,
-    employee and session as the CLI (begin_request) and runs the same query
+    TABLES on (as it already is: a no-op) or off, then sends the CLI's first
+    statement (begin_request: the same role and access token, which the
+    database verifies; the grant holds for this transaction) and runs the same query
     with the same parameters, never prepared (the CLI runs each once). Both
     sides do the same work but for RLS itself. Returns each run's result.
     """
@@ -553,9 +559,9 @@ def report(sizes: list[str], the_cases: list[Case], results: dict[str, dict[str,
         "## Commands against the floor",
         "",
         "Wall time of the real console script. The floor: `python -c \"import click, psycopg, jwt\"`",
-        "plus `psql -XAtc` running the same statements (the same set_config of role, employee and",
-        "session, then the same SQL with the same parameter values) as the authenticator over the",
-        f"same Unix socket. Goal: ≤ {GOALS['command_vs_floor']}× the floor.",
+        "plus `psql -XAtc` running the same statements (the same first statement: the role, then",
+        "check_request() of the same access token; then the same SQL with the same parameter",
+        f"values) as the authenticator over the same Unix socket. Goal: ≤ {GOALS['command_vs_floor']}× the floor.",
         "",
         "| command | as | size | CLI ms | import ms | psql ms | floor ms | CLI/floor | goal |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -590,7 +596,7 @@ def report(sizes: list[str], the_cases: list[Case], results: dict[str, dict[str,
         "## Server time: RLS against no RLS",
         "",
         "Planning + execution time (EXPLAIN (ANALYZE, BUFFERS)) of the command's query, as the",
-        "department role after the same set_config as the CLI. \"No RLS\": the same, in a transaction",
+        "department role after the same first statement as the CLI. \"No RLS\": the same, in a transaction",
         "where the admin first disabled row level security on " + ", ".join(TABLES) + " (rolled",
         "back; the RLS run \"enables\" it, a no-op, so that both do the same work but for RLS).",
         "\"Warm\": runs on one connection after warm-up, RLS and no RLS taking turns: the query's",

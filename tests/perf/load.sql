@@ -14,20 +14,27 @@
 -- (independent of who sells it), events sit on signed contracts.
 --
 -- Parameters (psycopg): %(clients)s, %(contracts)s, %(events)s, %(companies)s,
--- %(sales)s, %(support)s (how many sales and support employees), %(password_hash)s.
+-- %(sales)s, %(support)s (how many sales and support employees), and everyone's
+-- password as the database keeps it (0015): %(password_salt)s, %(password_verifier)s.
 -- Statements are separated by a line holding only "-- step: <name>".
 
 -- step: staff
-insert into epic_events.employee (full_name, email, department, password_hash)
-values ('Bench Manager', 'manager@bench.example', 'management', %(password_hash)s);
+insert into epic_events.employee (full_name, email, department, password_salt,
+                                  password_verifier)
+values ('Bench Manager', 'manager@bench.example', 'management', %(password_salt)s,
+        %(password_verifier)s);
 
-insert into epic_events.employee (full_name, email, department, password_hash)
-select 'Sales ' || i, 'sales' || i || '@bench.example', 'sales', %(password_hash)s
+insert into epic_events.employee (full_name, email, department, password_salt,
+                                  password_verifier)
+select 'Sales ' || i, 'sales' || i || '@bench.example', 'sales', %(password_salt)s,
+       %(password_verifier)s
   from generate_series(1, %(sales)s) as i
  order by i;
 
-insert into epic_events.employee (full_name, email, department, password_hash)
-select 'Support ' || i, 'support' || i || '@bench.example', 'support', %(password_hash)s
+insert into epic_events.employee (full_name, email, department, password_salt,
+                                  password_verifier)
+select 'Support ' || i, 'support' || i || '@bench.example', 'support', %(password_salt)s,
+       %(password_verifier)s
   from generate_series(1, %(support)s) as i
  order by i;
 
@@ -110,8 +117,10 @@ select k.id,
 
 -- step: newcomer
 -- A sales employee hired today: no client, no contract yet.
-insert into epic_events.employee (full_name, email, department, password_hash)
-values ('New Sales', 'newcomer@bench.example', 'sales', %(password_hash)s);
+insert into epic_events.employee (full_name, email, department, password_salt,
+                                  password_verifier)
+values ('New Sales', 'newcomer@bench.example', 'sales', %(password_salt)s,
+        %(password_verifier)s);
 
 -- step: check
 -- The rules the skipped triggers enforce, checked once on the whole data:
