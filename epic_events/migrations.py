@@ -51,8 +51,12 @@ def _backend(dsn: str):
         raise errors.from_database(exc) from None
     try:
         yield backend, read_migrations(str(MIGRATIONS_DIR))
-    except psycopg.OperationalError as exc:
-        raise errors.from_database(exc) from exc
+    except psycopg.Error as exc:
+        # A migration's refusal (e.g. 0001's "one environment per cluster")
+        # says what to do in its hint: keep it on the one line.
+        error = errors.from_database(exc)
+        hint = exc.diag.message_hint if exc.diag else None
+        raise (type(error)(f"{error} (hint: {hint})") if hint else error) from exc
     finally:
         try:
             backend.connection.close()

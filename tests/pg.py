@@ -8,6 +8,10 @@ Where the server comes from, in order:
      fsync: it is thrown away at the end (EPIC_EVENTS_TEST_PG_DIR overrides).
 The schema is migrated once into a template database; each test gets a clone
 (CREATE DATABASE … TEMPLATE), so tests are isolated and fast.
+
+Many test databases share one server, which migration 0001 refuses in
+production (one environment per cluster): every DSN made here opts out with
+SHARED_CLUSTER, the harness's and development's opt-out only.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ import psycopg
 import psycopg.sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+# Read by migration 0001 (current_setting('epic.allow_shared_cluster', true)).
+SHARED_CLUSTER = "-c epic.allow_shared_cluster=on"
+
 
 @dataclass
 class Server:
@@ -32,8 +39,11 @@ class Server:
     version: str = ""
 
     def dsn(self, dbname: str, **overrides) -> str:
+        """A DSN to `dbname`, opted out of "one environment per cluster"
+        (pass options="" for one that is not)."""
         params = conninfo_to_dict(self.admin_dsn)
         params["dbname"] = dbname
+        params["options"] = f"{params.get('options', '')} {SHARED_CLUSTER}".strip()
         params.update(overrides)
         return make_conninfo(**params)
 
