@@ -38,15 +38,32 @@ def migrate():
 @click.option("--all", "everything", is_flag=True, help="Roll back every migration (drops all data).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def rollback(count, everything, yes):
-    """Roll back the newest migration(s), with their .rollback.sql files."""
+    """Roll back the newest migration(s), with their .rollback.sql files.
+
+    First names the tables the rollback drops, with their row counts: back
+    up first (README, "For DBAs").
+    """
     from .. import migrations
 
+    dsn = database.admin_dsn()
+    ids = migrations.to_roll_back(dsn, None if everything else count)
+    if not ids:
+        click.echo("nothing to roll back")
+        return
+    click.echo(f"rolling back {', '.join(ids)}")
+    counts = migrations.row_counts(dsn, ids)
+    if counts:
+        click.echo("drops these tables and every row in them:")
+        for table, rows in counts.items():
+            click.echo(f"  {table}: {rows} row{'' if rows == 1 else 's'}")
+    else:
+        click.echo("drops no table")
     what = "every migration (ALL DATA IS LOST)" if everything else f"{count} migration(s)"
     if not yes:
         if not options.stdin_is_terminal():  # looked up at call time: tests play a terminal
             raise errors.InvalidInput("rollback: pass --yes to confirm without a terminal")
         click.confirm(f"Roll back {what}?", abort=True)
-    for mid in migrations.rollback(database.admin_dsn(), None if everything else count):
+    for mid in migrations.rollback(dsn, None if everything else count, ids=ids):
         click.echo(f"rolled back {mid}")
 
 

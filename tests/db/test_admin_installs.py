@@ -166,6 +166,9 @@ def test_a_createrole_admin_that_owns_the_database_installs_upgrades_and_rolls_b
         r = CliRunner().invoke(root, ["db", "bootstrap", "--email", "boss@epic-events.fr", "--name", "Bea Boss",
                                       "--password-stdin"], input="a long enough password\n")
         assert r.exit_code == 0, r.output
+        # Its rollback counts every row, though it passes no policy itself.
+        r = CliRunner().invoke(root, ["db", "rollback", "--all"])
+        assert r.exit_code == 1 and "  employee: 1 row\n" in r.stdout, r.output
 
         assert migrations.rollback(dsn, None) == MIGRATION_IDS[::-1]
         after = catalog(dsn)
