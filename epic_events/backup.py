@@ -196,6 +196,10 @@ def backup(dsn: str, target: Path, *, embedded_default: bool) -> Report:
             counts = _count_rows(tx)
             found = tools(conn.info.server_version // 10000, embedded_default)
             partial = target.with_name(f".{target.name}.partial")
+            # The archive holds every employee's password verifier: readable by its owner
+            # only. pg_dump truncates the file it is given and keeps its mode.
+            partial.unlink(missing_ok=True)
+            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             # pg_dump reads the snapshot our transaction exported, while it stays open.
             done = subprocess.run([found.pg_dump, "--format=custom", f"--snapshot={snapshot}",
                                    f"--file={partial}"], env=libpq_env(dsn),

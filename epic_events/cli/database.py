@@ -14,7 +14,7 @@ from .options import ask, password_stdin_option, read_password
 
 @click.group()
 def db():
-    """Database administration: migrations and the first account.
+    """Database administration: migrations, the first account, backups.
 
     These commands use the admin connection (EPIC_EVENTS_ADMIN_DSN), never
     your employee session.

@@ -103,6 +103,7 @@ def test_a_backup_restores_every_row_grant_policy_and_function(world, empty_data
     code, out, err = invoke("db", "backup", archive)
     assert code == 0, err
     assert "rows checked in the archive" in out and archive.is_file()
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600  # password verifiers are in it
     assert not list(tmp_path.glob(".*partial"))
 
     fresh = world.db.server.dsn(empty_database)
