@@ -236,18 +236,16 @@ def objects_in_the_way(dsn: str) -> list[dict]:
 def restore(dsn: str, archive: Path, *, clean: bool, embedded_default: bool) -> Report:
     """pg_restore `archive` into the database of `dsn`, in one transaction, then
     check that every table holds as many rows as the archive."""
-    from psycopg.conninfo import conninfo_to_dict
-
     from . import db
 
     conn = db.connect(dsn)
     try:
-        major = conn.info.server_version // 10000
+        major, dbname = conn.info.server_version // 10000, conn.info.dbname
     finally:
         conn.close()
     found = tools(major, embedded_default)
     in_archive = archive_row_counts(found.pg_restore, archive)
-    dbname = conninfo_to_dict(dsn).get("dbname") or conninfo_to_dict(dsn).get("user")
+    # The database's name only (the rest of the connection is in the environment).
     command = [found.pg_restore, "--exit-on-error", "--single-transaction", f"--dbname={dbname}"]
     if clean:
         command += ["--clean", "--if-exists"]

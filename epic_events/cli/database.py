@@ -187,7 +187,6 @@ def restore(file, force):
     embedded server's database, which is never empty: pass --force.
     """
     from .. import backup as backups
-    from .. import config
 
     dsn, embedded_default = _backup_target()
     in_the_way = backups.objects_in_the_way(dsn)
@@ -196,7 +195,7 @@ def restore(file, force):
         raise errors.Conflict(f"restore: {_describe(dsn)} is not empty ({found}); restore into an "
                               "empty database, or pass --force to replace what the archive holds")
     report = backups.restore(dsn, file, clean=bool(in_the_way), embedded_default=embedded_default)
-    if embedded_default and not config.get("DATABASE_URL"):
+    if embedded_default:
         from .. import embedded
 
         embedded.forget_schema_version()  # the archive's schema may be older: re-checked next time

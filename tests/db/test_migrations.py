@@ -1,6 +1,7 @@
 """The migration chain applies, rolls back to nothing and re-applies, on PostgreSQL 18 and 15.
 
-PostgreSQL 18 is the session's server (a fresh, empty database of its own).
+The session's server (18; 15 in make test's second pass) gets a fresh, empty
+database of its own.
 PostgreSQL 15 is a throwaway cluster this module starts with Debian's binaries
 (tests/pg.py: /usr/lib/postgresql/15/bin, or EPIC_EVENTS_TEST_PG15_BIN), skipped
 with the reason when they are missing or the cluster cannot start.
