@@ -120,6 +120,11 @@ def _schema_is_current() -> bool:
         return False
 
 
+def forget_schema_version() -> None:
+    """The next command checks the schema (and migrates it) again: after a restore."""
+    _schema_stamp().unlink(missing_ok=True)
+
+
 def app_dsn() -> str:
     info = running()
     if info is None or not _schema_is_current():
