@@ -271,7 +271,7 @@ def main() -> None:
     print("Demo data loaded." if loaded else "Demo data already present (re-running is safe: nothing was changed).")
     tour()
     print(f"""
-The tour logged in and out in a token store of its own: your own login is as it was.
+The demo logged its people in and out in a token store of its own: your own login is as it was.
 
 Demo accounts (password for all: {PASSWORD}):
   management  {MANAGER[1]}, max@epic-events.demo
