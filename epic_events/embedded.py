@@ -109,8 +109,12 @@ def _ensure_database(info: Running) -> None:
 
 
 def _latest_migration() -> str:
-    return max(p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql")
-               if not p.name.endswith(".rollback.sql"))
+    ids = [p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql")
+           if not p.name.endswith(".rollback.sql")]
+    if not ids:
+        raise errors.AppError(f"no migrations in {MIGRATIONS_DIR}: this installation of "
+                              "epic-events is incomplete; reinstall it")
+    return max(ids)
 
 
 def _schema_is_current() -> bool:

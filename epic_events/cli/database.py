@@ -75,19 +75,24 @@ def status():
 
     With no DATABASE_URL this is the embedded server: its data directory,
     PostgreSQL version and process. A stopped embedded server is not started.
+    `migrations:` is the folder of this installation's migration files (what
+    a DBA reviews, or hands to `yoyo apply`).
     """
     from .. import config, embedded, migrations
+    from ..paths import MIGRATIONS_DIR
 
     if config.get("DATABASE_URL"):
-        click.echo(f"database: {_describe(config.get('DATABASE_URL'))} (DATABASE_URL)")
+        click.echo(f"database:   {_describe(config.get('DATABASE_URL'))} (DATABASE_URL)")
+        click.echo(f"migrations: {MIGRATIONS_DIR}")
     else:
         info = embedded.running()
-        click.echo(f"database: embedded PostgreSQL {embedded.server_version() or '(not created yet)'}")
-        click.echo(f"data:     {embedded.pgdata()}")
+        click.echo(f"database:   embedded PostgreSQL {embedded.server_version() or '(not created yet)'}")
+        click.echo(f"data:       {embedded.pgdata()}")
+        click.echo(f"migrations: {MIGRATIONS_DIR}")
         if info is None:
-            click.echo("server:   stopped (starts on the next command, or `epic-events db start`)")
+            click.echo("server:     stopped (starts on the next command, or `epic-events db start`)")
             return
-        click.echo(f"server:   running (pid {info.pid}, socket {info.socket_dir})")
+        click.echo(f"server:     running (pid {info.pid}, socket {info.socket_dir})")
     for state in migrations.status(database.admin_dsn()):
         click.echo(f"{'applied' if state.applied else 'pending'}  {state.id}")
 

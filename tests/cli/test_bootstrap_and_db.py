@@ -128,6 +128,12 @@ def test_db_status_lists_every_migration_as_applied(cli):
     assert migration_states(cli) == [f"applied  {m}" for m in MIGRATIONS]
 
 
+def test_db_status_says_where_the_migration_files_are(cli):
+    # In a checkout, sql/migrations; installed, the package's own (tests/install).
+    r = cli("db", "status")
+    assert f"\nmigrations: {MIGRATIONS_DIR}\n" in r.stdout
+
+
 def test_db_migrate_says_up_to_date(cli):
     r = cli("db", "migrate")
     assert (r.exit_code, r.stdout) == (0, "already up to date\n")

@@ -101,7 +101,7 @@ def test_db_start_status_stop_through_the_cli():
     stopped = runner.invoke(cli, ["db", "stop"])
     assert "stopped" in stopped.stdout and embedded.running() is None
     status = runner.invoke(cli, ["db", "status"])
-    assert "server:   stopped" in status.stdout and embedded.running() is None
+    assert "server:     stopped" in status.stdout and embedded.running() is None
 
 
 def test_start_and_stop_refuse_when_a_database_url_is_configured(monkeypatch):
