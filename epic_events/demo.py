@@ -4,7 +4,9 @@ Everything is created through the real commands, as the employee whose job it
 is (sales create their clients, management drafts contracts, sales sign them,
 management staffs events), so every rule of the database applies. Idempotent:
 when the demo manager already exists, nothing is loaded again and only the
-tour runs. Never prompts: passwords go through --password-stdin.
+tour runs. Never prompts: passwords go through --password-stdin. Its logins
+and logouts go to a token store of its own: whoever the user is logged in as
+before `make demo`, they still are after it.
 """
 
 from __future__ import annotations
@@ -45,6 +47,30 @@ EVENTS = ["Gala annuel", "Lancement produit", "Séminaire d'équipe", "Salon B2B
 PLACES = ["42 Rue de Paris, 75000 Paris", "Quai Saint-Antoine, Lyon", "Palais des Congrès, Nice",
           "Château de Versailles", "Halle Tony Garnier, Lyon", "Les Docks, Marseille",
           "Cité des Sciences, Paris", "Domaine du Lac, Annecy"]
+
+
+@contextlib.contextmanager
+def own_token_store():
+    """Log the demo's people in and out in a token store of the demo's own.
+
+    A state directory of its own (the demo subfolder of the user's), and the
+    0600 file there rather than the OS keyring, whose entries are per database
+    whatever the state directory. For this process and the commands it starts;
+    the environment is put back on the way out.
+    """
+    from epic_events import config
+
+    saved = {var: os.environ.get(var) for var in ("XDG_STATE_HOME", "PYTHON_KEYRING_BACKEND")}
+    os.environ["XDG_STATE_HOME"] = str(config.state_dir() / "demo")
+    os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    try:
+        yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
 
 
 def cli(*args: str, password: bool = False) -> tuple[int, str, str]:
@@ -106,6 +132,11 @@ def reset_interrupted_load() -> None:
 
 def load() -> bool:
     """Create the demo agency; False if the database already has its first manager."""
+    with own_token_store():
+        return _load()
+
+
+def _load() -> bool:
     code, _, err = cli("db", "bootstrap", "--email", MANAGER[1], "--name", MANAGER[0],
                        "--password-stdin", password=True)
     if code == 5:
@@ -199,6 +230,11 @@ def load() -> bool:
 
 def tour() -> None:
     """Show what each department sees, as the real commands and their real output."""
+    with own_token_store():
+        _tour()
+
+
+def _tour() -> None:
     env = {**os.environ, "COLUMNS": os.environ.get("COLUMNS", "110")}
     exe = os.path.join(os.path.dirname(sys.executable), "epic-events")
 
@@ -235,6 +271,8 @@ def main() -> None:
     print("Demo data loaded." if loaded else "Demo data already present (re-running is safe: nothing was changed).")
     tour()
     print(f"""
+The demo logged its people in and out in a token store of its own: your own login is as it was.
+
 Demo accounts (password for all: {PASSWORD}):
   management  {MANAGER[1]}, max@epic-events.demo
   sales       sam@epic-events.demo, sara@epic-events.demo, selim@epic-events.demo
@@ -242,7 +280,7 @@ Demo accounts (password for all: {PASSWORD}):
 
 Try it yourself:
   source .venv/bin/activate
-  epic-events login --email sam@epic-events.demo
+  epic-events login --email sam@epic-events.demo      # password: {PASSWORD}
   epic-events client list
 """)
 

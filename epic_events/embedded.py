@@ -107,8 +107,12 @@ def _ensure_database(info: Running) -> None:
 
 
 def _latest_migration() -> str:
-    return max(p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql")
-               if not p.name.endswith(".rollback.sql"))
+    ids = [p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql")
+           if not p.name.endswith(".rollback.sql")]
+    if not ids:
+        raise errors.AppError(f"no migrations in {MIGRATIONS_DIR}: this installation of "
+                              "epic-events is incomplete; reinstall it")
+    return max(ids)
 
 
 def _schema_is_current() -> bool:
@@ -116,6 +120,11 @@ def _schema_is_current() -> bool:
         return _schema_stamp().read_text().strip() == _latest_migration()
     except FileNotFoundError:
         return False
+
+
+def forget_schema_version() -> None:
+    """The next command checks the schema (and migrates it) again: after a restore."""
+    _schema_stamp().unlink(missing_ok=True)
 
 
 def app_dsn() -> str:

@@ -4,8 +4,10 @@ The same files a DBA applies with `yoyo apply` (see yoyo.ini). yoyo is imported
 here only, so no other command pays for it.
 """
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from yoyo import get_backend, read_migrations
@@ -51,8 +53,12 @@ def _backend(dsn: str):
         raise errors.from_database(exc) from None
     try:
         yield backend, read_migrations(str(MIGRATIONS_DIR))
-    except psycopg.OperationalError as exc:
-        raise errors.from_database(exc) from exc
+    except psycopg.Error as exc:
+        # A migration's refusal (e.g. 0001's "one environment per cluster")
+        # says what to do in its hint: keep it on the one line.
+        error = errors.from_database(exc)
+        hint = exc.diag.message_hint if exc.diag else None
+        raise (type(error)(f"{error} (hint: {hint})") if hint else error) from exc
     finally:
         try:
             backend.connection.close()
@@ -68,13 +74,63 @@ def apply(dsn: str) -> list[str]:
     return [m.id for m in pending]
 
 
-def rollback(dsn: str, count: int | None = 1) -> list[str]:
-    """Roll back the newest `count` applied migrations (None: all of them)."""
+def rollback(dsn: str, count: int | None = 1, ids: list[str] | None = None) -> list[str]:
+    """Roll back the newest `count` applied migrations (None: all of them);
+    with `ids` (from to_roll_back), only those of them still applied."""
     with _backend(dsn) as (backend, migrations), backend.lock():
         applied = backend.to_rollback(migrations)
         chosen = applied if count is None else applied[:count]
+        if ids is not None:
+            chosen = chosen.filter(lambda m: m.id in ids)
         backend.rollback_migrations(chosen)
     return [m.id for m in chosen]
+
+
+def to_roll_back(dsn: str, count: int | None = 1) -> list[str]:
+    """The ids rollback(dsn, count) would roll back, newest first."""
+    with _backend(dsn) as (backend, migrations):
+        applied = backend.to_rollback(migrations)
+    return [m.id for m in (applied if count is None else applied[:count])]
+
+
+# What a rollback file drops: its tables, or (0001) the whole schema.
+_DROP_TABLE = re.compile(r"^\s*drop\s+table\s+(?:if\s+exists\s+)?epic_events\.(\w+)", re.I | re.M)
+_DROP_SCHEMA = re.compile(r"^\s*drop\s+schema\s+(?:if\s+exists\s+)?epic_events\b", re.I | re.M)
+
+
+def dropped_tables(ids: list[str], existing: list[str]) -> list[str]:
+    """The tables (of `existing`) whose data rolling back `ids`, in that order, drops."""
+    dropped: list[str] = []
+    for mid in ids:
+        text = (Path(MIGRATIONS_DIR) / f"{mid}.rollback.sql").read_text()
+        named = existing if _DROP_SCHEMA.search(text) else _DROP_TABLE.findall(text)
+        dropped += [t for t in named if t in existing and t not in dropped]
+    return dropped
+
+
+def row_counts(dsn: str, ids: list[str]) -> dict[str, int]:
+    """{table: exact row count} for each table rolling back `ids` drops.
+
+    Counted as the owner with forced RLS lifted in a transaction that is then
+    rolled back (migration.count_rows), so the admin sees every row."""
+    import json
+
+    from . import db
+
+    conn = db.connect(dsn)
+    try:
+        with db.transaction(conn) as tx:
+            existing = [r["name"] for r in tx.run("migration.tables")]
+            tables = dropped_tables(ids, existing)
+            if not tables:
+                return {}
+            tx.run("migration.choose_tables_to_count", {"tables": json.dumps(tables)})
+            tx.run("migration.count_rows")
+            counts = tx.run("migration.row_counts")
+            conn.rollback()  # undo the ALTERs: nothing is kept
+        return {t: counts[t] for t in tables}
+    finally:
+        conn.close()
 
 
 def status(dsn: str) -> list[MigrationState]:

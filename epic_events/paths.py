@@ -1,9 +1,14 @@
-"""Where the SQL lives, in a checkout or an installed package."""
+"""Where the SQL lives, in an installed package or in a checkout.
+
+A wheel or sdist carries the top-level sql/ folder as package data,
+epic_events/sql (pyproject.toml maps it there at build time); a checkout or an
+editable install reads the top-level sql/ beside the package.
+"""
 
 from pathlib import Path
 
 _here = Path(__file__).resolve().parent
-# An editable install or a checkout keeps sql/ beside the package.
-SQL_DIR = _here / "sql" if (_here / "sql").is_dir() else _here.parent / "sql"
+_installed, _checkout = _here / "sql", _here.parent / "sql"
+SQL_DIR = _installed if (_installed / "migrations").is_dir() else _checkout
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 QUERIES_DIR = SQL_DIR / "queries"

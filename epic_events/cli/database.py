@@ -1,6 +1,8 @@
-"""db migrate | rollback | status | bootstrap, and start | stop for the embedded server."""
+"""db migrate | rollback | status | bootstrap, start | stop for the embedded server, backup | restore."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -12,7 +14,7 @@ from .options import ask, password_stdin_option, read_password
 
 @click.group()
 def db():
-    """Database administration: migrations and the first account.
+    """Database administration: migrations, the first account, backups.
 
     These commands use the admin connection (EPIC_EVENTS_ADMIN_DSN), never
     your employee session.
@@ -38,15 +40,32 @@ def migrate():
 @click.option("--all", "everything", is_flag=True, help="Roll back every migration (drops all data).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def rollback(count, everything, yes):
-    """Roll back the newest migration(s), with their .rollback.sql files."""
+    """Roll back the newest migration(s), with their .rollback.sql files.
+
+    First names the tables the rollback drops, with their row counts: back
+    up first (README, "For DBAs").
+    """
     from .. import migrations
 
+    dsn = database.admin_dsn()
+    ids = migrations.to_roll_back(dsn, None if everything else count)
+    if not ids:
+        click.echo("nothing to roll back")
+        return
+    click.echo(f"rolling back {', '.join(ids)}")
+    counts = migrations.row_counts(dsn, ids)
+    if counts:
+        click.echo("drops these tables and every row in them:")
+        for table, rows in counts.items():
+            click.echo(f"  {table}: {rows} row{'' if rows == 1 else 's'}")
+    else:
+        click.echo("drops no table")
     what = "every migration (ALL DATA IS LOST)" if everything else f"{count} migration(s)"
     if not yes:
         if not options.stdin_is_terminal():  # looked up at call time: tests play a terminal
             raise errors.InvalidInput("rollback: pass --yes to confirm without a terminal")
         click.confirm(f"Roll back {what}?", abort=True)
-    for mid in migrations.rollback(database.admin_dsn(), None if everything else count):
+    for mid in migrations.rollback(dsn, None if everything else count, ids=ids):
         click.echo(f"rolled back {mid}")
 
 
@@ -56,19 +75,24 @@ def status():
 
     With no DATABASE_URL this is the embedded server: its data directory,
     PostgreSQL version and process. A stopped embedded server is not started.
+    `migrations:` is the folder of this installation's migration files (what
+    a DBA reviews, or hands to `yoyo apply`).
     """
     from .. import config, embedded, migrations
+    from ..paths import MIGRATIONS_DIR
 
     if config.get("DATABASE_URL"):
-        click.echo(f"database: {_describe(config.get('DATABASE_URL'))} (DATABASE_URL)")
+        click.echo(f"database:   {_describe(config.get('DATABASE_URL'))} (DATABASE_URL)")
+        click.echo(f"migrations: {MIGRATIONS_DIR}")
     else:
         info = embedded.running()
-        click.echo(f"database: embedded PostgreSQL {embedded.server_version() or '(not created yet)'}")
-        click.echo(f"data:     {embedded.pgdata()}")
+        click.echo(f"database:   embedded PostgreSQL {embedded.server_version() or '(not created yet)'}")
+        click.echo(f"data:       {embedded.pgdata()}")
+        click.echo(f"migrations: {MIGRATIONS_DIR}")
         if info is None:
-            click.echo("server:   stopped (starts on the next command, or `epic-events db start`)")
+            click.echo("server:     stopped (starts on the next command, or `epic-events db start`)")
             return
-        click.echo(f"server:   running (pid {info.pid}, socket {info.socket_dir})")
+        click.echo(f"server:     running (pid {info.pid}, socket {info.socket_dir})")
     for state in migrations.status(database.admin_dsn()):
         click.echo(f"{'applied' if state.applied else 'pending'}  {state.id}")
 
@@ -161,3 +185,64 @@ def rotate_key():
     finally:
         conn.close()
     click.echo(f"New signing key {kid}; the previous one verifies its tokens until they expire.")
+
+
+# --- backup and restore (epic_events/backup.py) ----------------------------------------------
+
+def _backup_target() -> tuple[str, bool]:
+    """The admin DSN, and whether it is the embedded default (no DATABASE_URL, no admin DSN)."""
+    from .. import config
+
+    embedded_default = not config.get("EPIC_EVENTS_ADMIN_DSN") and not config.get("DATABASE_URL")
+    return database.admin_dsn(), embedded_default
+
+
+@db.command()
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def backup(file):
+    """Dump the whole database to FILE (pg_dump, custom format), checked.
+
+    Runs as the admin connection (EPIC_EVENTS_ADMIN_DSN; with nothing
+    configured, the embedded server), which must be a superuser or BYPASSRLS.
+    FILE is written only once every table's row count in the archive equals the
+    database's (both read from one snapshot). Roles are not in it: see the
+    README, Backups (pg_dumpall --roles-only). Restore with `db restore FILE`.
+    """
+    from .. import backup as backups
+
+    dsn, embedded_default = _backup_target()
+    report = backups.backup(dsn, file, embedded_default=embedded_default)
+    click.echo(f"backed up {_describe(dsn)} to {file}: {report.tables} tables, {report.rows} rows, "
+               f"every table's rows checked in the archive ({report.tools.pg_dump})")
+
+
+@db.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", "--yes", "force", is_flag=True,
+              help="Restore into a database that is not empty: every object the archive holds "
+                   "is dropped first, then recreated from it; objects it does not hold are left.")
+def restore(file, force):
+    """Restore a `db backup` FILE into the admin connection's database.
+
+    The database must be empty (create it with `createdb`), unless --force.
+    pg_restore runs in one transaction: if anything fails, nothing is restored.
+    The roles must exist on the server (the migrations, or pg_dumpall
+    --roles-only: README, Backups). Afterwards every table must hold the
+    archive's rows, or the command fails. With nothing configured, this is the
+    embedded server's database, which is never empty: pass --force.
+    """
+    from .. import backup as backups
+
+    dsn, embedded_default = _backup_target()
+    in_the_way = backups.objects_in_the_way(dsn)
+    if in_the_way and not force:
+        found = ", ".join(f"{r['how_many']} {r['kind']}(s)" for r in in_the_way)
+        raise errors.Conflict(f"restore: {_describe(dsn)} is not empty ({found}); restore into an "
+                              "empty database, or pass --force to replace what the archive holds")
+    report = backups.restore(dsn, file, clean=bool(in_the_way), embedded_default=embedded_default)
+    if embedded_default:
+        from .. import embedded
+
+        embedded.forget_schema_version()  # the archive's schema may be older: re-checked next time
+    click.echo(f"restored {file} into {_describe(dsn)}: {report.tables} tables, {report.rows} rows, "
+               "each table's row count checked against the archive")

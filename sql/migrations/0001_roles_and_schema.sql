@@ -10,8 +10,22 @@
 --                       ceiling of what the department may ever do; RLS
 --                       narrows that to rows.
 --
--- Roles are cluster-wide and several databases (test clones, staging) may share
--- one server, so they are created only when missing and never altered here.
+-- Roles are cluster-wide, so one cluster serves one environment: 0001 refuses
+-- to install into a second database of a cluster whose epic_* roles already
+-- serve another one (staging's admin would own production's data). Only a
+-- development server holding many test databases opts out, for its session:
+--   PGOPTIONS='-c epic.allow_shared_cluster=on'   (never in production)
+-- The roles are created only when missing and never altered here.
+--
+-- Who runs this: a superuser, or an admin login with CREATEROLE that owns the
+-- database (managed PostgreSQL). That admin must be able to SET ROLE epic_owner
+-- (every migration builds as the owner) but must not inherit its privileges:
+-- an inheriting admin would pass the owner's policies in every query it runs.
+--   PostgreSQL 16+: membership options are per grant. A CREATEROLE creator gets
+--     ADMIN only on the roles it creates; 0001 adds SET, never INHERIT.
+--   PostgreSQL 15: inheritance is the member's attribute (rolinherit), not the
+--     grant's, so the admin itself must be NOINHERIT; an INHERIT admin is
+--     refused with the statement that fixes it.
 
 -- Fail fast instead of queueing behind live traffic (and blocking it):
 -- each statement waits at most 5s for a lock and runs at most a minute.
@@ -19,7 +33,50 @@ set local lock_timeout = '5s';
 set local statement_timeout = '1min';
 
 do $$
+declare
+    other_database text;
 begin
+    select d.datname into other_database
+      from pg_shdepend s
+      join pg_database d on d.oid = s.dbid
+     where s.refclassid = 'pg_authid'::regclass
+       and s.refobjid in (select oid from pg_roles where rolname like 'epic\_%')
+       and d.datname <> current_database()
+     order by 1
+     limit 1;
+    if other_database is not null
+       and coalesce(current_setting('epic.allow_shared_cluster', true), '') <> 'on' then
+        raise exception 'the epic_* roles of this cluster already serve database "%"', other_database
+            using errcode = 'insufficient_privilege',
+                  detail = 'Roles are cluster-wide: a second environment here would share its owner '
+                           'and authenticator with that one, so either one''s admin would own the other''s data.',
+                  hint = 'Install each environment into a cluster of its own, or roll back the other '
+                         'installation first. Development servers with many test databases only: '
+                         'connect with PGOPTIONS=''-c epic.allow_shared_cluster=on''.';
+    end if;
+end
+$$;
+
+do $$
+declare
+    is_superuser boolean := (select rolsuper from pg_roles where rolname = current_user);
+    per_grant_options boolean := current_setting('server_version_num')::int >= 160000;
+begin
+    if not is_superuser and not per_grant_options
+       and (select rolinherit from pg_roles where rolname = current_user) then
+        raise exception 'PostgreSQL 15: the admin running the migrations must be NOINHERIT'
+            using errcode = 'insufficient_privilege',
+                  detail = format('%I would inherit epic_owner''s privileges and pass its row-level '
+                                  'policies in every query; before 16, inheritance belongs to the '
+                                  'member, not to the grant.', current_user),
+                  hint = format('alter role %I noinherit; (or run the migrations as a dedicated '
+                                'NOINHERIT login with CREATEROLE that owns the database)', current_user);
+    end if;
+    if per_grant_options then
+        -- A CREATEROLE creator gets exactly ADMIN on what it creates, whatever
+        -- createrole_self_grant says elsewhere (SET is granted below, INHERIT never).
+        perform set_config('createrole_self_grant', '', true);
+    end if;
     if not exists (select from pg_roles where rolname = 'epic_owner') then
         create role epic_owner nologin;
     end if;
@@ -37,11 +94,25 @@ begin
     if not exists (select from pg_roles where rolname = 'epic_support') then
         create role epic_support nologin;
     end if;
-    -- A non-superuser admin (managed PostgreSQL) must be able to SET ROLE to the
-    -- owner to run the migrations below; a superuser already can.
-    if not (select rolsuper from pg_roles where rolname = current_user)
-       and not pg_has_role(current_user, 'epic_owner', 'member') then
-        execute format('grant epic_owner to %I', current_user);
+    if is_superuser then
+        return;  -- may SET ROLE to anyone, and needs no membership
+    end if;
+    -- pg_has_role(..., 'MEMBER') is true for the creator's ADMIN-only
+    -- membership on 16+; what the migrations need is SET (16+ only).
+    if per_grant_options then
+        if not pg_has_role(current_user, 'epic_owner', 'SET') then
+            execute format('grant epic_owner to %I with set true, inherit false', current_user);
+        end if;
+    elsif not pg_has_role(current_user, 'epic_owner', 'MEMBER') then
+        execute format('grant epic_owner to %I', current_user);  -- NOINHERIT: checked above
+    end if;
+    -- 'USAGE' = has the role's privileges without SET ROLE (inherits them).
+    if pg_has_role(current_user, 'epic_owner', 'USAGE') then
+        raise exception '% inherits epic_owner''s privileges', current_user
+            using errcode = 'insufficient_privilege',
+                  detail = 'An inheriting admin passes the owner''s row-level policies in every query.',
+                  hint = format('As the grantor of that membership: grant epic_owner to %I with inherit false;',
+                                current_user);
     end if;
 end
 $$;
@@ -59,6 +130,11 @@ alter role epic_support set search_path = epic_events, pg_catalog;
 revoke create on schema public from public;
 
 create schema epic_events authorization epic_owner;
+
+-- Everything after this line in every migration is done as epic_owner (an
+-- admin that does not inherit its privileges could not do it otherwise).
+set local role epic_owner;
+
 comment on schema epic_events is
     'Epic Events CRM. Every rule (constraints, triggers, grants, RLS) lives here.';
 
@@ -72,9 +148,6 @@ grant usage on schema epic_events
 -- anyone). The 0001 rollback restores the built-in default.
 alter default privileges for role epic_owner
     revoke execute on functions from public;
-
--- Everything after this line in every migration is owned by epic_owner.
-set local role epic_owner;
 
 -- A strictly increasing updated_at: it doubles as the row version that the CLI
 -- checks to refuse a stale write (two edits in one microsecond still differ).

@@ -7,9 +7,28 @@ set local lock_timeout = '5s';
 set local statement_timeout = '1min';
 
 -- Trigram indexes make `client list --search` an index scan, not a table scan.
--- Created by the admin running the migration (the owner has no CREATE on the
--- database); pg_trgm is a trusted extension.
-create extension if not exists pg_trgm with schema epic_events;
+-- pg_trgm is used wherever it is already installed (a database has it once, in
+-- one schema); else it is created in epic_events by the admin running the
+-- migration (a trusted extension: CREATE on the database suffices, which the
+-- database's owner has; the owner role has none). A non-superuser admin does
+-- not inherit the owner's CREATE on epic_events (see 0001): the owner lends it
+-- for that one statement.
+do $$
+declare
+    admin text := current_user;
+begin
+    if exists (select from pg_extension where extname = 'pg_trgm') then
+        return;
+    end if;
+    set local role epic_owner;
+    execute format('grant create on schema epic_events to %I', admin);
+    reset role;
+    create extension pg_trgm with schema epic_events;
+    set local role epic_owner;
+    execute format('revoke create on schema epic_events from %I', admin);
+    reset role;
+end
+$$;
 
 set local role epic_owner;
 
@@ -35,12 +54,26 @@ create table epic_events.client (
 );
 create index client_sales_contact_idx on epic_events.client (sales_contact_id, id);
 create index client_company_idx on epic_events.client (company_id);
-create index client_full_name_trgm_idx on epic_events.client using gin (full_name epic_events.gin_trgm_ops);
-create index client_email_trgm_idx on epic_events.client using gin (email epic_events.gin_trgm_ops);
--- company (0007) is a small reference table and CONCURRENTLY cannot run inside
--- the transaction yoyo wraps each migration in: a short write lock is the price.
--- squawk-ignore require-concurrent-index-creation
-create index company_name_trgm_idx on epic_events.company using gin (name epic_events.gin_trgm_ops);
+-- The operator class lives in pg_trgm's schema, wherever that is. company (0007)
+-- is a small reference table and CONCURRENTLY cannot run inside the transaction
+-- yoyo wraps each migration in: a short write lock is the price.
+do $$
+declare
+    trgm text := (select extnamespace::regnamespace::text from pg_extension where extname = 'pg_trgm');
+begin
+    if not has_schema_privilege('epic_owner', trgm, 'USAGE') then
+        raise exception 'epic_owner may not use schema %, where pg_trgm is installed', trgm
+            using errcode = 'insufficient_privilege',
+                  hint = format('grant usage on schema %s to epic_owner;', trgm);
+    end if;
+    execute format('create index client_full_name_trgm_idx on epic_events.client'
+                   ' using gin (full_name %s.gin_trgm_ops)', trgm);
+    execute format('create index client_email_trgm_idx on epic_events.client'
+                   ' using gin (email %s.gin_trgm_ops)', trgm);
+    execute format('create index company_name_trgm_idx on epic_events.company'
+                   ' using gin (name %s.gin_trgm_ops)', trgm);
+end
+$$;
 comment on table epic_events.client is 'Clients; sales_contact_id is an active sales employee.';
 
 alter table epic_events.client enable row level security;

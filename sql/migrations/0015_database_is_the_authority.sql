@@ -70,7 +70,9 @@ set local lock_timeout = '5s';
 set local statement_timeout = '1min';
 
 -- 1. No temporary objects for PUBLIC: nobody can shadow a type or a relation
--- in pg_temp. (The database owner runs this, before SET ROLE.)
+-- in pg_temp. (The database owner runs this, before SET ROLE. These settings
+-- belong to the database, not its contents: `db restore` sets them again,
+-- sql/queries/backup.sql.)
 do $$
 begin
     execute format('revoke temporary on database %I from public', current_database());

@@ -127,6 +127,12 @@ def test_db_status_lists_every_migration_as_applied(cli):
     assert migration_states(cli) == [f"applied  {m}" for m in MIGRATIONS]
 
 
+def test_db_status_says_where_the_migration_files_are(cli):
+    # In a checkout, sql/migrations; installed, the package's own (tests/install).
+    r = cli("db", "status")
+    assert f"\nmigrations: {MIGRATIONS_DIR}\n" in r.stdout
+
+
 def test_db_migrate_says_up_to_date(cli):
     r = cli("db", "migrate")
     assert (r.exit_code, r.stdout) == (0, "already up to date\n")
@@ -154,10 +160,28 @@ def test_rollback_on_a_terminal_asks_first(cli):
     assert (r.exit_code, r.stdout) == (0, f"applied {MIGRATIONS[-1]}\n")
 
 
+def test_rollback_names_the_tables_it_drops_with_their_rows_before_asking(cli):
+    assert bootstrap(cli).exit_code == 0
+    r = cli("db", "rollback", "--all")
+    assert r.exit_code == 1 and "pass --yes to confirm" in r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "rolling back " + ", ".join(reversed(MIGRATIONS))
+    assert lines[1] == "drops these tables and every row in them:"
+    rows = dict(line.strip().split(": ") for line in lines[2:])
+    assert rows["employee"] == "1 row" and rows["department"] == "3 rows" and rows["client"] == "0 rows"
+    assert set(rows) >= {"audit_log", "company", "contract", "event", "permission", "session"}
+    assert migration_states(cli) == [f"applied  {m}" for m in MIGRATIONS]  # nothing dropped
+
+    r = cli("db", "rollback", "--count", "2", "--yes")  # functions only
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[:2] == ["rolling back " + ", ".join(MIGRATIONS[:-3:-1]), "drops no table"]
+    assert managers(cli) == [(BOSS, "Bea Boss", True)]
+
+
 def test_rollback_all_then_migrate_rebuilds_the_schema(cli):
     r = cli("db", "rollback", "--all", "--yes")
     assert r.exit_code == 0, r.stderr
-    assert r.stdout.splitlines() == [f"rolled back {m}" for m in reversed(MIGRATIONS)]
+    assert r.stdout.splitlines()[-len(MIGRATIONS):] == [f"rolled back {m}" for m in reversed(MIGRATIONS)]
     assert migration_states(cli) == [f"pending  {m}" for m in MIGRATIONS]
     assert not schema_exists(cli)
     # The first commands on such a database say what to do, not "internal error".

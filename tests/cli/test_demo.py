@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import tempfile
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 
-from epic_events import demo, embedded
+from epic_events import config, demo, embedded
+from epic_events.cli.main import cli as root
 
 
 @pytest.fixture
@@ -67,3 +71,36 @@ def test_an_interrupted_load_is_started_afresh(demo_server):
     assert not demo._loading_marker().exists()
     with psycopg.connect(embedded.admin_dsn()) as conn:
         assert conn.execute("select count(*) from epic_events.company").fetchone()[0] == 0
+
+
+def user_state() -> dict[str, str]:
+    """The user's own state directory (their token store), file by file, as digests
+    (a failure prints no token); the demo's own subfolder aside."""
+    base = config.state_dir()
+    return {str(p.relative_to(base)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(base.rglob("*"))
+            if p.is_file() and p.relative_to(base).parts[0] != "demo"}
+
+
+def test_the_demo_leaves_the_users_own_login_alone(demo_server):
+    environment = dict(os.environ)
+    assert demo.load() is True
+    runner = CliRunner()
+    r = runner.invoke(root, ["login", "--email", "sam@epic-events.demo", "--password-stdin"],
+                      input=demo.PASSWORD + "\n")
+    assert r.exit_code == 0, r.stderr
+    mine = user_state()
+    assert mine, "the user's tokens are stored"
+
+    demo.tour()  # logs in as mona, sam and suzy, and out again
+    assert user_state() == mine
+    who = runner.invoke(root, ["whoami", "--format", "json"])
+    assert who.exit_code == 0, who.stderr
+    assert json.loads(who.stdout)["email"] == "sam@epic-events.demo"
+
+    # The loader too, on a database loaded afresh while the user is logged in.
+    demo._loading_marker().write_text("interrupted\n")
+    demo.reset_interrupted_load()
+    assert demo.load() is True
+    assert user_state() == mine
+    assert dict(os.environ) == environment, "the demo puts the environment back"

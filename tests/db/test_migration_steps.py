@@ -97,6 +97,13 @@ def apply_next(dsn: str) -> str:
     return step[0].id
 
 
+def tables_in_schema(dsn: str) -> set[str]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return {r[0] for r in conn.execute("select c.relname from pg_class c join pg_namespace n"
+                                           " on n.oid = c.relnamespace where n.nspname = 'epic_events'"
+                                           " and c.relkind in ('r', 'p')")}
+
+
 def differences(before: dict[str, set], after: dict[str, set]) -> dict[str, dict]:
     return {part: {"left behind or changed": after[part] - before[part],
                    "missing": before[part] - after[part]}
@@ -120,8 +127,12 @@ def test_each_rollback_restores_the_catalog_and_each_migration_reruns(empty_data
         applied = catalog(dsn)
         assert applied != before, f"{expected_id} changed nothing in the catalog"
 
+        tables = tables_in_schema(dsn)
         assert migrations.rollback(dsn, 1) == [expected_id]
         assert differences(before, catalog(dsn)) == {}, f"rolling back {expected_id}"
+        # What `db rollback` announces it drops is what went.
+        announced = migrations.dropped_tables([expected_id], sorted(tables))
+        assert sorted(announced) == sorted(tables - tables_in_schema(dsn)), expected_id
 
         assert apply_next(dsn) == expected_id
         assert differences(applied, catalog(dsn)) == {}, f"re-applying {expected_id}"

@@ -1,9 +1,10 @@
 """The migration chain applies, rolls back to nothing and re-applies, on PostgreSQL 18 and 15.
 
-PostgreSQL 18 is the session's server (a fresh, empty database of its own).
+The session's server (18; 15 in make test's second pass) gets a fresh, empty
+database of its own.
 PostgreSQL 15 is a throwaway cluster this module starts with Debian's binaries
-(/usr/lib/postgresql/15/bin, or EPIC_EVENTS_TEST_PG15_BIN), skipped with the
-reason when they are missing or the cluster cannot start.
+(tests/pg.py: /usr/lib/postgresql/15/bin, or EPIC_EVENTS_TEST_PG15_BIN), skipped
+with the reason when they are missing or the cluster cannot start.
 
 "Nothing" is checked against the catalog as it was before the first migration:
 no epic_events schema and no table, function, type, extension, default
@@ -14,11 +15,6 @@ database of the server still uses it.
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -145,60 +141,15 @@ def test_the_chain_applies_rolls_back_and_reapplies_on_the_session_server(pg_ser
 
 # --- PostgreSQL 15 ---------------------------------------------------------------------------
 
-PG15_BIN = Path(os.environ.get("EPIC_EVENTS_TEST_PG15_BIN", "/usr/lib/postgresql/15/bin"))
-
-
-def _unprivileged_user() -> str | None:
-    """initdb and postgres refuse to run as root: pick a user to run them as."""
-    if os.geteuid() != 0:
-        return None
-    for name in ("embedded_postgres", "postgres", "nobody"):
-        try:
-            pwd.getpwnam(name)
-            return name
-        except KeyError:
-            continue
-    pytest.skip("running as root and no unprivileged user to run PostgreSQL 15 as")
-
-
 @pytest.fixture(scope="module")
 def pg15():
-    missing = [b for b in ("initdb", "pg_ctl", "postgres") if not (PG15_BIN / b).is_file()]
-    if missing:
-        pytest.skip(f"PostgreSQL 15 binaries not found in {PG15_BIN} ({', '.join(missing)})")
-    user = _unprivileged_user()
-    shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    base = Path(tempfile.mkdtemp(prefix="epic-pg15-", dir=shm))
-    base.chmod(0o755)
-    data, sockets, log = base / "data", base / "sock", base / "server.log"
-    sockets.mkdir()
-    if user:
-        uid, gid = pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid
-        for path in (base, sockets):
-            os.chown(path, uid, gid)
-    run = dict(user=user, cwd=base, capture_output=True, text=True, timeout=120,
-               env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"})
+    """A cluster of its own (tests/pg.py), even when the session's server is a 15 too:
+    alone on its server, the rollback must drop the roles."""
     try:
-        subprocess.run([PG15_BIN / "initdb", "-D", data, "-U", "postgres", "--auth=trust",
-                        "--encoding=UTF8", "--no-sync"], check=True, **run)
-        subprocess.run([PG15_BIN / "pg_ctl", "-D", data, "-l", log, "-w", "-t", "60",
-                        "-o", f"-c listen_addresses='' -k {sockets} -c fsync=off"
-                              " -c synchronous_commit=off -c full_page_writes=off", "start"],
-                       check=True, **run)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        detail = getattr(exc, "stderr", "") or ""
-        if log.exists():
-            detail += log.read_text()[-2000:]
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"PostgreSQL 15 could not start: {exc} {detail.strip()}")
-    try:
-        server = pg.Server(f"host={sockets} port=5432 user=postgres dbname=postgres", "pg15")
-        with server.admin() as conn:
-            server.version = conn.execute("show server_version").fetchone()[0]
-        yield server
-    finally:
-        subprocess.run([PG15_BIN / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop"], **run)
-        shutil.rmtree(base, ignore_errors=True)
+        with pg.start_debian_cluster("15") as server:
+            yield server
+    except pg.Unavailable as exc:
+        pytest.skip(str(exc))
 
 
 def test_the_chain_applies_rolls_back_and_reapplies_on_postgresql_15(pg15):

@@ -183,13 +183,18 @@ def build(server: Server, dbname: str, size: dict, log) -> None:
     import bcrypt
     import psycopg
 
+    from psycopg.conninfo import make_conninfo
+
     from epic_events import migrations
+    from tests.pg import SHARED_CLUSTER
 
     with psycopg.connect(server.admin_uri, autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (dbname,)).fetchone()
         if not exists:
             conn.execute(f'create database "{dbname}"')
-    applied = migrations.apply(server.dsn(dbname))
+    # Two databases (small, large) on one server: the development opt-out of
+    # migration 0001's "one environment per cluster" (tests/pg.py).
+    applied = migrations.apply(make_conninfo(server.dsn(dbname), options=SHARED_CLUSTER))
     if applied:
         log(f"  {dbname}: migrated ({len(applied)} migrations)")
     with psycopg.connect(server.dsn(dbname), autocommit=True) as conn:
