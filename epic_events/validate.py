@@ -35,20 +35,36 @@ def utf8(field: str, value: str) -> str:
     return value
 
 
-def text(field: str, value: str, max_length: int = 200, multiline: bool = False) -> str:
-    utf8(field, value)
+def text(field: str, value: str, max_length: int = 200) -> str:
+    """One line of text, trimmed: names, places. The database refuses spaces at
+    either end and control characters (0016); this trims what people type."""
+    value = utf8(field, value).strip()
     if "\x00" in value:
         raise InvalidInput(f"{field}: must not contain NUL characters")
-    if not value.strip():
+    if not value:
         raise InvalidInput(f"{field}: must not be blank")
     if len(value) > max_length:
         raise InvalidInput(f"{field}: at most {max_length} characters")
-    if not multiline and CONTROL.search(value):
+    if CONTROL.search(value):
         raise InvalidInput(f"{field}: must not contain control characters")
     return value
 
 
 def notes(field: str, value: str) -> str:
+    """Free text, trimmed: tabs and line breaks inside are kept (Windows line
+    ends become newlines); other control characters are refused, as in 0016."""
+    value = utf8(field, value).replace("\r\n", "\n").strip()
+    if "\x00" in value:
+        raise InvalidInput(f"{field}: must not contain NUL characters")
+    if len(value) > 10000:
+        raise InvalidInput(f"{field}: at most 10000 characters")
+    if CONTROL.search(value.replace("\t", "").replace("\n", "")):
+        raise InvalidInput(f"{field}: no control characters other than tabs and line breaks")
+    return value
+
+
+def search(field: str, value: str) -> str:
+    """Text searched for, as typed (not trimmed: a search for " Lyon" means it)."""
     utf8(field, value)
     if "\x00" in value:
         raise InvalidInput(f"{field}: must not contain NUL characters")
