@@ -51,7 +51,9 @@ def _backend(dsn: str):
         raise errors.from_database(exc) from None
     try:
         yield backend, read_migrations(str(MIGRATIONS_DIR))
-    except psycopg.OperationalError as exc:
+    except psycopg.Error as exc:
+        # Also a migration that refuses the data it finds (0016 lists the rows
+        # to fix): one line naming them, not "internal error".
         raise errors.from_database(exc) from exc
     finally:
         try:

@@ -12,10 +12,13 @@ import uuid
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from psycopg import errors, sql
 from yoyo import get_backend, read_migrations
 
 from epic_events import migrations
+from epic_events.cli.main import cli as root
+from epic_events.errors import InvalidInput
 from epic_events.paths import MIGRATIONS_DIR
 from tests import pg
 from tests.db.helpers import admin_exec, admin_one, admin_value
@@ -217,7 +220,7 @@ def before_0016(pg_server, template):
     pg.drop(pg_server, name)
 
 
-def test_the_migration_lists_the_rows_that_break_its_rules(before_0016):
+def test_the_migration_lists_the_rows_that_break_its_rules(before_0016, monkeypatch):
     db, world = before_0016
     ids = world.ids
     admin_exec(db, "update epic_events.company set name = name || ' ' where id = %(company)s", ids)
@@ -227,9 +230,19 @@ def test_the_migration_lists_the_rows_that_break_its_rules(before_0016):
                    " notes = E'ok\\x1b[2J' where id = %(event)s", ids)
     admin_exec(db, "update epic_events.employee set full_name = ' ' || full_name where id = %(sales)s", ids)
 
-    with pytest.raises(psycopg.errors.CheckViolation) as info:
+    # As a DBA sees it through the CLI: one line, exit 1 (invalid data), every row named.
+    monkeypatch.setenv("EPIC_EVENTS_ADMIN_DSN", db.admin_dsn)
+    done = CliRunner().invoke(root, ["db", "migrate"])
+    assert done.exit_code == 1, done.output
+    assert len(done.stderr.splitlines()) == 1 and "5 existing row(s) break its rules" in done.stderr
+    assert f"company {ids['company']} name" in done.stderr and f"event {ids['event']} notes" in done.stderr
+
+    # Through the Python API (what `db migrate` calls), the database's error is the cause.
+    with pytest.raises(InvalidInput) as info:
         migrations.apply(db.admin_dsn)
-    message, detail = info.value.diag.message_primary, info.value.diag.message_detail
+    cause = info.value.__cause__
+    assert isinstance(cause, psycopg.errors.CheckViolation)
+    message, detail = cause.diag.message_primary, cause.diag.message_detail
     expected = [f"company {ids['company']} name", f"client {ids['client2']} email",
                 f"event {ids['event']} location", f"event {ids['event']} notes",
                 f"employee {ids['sales']} full_name"]
