@@ -49,6 +49,8 @@ class Unreachable(AppError):
     exit_code = UNREACHABLE
 
 
+_CLEAN = "no spaces at either end, no control characters"
+
 # Constraint name -> (error class, message). Named in the migrations.
 CONSTRAINTS: dict[str, tuple[type[AppError], str]] = {
     "employee_email_key": (Conflict, "email: an employee with this email already exists"),
@@ -72,6 +74,23 @@ CONSTRAINTS: dict[str, tuple[type[AppError], str]] = {
     "event_attendees_not_negative": (InvalidInput, "attendees: must not be negative"),
     "event_notes_length": (InvalidInput, "notes: at most 10000 characters"),
     "event_ends_after_start": (InvalidInput, "ends_at: must be after starts_at"),
+    # 0016: text as typed, trimmed (the CLI trims; these speak to other clients),
+    # one client per email, nobody removes themself.
+    "employee_employee_number_clean": (InvalidInput, "employee_number: " + _CLEAN),
+    "employee_full_name_clean": (InvalidInput, "--name: " + _CLEAN),
+    "employee_email_clean": (InvalidInput, "--email: " + _CLEAN),
+    "company_name_clean": (InvalidInput, "--name: " + _CLEAN),
+    "client_full_name_clean": (InvalidInput, "--name: " + _CLEAN),
+    "client_email_clean": (InvalidInput, "--email: " + _CLEAN),
+    "client_email_key": (Conflict, "--email: a client with this email already exists "
+                         "(emails are compared ignoring case)"),
+    "event_name_clean": (InvalidInput, "--name: " + _CLEAN),
+    "event_location_clean": (InvalidInput, "--location: " + _CLEAN),
+    "event_notes_clean": (InvalidInput, "--notes: no spaces or line breaks at either end, "
+                          "no control characters other than tabs and line breaks"),
+    "permission_description_clean": (InvalidInput, "description: " + _CLEAN),
+    "employee_not_self": (PermissionDenied, "you cannot deactivate, delete or move yourself to "
+                          "another department: ask another manager"),
     "department_permission_pkey": (Conflict, "the department already holds this permission"),
     "department_permission_department_fkey": (
         InvalidInput, "department: unknown; one of management, sales, support"),

@@ -54,8 +54,8 @@ def _backend(dsn: str):
     try:
         yield backend, read_migrations(str(MIGRATIONS_DIR))
     except psycopg.Error as exc:
-        # A migration's refusal (e.g. 0001's "one environment per cluster")
-        # says what to do in its hint: keep it on the one line.
+        # A migration's refusal (0001's "one environment per cluster", 0016's
+        # list of rows to fix) says what to do: keep it on the one line.
         error = errors.from_database(exc)
         hint = exc.diag.message_hint if exc.diag else None
         raise (type(error)(f"{error} (hint: {hint})") if hint else error) from exc

@@ -1,13 +1,16 @@
 """Output: JSON and CSV for scripts, Rich tables and cards for people.
 
 JSON and CSV are stable: keys are the data model's column names, amounts are
-numbers with two decimals, timestamps ISO 8601 in UTC. Tables show money with
-a currency sign and dates in the local time zone. Rich is imported only when
-a table or card is drawn.
+exact numbers with two decimals (JSON 18500.00, never 18500.0; CSV 18500.00),
+booleans true/false, timestamps ISO 8601 in UTC. CSV text cells that a
+spreadsheet would run as a formula are neutralised. Tables show money with a
+currency sign and dates in the local time zone. Rich is imported only when a
+table or card is drawn.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -29,44 +32,90 @@ def default_format() -> str:
 
 
 # -- machine formats ------------------------------------------------------------
-def _plain(value):
+def _plain(value, money):
+    """A value as JSON/CSV carry it; `money` writes a Decimal (numeric(12,2), the
+    only numeric type in the schema: amounts) with exactly two decimals."""
     if isinstance(value, Decimal):
-        return float(value)  # numeric(12,2) round-trips exactly through a double
+        return money(value)
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, UUID):
         return str(value)
+    if isinstance(value, list):  # rows the database nested as JSON (a client's contracts)
+        return [_plain(v, money) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v, money) for k, v in value.items()}
     return value
 
 
-def _record(row: dict, columns: list[Column] | None) -> dict:
+def _record(row: dict, columns: list[Column] | None, money) -> dict:
     keys = [c.key for c in columns] if columns else list(row)
-    return {k: _plain(row.get(k)) for k in keys}
+    return {k: _plain(row.get(k), money) for k in keys}
+
+
+# The json module writes a number only from int or float (18500.0): an amount
+# goes in as a marker string, which no text can be (a database text never holds
+# NUL), and comes out as the bare number 18500.00.
+_MONEY_MARK = "\x00money\x00"
+_MONEY_MARKED = re.compile(r'"\\u0000money\\u0000(-?[0-9]+\.[0-9]{2})"')
 
 
 def to_json(data, columns=None) -> str:
     import json
 
+    def money(value: Decimal) -> str:
+        return f"{_MONEY_MARK}{value:.2f}"
+
     if isinstance(data, list):
-        payload = [_record(r, columns) for r in data]
+        payload = [_record(r, columns, money) for r in data]
     else:
-        payload = _record(data, columns)
-    return json.dumps(payload, ensure_ascii=False, indent=2)
+        payload = _record(data, columns, money)
+    return _MONEY_MARKED.sub(r"\1", json.dumps(payload, ensure_ascii=False, indent=2))
+
+
+# OWASP's rule against CSV injection: a cell starting with one of these is run
+# as a formula by spreadsheets (=HYPERLINK(...), +cmd|...); a single quote in
+# front makes it text. Only text cells: numbers, negative amounts included,
+# stay numbers.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def to_csv(rows: list[dict], columns=None) -> str:
     import csv
     import io
 
+    def money(value: Decimal) -> _Number:
+        return _Number(f"{value:.2f}")
+
     keys = [c.key for c in columns] if columns else (list(rows[0]) if rows else [])
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(keys)
     for row in rows:
-        writer.writerow(["" if (v := _plain(row.get(k))) is None else v for k in keys])
+        writer.writerow([_csv_cell(_plain(row.get(k), money)) for k in keys])
     return out.getvalue()
+
+
+class _Number:
+    """An amount in CSV: written as is (18500.00, -250.00), never neutralised."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
 
 
 # -- human formats --------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from . import config
 from .errors import InvalidInput
@@ -35,20 +35,36 @@ def utf8(field: str, value: str) -> str:
     return value
 
 
-def text(field: str, value: str, max_length: int = 200, multiline: bool = False) -> str:
-    utf8(field, value)
+def text(field: str, value: str, max_length: int = 200) -> str:
+    """One line of text, trimmed: names, places. The database refuses spaces at
+    either end and control characters (0016); this trims what people type."""
+    value = utf8(field, value).strip()
     if "\x00" in value:
         raise InvalidInput(f"{field}: must not contain NUL characters")
-    if not value.strip():
+    if not value:
         raise InvalidInput(f"{field}: must not be blank")
     if len(value) > max_length:
         raise InvalidInput(f"{field}: at most {max_length} characters")
-    if not multiline and CONTROL.search(value):
+    if CONTROL.search(value):
         raise InvalidInput(f"{field}: must not contain control characters")
     return value
 
 
 def notes(field: str, value: str) -> str:
+    """Free text, trimmed: tabs and line breaks inside are kept (Windows line
+    ends become newlines); other control characters are refused, as in 0016."""
+    value = utf8(field, value).replace("\r\n", "\n").strip()
+    if "\x00" in value:
+        raise InvalidInput(f"{field}: must not contain NUL characters")
+    if len(value) > 10000:
+        raise InvalidInput(f"{field}: at most 10000 characters")
+    if CONTROL.search(value.replace("\t", "").replace("\n", "")):
+        raise InvalidInput(f"{field}: no control characters other than tabs and line breaks")
+    return value
+
+
+def search(field: str, value: str) -> str:
+    """Text searched for, as typed (not trimmed: a search for " Lyon" means it)."""
     utf8(field, value)
     if "\x00" in value:
         raise InvalidInput(f"{field}: must not contain NUL characters")
@@ -79,23 +95,45 @@ def phone(field: str, value: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def amount(field: str, value: str | Decimal) -> Decimal:
-    raw = str(value).strip().replace("\u202f", "").replace(" ", "").replace("€", "")
-    if raw.count(",") == 1 and "." not in raw:
-        raw = raw.replace(",", ".")  # French decimal comma: 1500,50
-    try:
-        number = Decimal(raw)
-    except InvalidOperation:
-        raise InvalidInput(f"{field}: not an amount (e.g. 1500 or 1500.50)") from None
-    if not number.is_finite():
-        raise InvalidInput(f"{field}: not an amount (e.g. 1500 or 1500.50)")
-    if number < 0:
-        raise InvalidInput(f"{field}: must not be negative")
-    # Before quantize(), which cannot hold 1e26 to the cent (InvalidOperation).
-    if number > MAX_AMOUNT:
-        raise InvalidInput(f"{field}: at most {MAX_AMOUNT}")
-    if number != number.quantize(Decimal("0.01")):
+# Money, in and out: one grammar. Tables print 18,500.00 € and that reads back;
+# so do 18500, 18500.5 and 18500.50. A point always marks the cents; a comma
+# only separates thousands, and only in a number with cents (18,500.00): alone,
+# 1,000 or 1,5 could be a thousand or one and a half, so it is refused, never
+# guessed. No exponent (1e2), no more than two decimals.
+AMOUNT_HELP = ("18500, 18500.50 or 18,500.00 € as tables print (a point before the cents; "
+               "a comma only between thousands of an amount with cents: 1,000 is ambiguous)")
+_AMOUNT = re.compile(r"""
+    (?P<sign>-)?
+    (?P<units>[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)
+    (?:\.(?P<cents>[0-9]+))?
+""", re.VERBOSE)
+_AMOUNT_EXAMPLES = "write 18500, 18500.50 or 18,500.00"
+
+
+def amount(field: str, value: str | Decimal, negative: bool = False) -> Decimal:
+    """An amount of money (see AMOUNT_HELP); negative only where the column allows it."""
+    raw = utf8(field, str(value)).strip()
+    raw = (raw[:-1] if raw.endswith("€") else raw[1:] if raw.startswith("€") else raw).strip()
+    match = _AMOUNT.fullmatch(raw)
+    if match is not None and "," in match["units"] and match["cents"] is None:
+        # 1,000: a thousand, or one with three decimals as in French? Never guessed.
+        raise InvalidInput(f"{field}: {raw} is ambiguous (a comma separates thousands or decimals?); "
+                           f"write {raw.replace(',', '')} or {raw}.00, with a point before the cents")
+    if match is None and re.fullmatch(r"-?[0-9]+,[0-9]+", raw):
+        raise InvalidInput(f"{field}: {raw} is ambiguous (a comma separates thousands or decimals?); "
+                           f"write {raw.replace(',', '.')}, with a point before the cents")
+    if match is None:
+        raise InvalidInput(f"{field}: not an amount; {_AMOUNT_EXAMPLES}")
+    units, cents = match["units"], match["cents"]
+    if cents is not None and len(cents) > 2:
         raise InvalidInput(f"{field}: at most two decimals")
+    number = Decimal(units.replace(",", "") + "." + (cents or "0"))
+    if match["sign"] and number:
+        number = -number
+    if number < 0 and not negative:
+        raise InvalidInput(f"{field}: must not be negative")
+    if abs(number) > MAX_AMOUNT:
+        raise InvalidInput(f"{field}: at most {MAX_AMOUNT}")
     return number.quantize(Decimal("0.01"))
 
 

@@ -51,6 +51,7 @@ class App:
             from .. import db
 
             self._conn = db.connect(self.dsn)
+            _exact_json_numbers(self._conn)
         return self._conn
 
     def close(self) -> None:
@@ -101,6 +102,18 @@ class App:
                          or "row-level security" in exc.message):
                 raise errors.PermissionDenied(f"permission denied: {rule}") from None
             raise
+
+
+def _exact_json_numbers(conn) -> None:
+    """Amounts the database nests as JSON (a client's contracts, the dashboard's
+    sums) load as Decimal, exact as the numeric columns themselves, not as floats."""
+    import json
+    from decimal import Decimal
+    from functools import partial
+
+    from psycopg.types.json import set_json_loads
+
+    set_json_loads(partial(json.loads, parse_float=Decimal), conn)
 
 
 def _describe_command() -> None:

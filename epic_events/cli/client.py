@@ -53,7 +53,7 @@ def list_(app, mine, search, company_id, limit, offset, page, sort, desc, fmt):
       epic-events client list --page 2 --format csv > clients.csv
     """
     if search is not None:
-        search = validate.notes("search", search)
+        search = validate.search("search", search)
     window = paging(limit, offset, page)
     rows = app.run(lambda tx: tx.run("client.list_clients", {
         "mine": mine, "company_id": company_id, "search": search,
@@ -235,6 +235,9 @@ def _company_id(tx, name: str) -> int:
         if exc.diag.constraint_name == "company_name_valid":
             _, message = errors.CONSTRAINTS["company_name_valid"]  # "name: …"
             raise errors.InvalidInput("company:" + message.partition(":")[2]) from None
+        if exc.diag.constraint_name == "company_name_clean":
+            _, message = errors.CONSTRAINTS["company_name_clean"]  # "--name: …"
+            raise errors.InvalidInput("--company:" + message.partition(":")[2]) from None
         raise
 
 

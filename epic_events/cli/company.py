@@ -45,7 +45,7 @@ def list_(app, search, limit, offset, page, sort, desc, fmt):
       epic-events company list --format csv > companies.csv
     """
     if search is not None:
-        search = validate.notes("search", search)
+        search = validate.search("search", search)
     window = paging(limit, offset, page)
     rows = app.run(lambda tx: tx.run("company.list_companies", {
         "search": search, "pattern": like_pattern(search), "sort": sort, "desc": desc, **window}))

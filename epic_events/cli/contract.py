@@ -97,8 +97,9 @@ def view(app, contract_id, fmt):
 
 @contract.command()
 @click.option("--client", "client_id", metavar="ID", help="The client's id.")
-@click.option("--total", metavar="AMOUNT", help="Total amount, e.g. 1500 or 1500.50.")
-@click.option("--due", metavar="AMOUNT", help="Amount still due (default: the total).")
+@click.option("--total", metavar="AMOUNT", help=f"Total amount: {validate.AMOUNT_HELP}.")
+@click.option("--due", metavar="AMOUNT",
+              help=f"Amount still due (default: the total): {validate.AMOUNT_HELP}.")
 @click.option("--sales-contact", "sales_contact", type=ID, metavar="ID",
               help="The sales contact (default: the client's).")
 @output_option
@@ -133,9 +134,10 @@ def create(app, client_id, total, due, sales_contact, fmt):
 
 @contract.command()
 @click.argument("contract_id", type=ID, shell_complete=complete_ids("completion.contracts"))
-@click.option("--total", metavar="AMOUNT", help="New total amount.")
-@click.option("--due", metavar="AMOUNT", help="New amount still due.")
-@click.option("--pay", metavar="AMOUNT", help="Record a payment: the amount due goes down by AMOUNT.")
+@click.option("--total", metavar="AMOUNT", help=f"New total amount: {validate.AMOUNT_HELP}.")
+@click.option("--due", metavar="AMOUNT", help=f"New amount still due: {validate.AMOUNT_HELP}.")
+@click.option("--pay", metavar="AMOUNT",
+              help=f"Record a payment: the amount due goes down by AMOUNT: {validate.AMOUNT_HELP}.")
 @expect_option
 @output_option
 @click.pass_obj

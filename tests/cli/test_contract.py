@@ -75,7 +75,7 @@ def test_management_creates_an_unsigned_contract_whose_defaults_come_from_the_da
 
 def test_management_may_give_the_amount_due_and_the_sales_contact(cli):
     cli.login("manager")
-    created = cli.json("contract", "create", "--client", cli.world.ids["client"], "--total", "1500,50",
+    created = cli.json("contract", "create", "--client", cli.world.ids["client"], "--total", "1,500.50 €",
                        "--due", "500", "--sales-contact", cli.world.ids["sales2"])
     assert (created["total_amount"], created["amount_due"]) == (1500.5, 500.0)
     assert created["sales_contact_id"] == cli.world.ids["sales2"]

@@ -5,8 +5,9 @@ as Click carries undecodable bytes, very long strings).
 
 Each value is either
   - stored and read back byte-for-byte: in the command's own JSON, in
-    `view --format json`, and as the admin reads the row (emails are stored
-    stripped, phones in E.164: those normalisations are the documented ones); or
+    `view --format json`, and as the admin reads the row (text is stored
+    trimmed, notes' Windows line ends as newlines, phones in E.164: those
+    normalisations are the documented ones); or
   - refused with exit 1 and one `error:` line naming the field, nothing written
     (exit 5 too for the unique fields, naming the field, when an earlier example
     already took the value).
@@ -131,7 +132,7 @@ class Case:
     key: str  # the JSON key (data model column) that shows it
     names: tuple[str, ...]  # what a refusal may call the field
     table: str  # where the admin reads it
-    stored: Callable[[str], object] = lambda v: v  # what is stored for an accepted value
+    stored: Callable[[str], object] = str.strip  # what is stored for an accepted value
     unique: bool = False
     stdin: str | None = None
     record_id: Callable[[dict, dict], int] = field(default=lambda ids, out: out["id"])
@@ -158,7 +159,12 @@ def _event_create(option):
 
 
 def _blank_is_none(value: str):
-    return None if value.strip() == "" else value
+    return None if value.strip() == "" else value.strip()
+
+
+def _notes(value: str):
+    value = value.replace("\r\n", "\n").strip()
+    return value or None
 
 
 def _phone(value: str):
@@ -175,14 +181,14 @@ CASES = {
                                  "client"),
     "client create --email": Case("sales", lambda ids, v: ["client", "create", "--name", "Hostile Client",
                                                            "--email", v], "email", ("email",), "client",
-                                  stored=str.strip),
+                                  unique=True),
     "client create --phone": Case("sales", _client_create("--phone"), "phone", ("phone",), "client", stored=_phone),
     "client create --company": Case("sales", _client_create("--company"), "company_name", ("company", "name"),
                                     "client", stored=_blank_is_none),
     "client update --name": Case("sales", lambda ids, v: ["client", "update", str(ids["client"]), "--name", v],
                                  "full_name", ("full_name",), "client", record_id=_existing("client")),
     "client update --email": Case("sales", lambda ids, v: ["client", "update", str(ids["client"]), "--email", v],
-                                  "email", ("email",), "client", stored=str.strip, record_id=_existing("client")),
+                                  "email", ("email",), "client", unique=True, record_id=_existing("client")),
     "client update --phone": Case("sales", lambda ids, v: ["client", "update", str(ids["client"]), "--phone", v],
                                   "phone", ("phone",), "client", stored=_phone, record_id=_existing("client")),
     "client update --company": Case("sales", lambda ids, v: ["client", "update", str(ids["client"]),
@@ -221,14 +227,14 @@ CASES = {
                                                              "--location", v, "--attendees", "20"],
                                     "location", ("location",), "event"),
     "event create --notes": Case("sales", _event_create("--notes"), "notes", ("notes",), "event",
-                                 stored=_blank_is_none),
+                                 stored=_notes),
     "event update --name": Case("manager", lambda ids, v: ["event", "update", str(ids["event"]), "--name", v],
                                 "name", ("name",), "event", record_id=_existing("event")),
     "event update --location": Case("manager", lambda ids, v: ["event", "update", str(ids["event"]),
                                                                "--location", v], "location", ("location",),
                                     "event", record_id=_existing("event")),
     "event update --notes": Case("support", lambda ids, v: ["event", "update", str(ids["event"]), "--notes", v],
-                                 "notes", ("notes",), "event", stored=_blank_is_none, record_id=_existing("event")),
+                                 "notes", ("notes",), "event", stored=_notes, record_id=_existing("event")),
 }
 VIEW = {"client": "client", "company": "company", "employee": "employee", "event": "event"}
 
@@ -422,18 +428,21 @@ def test_a_malformed_number_date_or_id_is_refused_by_name(cli, name, data):
 
 # --- table output and the terminal ------------------------------------------------------------
 
-def test_control_characters_in_stored_notes_never_reach_the_terminal_raw(cli):
-    """Notes keep every character (JSON shows them exactly); a table shows control
-    characters as \\xNN, so an ESC sequence cannot clear or retitle the reader's terminal."""
+def test_control_characters_in_notes_are_refused_and_tabs_and_line_breaks_kept(cli):
+    """An ESC sequence in notes would clear or retitle the reader's terminal: the CLI
+    refuses it (and the database, 0016); tabs and line breaks are kept, and a table
+    shows them without passing any other control character through."""
     cli.login("support")
-    notes = "ok\x1b[2J\x1b]0;owned\x07\x9b31m\rend\nnext line\ttab"
     event_id = cli.world.ids["event"]
+    r = cli("event", "update", event_id, "--notes", "ok\x1b[2J\x1b]0;owned\x07", "--format", "json")
+    assert_refused(r, "notes")
+    notes = "ok\r\nend\nnext line\ttab"
     assert cli("event", "update", event_id, "--notes", notes, "--format", "json").exit_code == 0
-    assert cli.json("event", "view", event_id)["notes"] == notes
+    assert cli.json("event", "view", event_id)["notes"] == "ok\nend\nnext line\ttab"
     table = cli("event", "view", event_id, "--format", "table")
     assert table.exit_code == 0
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", table.stdout), repr(table.stdout)
-    assert "\\x1b[2J" in table.stdout and "next line" in table.stdout
+    assert "next line" in table.stdout
 
 
 def test_undecodable_password_bytes_are_refused_not_a_crash(cli):

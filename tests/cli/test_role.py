@@ -56,7 +56,7 @@ def test_view_csv_is_one_row_per_code(cli):
     cli.login("sales")
     lines = cli("role", "view", "sales", "--format", "csv").stdout.splitlines()
     assert lines[0] == "department,code,description,held,granted_at"
-    assert "sales,client:update:own,update the clients one is the sales contact of,True," in "\n".join(lines)
+    assert "sales,client:update:own,update the clients one is the sales contact of,true," in "\n".join(lines)
 
 
 def test_view_of_an_unknown_department_names_the_valid_ones(cli):
