@@ -10,11 +10,16 @@
 | 5    | conflict: concurrent change, duplicate, still referenced  |
 | 6    | database unreachable, or not configured                   |
 | 70   | internal error (a bug: run again with --debug)            |
+| 130  | interrupted (Ctrl-C, or end of input at a prompt)         |
+
+A confirmation answered "no" is exit 1 (`Declined`): nothing was done, and a
+script's `&&` must not go on as if it had been.
 """
 
 from __future__ import annotations
 
 INVALID, AUTH, DENIED, NOT_FOUND, CONFLICT, UNREACHABLE, INTERNAL = 1, 2, 3, 4, 5, 6, 70
+INTERRUPTED = 130
 
 
 class AppError(Exception):
@@ -24,9 +29,21 @@ class AppError(Exception):
         super().__init__(message)
         self.message = message
 
+    def line(self) -> str:
+        """The one line printed on stderr."""
+        return f"error: {self.message}"
+
 
 class InvalidInput(AppError):
     exit_code = INVALID
+
+
+class Declined(AppError):
+    """A confirmation answered "no": nothing was done."""
+    exit_code = INVALID
+
+    def line(self) -> str:
+        return f"aborted: {self.message}"
 
 
 class NotLoggedIn(AppError):

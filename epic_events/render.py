@@ -85,7 +85,14 @@ def human(value, kind: str = "text") -> str:
 def console():
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # Rich would exit 1; the reader going away (`| head`) is not an error:
+            # the CLI's root handles it (exit 0, quietly).
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console(highlight=False, soft_wrap=False)
 
 
 def table(rows: list[dict], columns: list[Column], title: str | None = None, caption: str | None = None):

@@ -42,10 +42,7 @@ def rollback(count, everything, yes):
     from .. import migrations
 
     what = "every migration (ALL DATA IS LOST)" if everything else f"{count} migration(s)"
-    if not yes:
-        if not options.stdin_is_terminal():  # looked up at call time: tests play a terminal
-            raise errors.InvalidInput("rollback: pass --yes to confirm without a terminal")
-        click.confirm(f"Roll back {what}?", abort=True)
+    options.confirm(f"Roll back {what}?", yes, "rollback", "nothing was rolled back")
     for mid in migrations.rollback(database.admin_dsn(), None if everything else count):
         click.echo(f"rolled back {mid}")
 

@@ -179,11 +179,21 @@ def delete_record(app, what: str, delete_query: str, state_query: str, record_id
 
 def confirm_delete(what: str, yes: bool) -> None:
     """Deleting asks first on a terminal; a script must say --yes."""
+    confirm(f"Delete {what}? This cannot be undone", yes, "delete", f"{what} was not deleted")
+
+
+def confirm(question: str, yes: bool, action: str, declined: str) -> None:
+    """What cannot be undone asks first on a terminal; without one, --yes is required.
+
+    "No" is exit 1 (errors.Declined: nothing was done); Ctrl-C at the question is
+    130 (interrupted), as anywhere.
+    """
     if yes:
         return
     if not stdin_is_terminal():
-        raise errors.InvalidInput("delete: pass --yes to confirm without a terminal")
-    click.confirm(f"Delete {what}? This cannot be undone", abort=True, err=True)
+        raise errors.InvalidInput(f"{action}: pass --yes to confirm without a terminal")
+    if not click.confirm(question, default=False, err=True):
+        raise errors.Declined(declined)
 
 
 def like_pattern(search: str | None) -> str | None:
