@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import errors, observability, validate
-from ..render import Column, emit
+from ..render import Column, emit, human
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
 from .options import (ask, complete_ids, delete_record, emit_page, expect_option, no_row_error,
                       optional, output_option, paging, paging_options, parse_expected, parse_id)
@@ -197,17 +197,32 @@ def update(app, contract_id, total, due, pay, if_updated_at, fmt):
 
 @contract.command()
 @click.argument("contract_id", type=ID, shell_complete=complete_ids("completion.contracts"))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @output_option
 @click.pass_obj
-def sign(app, contract_id, fmt):
+def sign(app, contract_id, yes, fmt):
     """Sign a contract: the database stamps signed_at; a signature is final.
 
     Sales sign the contracts they are the sales contact of; management any.
+    On a terminal it asks first; a script passes --yes (as for delete).
 
     \b
-    Example:
+    Examples:
       epic-events contract sign 7
+      epic-events contract sign 7 --yes --format json
     """
+    question = f"Sign contract {contract_id}? A signature is final"
+    if not yes and options.stdin_is_terminal():
+        current = app.run(lambda tx: tx.run("contract.get_contract", {"id": contract_id}))
+        if current is None:
+            raise errors.NotFound(f"contract {contract_id}: not found")
+        if current["is_signed"]:
+            raise errors.Conflict(f"contract {contract_id} is already signed (on "
+                                  f"{human(current['signed_at'])})")
+        question = (f"Sign contract {contract_id} ({current['client_name']}, "
+                    f"{human(current['total_amount'], 'money')})? A signature is final")
+    options.confirm(question, yes, "sign", f"contract {contract_id} was not signed")
+
     def work(tx):
         signed = tx.run("contract.sign_contract", {"id": contract_id})
         if signed is None:

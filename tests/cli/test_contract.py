@@ -1,5 +1,6 @@
 """SPEC "Default rights" and "Commands" for contracts, through the CLI."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -264,7 +265,7 @@ def test_sales_sign_their_own_contract_and_the_database_stamps_it(cli, monkeypat
     recorded = []
     monkeypatch.setattr(observability, "event", lambda message, **data: recorded.append((message, data)))
     cli.login("sales")
-    signed = cli.json("contract", "sign", cli.world.ids["contract"])
+    signed = cli.json("contract", "sign", cli.world.ids["contract"], "--yes")
     assert signed["is_signed"] is True and signed["signed_at"] is not None
     is_signed, signed_at = stored(cli, "contract")[2:4]
     assert is_signed and signed_at is not None
@@ -278,7 +279,7 @@ def test_sales_cannot_sign_another_sales_contract(cli):
     cli.login("sales")
     for contract_id in (other, cli.world.ids["contract2"]):
         before = stored(cli, contract_id)
-        r = cli("contract", "sign", contract_id)
+        r = cli("contract", "sign", contract_id, "--yes")
         assert r.exit_code == 3
         assert "contract:sign:own" in r.stderr
         assert stored(cli, contract_id) == before
@@ -288,7 +289,7 @@ def test_the_database_refuses_a_signature_once_the_right_is_revoked(cli):
     admin_one(cli.world, "delete from epic_events.department_permission where department = 'sales'"
               " and permission_code = 'contract:sign:own' returning 1")
     cli.login("sales")
-    r = cli("contract", "sign", cli.world.ids["contract"])
+    r = cli("contract", "sign", cli.world.ids["contract"], "--yes")
     assert r.exit_code == 3 and "contract:sign:own" in r.stderr
     assert stored(cli, "contract")[2] is False
     # Updating the amounts is another right, still held.
@@ -297,7 +298,7 @@ def test_the_database_refuses_a_signature_once_the_right_is_revoked(cli):
 
 def test_support_cannot_sign(cli):
     cli.login("support")
-    r = cli("contract", "sign", cli.world.ids["contract"])
+    r = cli("contract", "sign", cli.world.ids["contract"], "--yes")
     assert r.exit_code == 3 and "contract:sign" in r.stderr
     assert stored(cli, "contract")[2] is False
 
@@ -305,9 +306,9 @@ def test_support_cannot_sign(cli):
 def test_management_signs_any_contract_once(cli):
     other = unsigned_contract_of_sales2(cli)
     cli.login("manager")
-    assert cli.json("contract", "sign", other)["is_signed"] is True
+    assert cli.json("contract", "sign", other, "--yes")["is_signed"] is True
     first = stored(cli, other)
-    r = cli("contract", "sign", other)
+    r = cli("contract", "sign", other, "--yes")
     assert r.exit_code == 5
     assert f"contract {other} is already signed" in r.stderr
     assert stored(cli, other) == first
@@ -315,7 +316,7 @@ def test_management_signs_any_contract_once(cli):
 
 def test_signing_a_missing_contract_is_not_found(cli):
     cli.login("manager")
-    r = cli("contract", "sign", "999999")
+    r = cli("contract", "sign", "999999", "--yes")
     assert r.exit_code == 4 and "not found" in r.stderr
 
 
@@ -499,3 +500,26 @@ def test_contract_list_filters_are_served_by_their_indexes(world):
     for who, filters, index in cases:
         used = indexes_used(world.as_(who), "contract.list_contracts", list_parameters(**filters))
         assert index in used, f"{who} {filters}: expected {index}, the plan used {used}"
+
+
+def test_signing_asks_first_on_a_terminal_and_no_signs_nothing(cli):
+    cli.login("sales")
+    cli.as_terminal()
+    contract_id = cli.world.ids["contract"]
+    r = cli("contract", "sign", contract_id, input="n\n")
+    assert r.exit_code == 1
+    assert (f"Sign contract {contract_id} (Client of sales, 1,000.00 €)? A signature is final"
+            in r.stderr)
+    assert r.stderr.endswith(f"aborted: contract {contract_id} was not signed\n")
+    assert stored(cli, "contract")[2] is False
+    r = cli("contract", "sign", contract_id, "--format", "json", input="y\n")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["is_signed"] is True
+
+
+def test_signing_without_a_terminal_needs_yes_as_deleting_does(cli):
+    cli.login("sales")
+    r = cli("contract", "sign", cli.world.ids["contract"])
+    assert r.exit_code == 1
+    assert "sign: pass --yes to confirm without a terminal" in r.stderr
+    assert stored(cli, "contract")[2] is False

@@ -95,7 +95,7 @@ MID_COMMAND = [
                  id="client update: after the update, before reading it back"),
     pytest.param("manager", ["client", "reassign", "{client}", "{sales2}"], "client.reassign_client", None,
                  id="client reassign: after the client and its contracts moved"),
-    pytest.param("sales", ["contract", "sign", "{contract}"], "contract.sign_contract", None,
+    pytest.param("sales", ["contract", "sign", "{contract}", "--yes"], "contract.sign_contract", None,
                  id="contract sign: after the signature"),
     pytest.param("sales", ["contract", "update", "{contract}", "--pay", "100"], "contract.update_contract", None,
                  id="contract update --pay: after the payment"),
