@@ -8,7 +8,8 @@ from .. import errors, validate
 from ..render import Column, emit
 from . import options
 from .options import (ask, complete_ids, delete_record, emit_page, expect_option, like_pattern,
-                      no_row_error, optional, output_option, paging, paging_options, parse_expected)
+                      no_row_error, optional, output_option, paging, paging_options, parse_expected,
+                      require_employee)
 from .options import ID
 
 LIST = [
@@ -197,6 +198,7 @@ def reassign(app, client_id, employee_id, fmt):
       epic-events client reassign 12 7
     """
     def work(tx):
+        require_employee(tx, employee_id)
         if tx.run("client.reassign_client", {"id": client_id, "employee_id": employee_id}) is None:
             raise no_row_error(tx.run("client.client_state", {"id": client_id}),
                                f"client {client_id}", None, RULE_REASSIGN)

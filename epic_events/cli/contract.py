@@ -8,7 +8,8 @@ from .. import errors, observability, validate
 from ..render import Column, emit, human
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
 from .options import (ask, complete_ids, delete_record, emit_page, expect_option, no_row_error,
-                      optional, output_option, paging, paging_options, parse_expected, parse_id)
+                      optional, output_option, paging, paging_options, parse_expected, parse_id,
+                      require_employee)
 from .options import ID
 
 LIST = [
@@ -258,6 +259,7 @@ def reassign(app, contract_id, employee_id, fmt):
       epic-events contract reassign 7 3
     """
     def work(tx):
+        require_employee(tx, employee_id)
         if tx.run("contract.reassign_contract", {"id": contract_id, "employee_id": employee_id}) is None:
             raise no_row_error(tx.run("contract.contract_state", {"id": contract_id}),
                                f"contract {contract_id}", None, RULE_REASSIGN)

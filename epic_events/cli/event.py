@@ -10,7 +10,8 @@ from .. import errors, validate
 from ..render import Column, emit
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
 from .options import (ask, complete_ids, delete_record, emit_page, expect_option, no_row_error,
-                      optional, output_option, paging, paging_options, parse_expected, parse_id)
+                      optional, output_option, paging, paging_options, parse_expected, parse_id,
+                      require_employee)
 from .options import ID
 
 LIST = [
@@ -258,6 +259,8 @@ def assign_support(app, event_id, employee_id, unassign, fmt):
         raise errors.InvalidInput("assign-support: give EMPLOYEE_ID or --none (one of them)")
 
     def work(tx):
+        if employee_id is not None:
+            require_employee(tx, employee_id)
         if tx.run("event.assign_support", {"id": event_id, "employee_id": employee_id}) is None:
             raise no_row_error(tx.run("event.event_state", {"id": event_id}),
                                f"event {event_id}", None, RULE_ASSIGN)

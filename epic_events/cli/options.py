@@ -149,6 +149,14 @@ def no_row_error(state: dict | None, what: str, expected, rule: str) -> errors.A
     return errors.PermissionDenied(f"permission denied: {rule}")
 
 
+def require_employee(tx, employee_id: int) -> None:
+    """A target employee who does not exist is "not found" (exit 4); one who exists in
+    the wrong department, or inactive, is left to the database's own refusal (exit 1).
+    Everyone reads the staff directory, so this is the same answer for every caller."""
+    if tx.run("employee.employee_state", {"id": employee_id}) is None:
+        raise errors.NotFound(f"employee {employee_id}: not found")
+
+
 def parse_expected(value: str | None):
     if value is None:
         return None

@@ -193,3 +193,10 @@ def test_csv_shape(cli):
     assert header == ("id,full_name,email,phone,company_id,company_name,sales_contact_id,"
                       "sales_contact_name,created_at,updated_at,last_contact_at")
     assert len(r.stdout.splitlines()) == 3
+
+
+def test_reassigning_to_an_employee_who_does_not_exist_is_not_found(cli):
+    cli.login("manager")
+    r = cli("client", "reassign", cli.world.ids["client"], "999999")
+    assert r.exit_code == 4
+    assert r.stderr == "error: employee 999999: not found\n"

@@ -523,3 +523,11 @@ def test_signing_without_a_terminal_needs_yes_as_deleting_does(cli):
     assert r.exit_code == 1
     assert "sign: pass --yes to confirm without a terminal" in r.stderr
     assert stored(cli, "contract")[2] is False
+
+
+def test_reassigning_a_contract_to_an_employee_who_does_not_exist_is_not_found(cli):
+    cli.login("manager")
+    r = cli("contract", "reassign", cli.world.ids["contract"], "999999")
+    assert (r.exit_code, r.stderr) == (4, "error: employee 999999: not found\n")
+    r = cli("contract", "reassign", cli.world.ids["contract"], cli.world.ids["support"])
+    assert r.exit_code == 1 and "not an active sales employee" in r.stderr

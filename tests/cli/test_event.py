@@ -496,3 +496,11 @@ def test_event_list_filters_are_served_by_their_indexes(world):
     for who, filters, index in cases:
         used = indexes_used(world.as_(who), "event.list_events", list_parameters(**filters))
         assert index in used, f"{who} {filters}: expected {index}, the plan used {used}"
+
+
+def test_assigning_an_employee_who_does_not_exist_is_not_found(cli):
+    cli.login("manager")
+    r = cli("event", "assign-support", cli.world.ids["event"], "999999")
+    assert (r.exit_code, r.stderr) == (4, "error: employee 999999: not found\n")
+    r = cli("event", "assign-support", cli.world.ids["event"], cli.world.ids["sales"])
+    assert r.exit_code == 1 and "not an active support employee" in r.stderr

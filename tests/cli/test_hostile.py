@@ -379,7 +379,7 @@ MALFORMED = {
                                       ("if-updated-at", "changed by someone else"), (5,)),
     "client view ID": ("sales", lambda i, v: ["client", "view", v], ("CLIENT_ID", "client"), (4,)),
     "event assign-support ID ID": ("manager", lambda i, v: ["event", "assign-support", str(i["event"]), v],
-                                   ("EMPLOYEE_ID", "support_contact"), (4,)),
+                                   ("EMPLOYEE_ID", "support_contact", "employee"), (4,)),
     # Free text that only a known value passes.
     "login --email": (None, lambda i, v: ["login", "--email", v, "--password-stdin"], ("email", "login failed"),
                       (2,), PASSWORD + "\n"),
