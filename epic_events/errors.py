@@ -82,13 +82,13 @@ CONSTRAINTS: dict[str, tuple[type[AppError], str]] = {
     "client_email_valid": (InvalidInput, "email: not a valid email address"),
     "client_phone_valid": (InvalidInput, "phone: not a valid phone number"),
     "contract_total_amount_not_negative": (InvalidInput, "total_amount: must not be negative"),
-    "contract_amount_due_range": (InvalidInput, "amount_due: must be between 0 and total_amount"),
+    "contract_amount_due_range": (InvalidInput, "amount_due: the amount due must be between 0 and the total"),
     "contract_signature_is_final": (Conflict, "is_signed: a signed contract cannot be unsigned"),
     "event_name_valid": (InvalidInput, "name: must be 1-200 characters, no control characters"),
     "event_location_valid": (InvalidInput, "location: must be 1-500 characters"),
     "event_attendees_not_negative": (InvalidInput, "attendees: must not be negative"),
     "event_notes_length": (InvalidInput, "notes: at most 10000 characters"),
-    "event_ends_after_start": (InvalidInput, "ends_at: must be after starts_at"),
+    "event_ends_after_start": (InvalidInput, "ends_at: must be after the start"),
     "department_permission_pkey": (Conflict, "the department already holds this permission"),
     "department_permission_department_fkey": (
         InvalidInput, "department: unknown; one of management, sales, support"),
@@ -103,6 +103,14 @@ STILL_REFERENCED = {
     "client": "delete its contracts first",
     "contract": "delete its events first",
 }
+
+
+def renamed(exc: AppError, fields: dict[str, str]) -> AppError:
+    """The same error, its leading "column:" replaced by the option the user typed."""
+    field, colon, rest = exc.message.partition(":")
+    if not colon or field not in fields:
+        return exc
+    return type(exc)(fields[field] + colon + rest)
 
 
 def from_database(exc: Exception) -> AppError:

@@ -30,6 +30,9 @@ RULE_CREATE = ("creating a client needs client:create, or client:create:own with
 RULE_UPDATE = "updating a client needs client:update, or client:update:own as its sales contact"
 RULE_REASSIGN = "reassigning a client needs client:update (management)"
 RULE_DELETE = "deleting a client needs client:delete (management)"
+# The columns the database names in its refusals, as the options of create and update.
+FIELDS = {"full_name": "--name", "email": "--email", "phone": "--phone", "company_id": "--company",
+          "sales_contact_id": "--sales-contact", "last_contact_at": "--last-contact"}
 
 
 @click.group()
@@ -54,7 +57,7 @@ def list_(app, mine, search, company_id, limit, offset, page, sort, desc, fmt):
       epic-events client list --page 2 --format csv > clients.csv
     """
     if search is not None:
-        search = validate.notes("search", search)
+        search = validate.notes("--search", search)
     window = paging(limit, offset, page)
     rows = app.run(lambda tx: tx.run("client.list_clients", {
         "mine": mine, "company_id": company_id, "search": search,
@@ -116,7 +119,7 @@ def create(app, name, email, phone, company, sales_contact, fmt):
             "sales_contact_id": sales_contact, "last_contact_at": None})
         return tx.run("client.get_client", {"id": new_id})
 
-    row = app.run(work, rule=RULE_CREATE)
+    row = app.run(work, rule=RULE_CREATE, fields=FIELDS)
     emit(row, app.format(fmt), RECORD, title=f"Created client {row['id']}")
 
 
@@ -158,11 +161,11 @@ def update(app, client_id, name, email, phone, company, last_contact, if_updated
         company = ask(None, "company", "--company", optional(validate.text), "Company",
                       default=current["company_name"] or "", required=False) or ""
     else:
-        name = validate.text("full_name", name) if name is not None else None
-        email = validate.email("email", email) if email is not None else None
-        phone = optional(validate.phone)("phone", phone) or "" if phone is not None else None
-        company = optional(validate.text)("company", company) or "" if company is not None else None
-    last = validate.moment("last_contact_at", last_contact) if last_contact is not None else None
+        name = validate.text("--name", name) if name is not None else None
+        email = validate.email("--email", email) if email is not None else None
+        phone = optional(validate.phone)("--phone", phone) or "" if phone is not None else None
+        company = optional(validate.text)("--company", company) or "" if company is not None else None
+    last = validate.moment("--last-contact", last_contact) if last_contact is not None else None
 
     def work(tx):
         before = tx.run("client.client_state", {"id": client_id})
@@ -181,7 +184,7 @@ def update(app, client_id, name, email, phone, company, last_contact, if_updated
                                f"client {client_id}", seen, RULE_UPDATE)
         return tx.run("client.get_client", {"id": client_id})
 
-    row = app.run(work, rule=RULE_UPDATE)
+    row = app.run(work, rule=RULE_UPDATE, fields=FIELDS)
     emit(row, app.format(fmt), RECORD, title=f"Updated client {row['id']}")
 
 
@@ -236,7 +239,7 @@ def _company_id(tx, name: str) -> int:
         # The database's rule on company names (0007), named after this command's option.
         if exc.diag.constraint_name == "company_name_valid":
             _, message = errors.CONSTRAINTS["company_name_valid"]  # "name: …"
-            raise errors.InvalidInput("company:" + message.partition(":")[2]) from None
+            raise errors.InvalidInput("--company:" + message.partition(":")[2]) from None
         raise
 
 

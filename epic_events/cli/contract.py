@@ -36,6 +36,9 @@ RULE_UPDATE = ("updating a contract needs contract:update, or contract:update:ow
 RULE_SIGN = "signing a contract needs contract:sign, or contract:sign:own as its sales contact"
 RULE_REASSIGN = "reassigning a contract needs contract:update (management)"
 RULE_DELETE = "deleting a contract needs contract:delete (management)"
+# The columns the database names in its refusals, as the options of create and update.
+FIELDS = {"client_id": "--client", "total_amount": "--total", "amount_due": "--due",
+          "sales_contact_id": "--sales-contact"}
 
 
 @click.group()
@@ -128,7 +131,7 @@ def create(app, client_id, total, due, sales_contact, fmt):
             "total_amount": total, "amount_due": due})
         return tx.run("contract.get_contract", {"id": new_id})
 
-    row = app.run(work, rule=RULE_CREATE)
+    row = app.run(work, rule=RULE_CREATE, fields=FIELDS)
     emit(row, app.format(fmt), DETAIL, title=f"Created contract {row['id']}")
 
 
@@ -168,8 +171,8 @@ def update(app, contract_id, total, due, pay, if_updated_at, fmt):
         due = ask(None, "amount_due", "--due", validate.amount, "Amount due",
                   default=f"{current['amount_due']:.2f}")
     else:
-        total = validate.amount("total_amount", total) if total is not None else None
-        due = validate.amount("amount_due", due) if due is not None else None
+        total = validate.amount("--total", total) if total is not None else None
+        due = validate.amount("--due", due) if due is not None else None
         pay = _payment(pay) if pay is not None else None
 
     def work(tx):
@@ -182,7 +185,7 @@ def update(app, contract_id, total, due, pay, if_updated_at, fmt):
         if pay is not None and before["may_update"] and pay > before["amount_due"]:
             # The check contract_amount_due_range refuses it anyway; this says why.
             raise errors.InvalidInput(
-                f"amount_due: a payment of {pay:.2f} is more than the {before['amount_due']:.2f} "
+                f"--pay: a payment of {pay:.2f} is more than the {before['amount_due']:.2f} "
                 "still due")
         updated = tx.run("contract.update_contract", {
             "id": contract_id, "expected_updated_at": seen,
@@ -192,7 +195,9 @@ def update(app, contract_id, total, due, pay, if_updated_at, fmt):
                                f"contract {contract_id}", seen, RULE_UPDATE)
         return tx.run("contract.get_contract", {"id": contract_id})
 
-    row = app.run(work, rule=RULE_UPDATE)
+    # The amount due out of range is blamed on what was typed: --pay, --due, else --total.
+    blamed = "--pay" if pay is not None else "--due" if due is not None else "--total"
+    row = app.run(work, rule=RULE_UPDATE, fields={**FIELDS, "amount_due": blamed})
     emit(row, app.format(fmt), DETAIL, title=f"Updated contract {row['id']}")
 
 
@@ -286,9 +291,9 @@ def delete(app, contract_id, yes):
 
 # -- helpers ----------------------------------------------------------------------
 def _payment(value: str):
-    paid = validate.amount("pay", value)
+    paid = validate.amount("--pay", value)
     if paid == 0:
-        raise errors.InvalidInput("pay: must be more than 0")
+        raise errors.InvalidInput("--pay: must be more than 0")
     return paid
 
 

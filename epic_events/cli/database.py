@@ -122,7 +122,7 @@ def bootstrap(email, name, phone, password_stdin):
 
     email = ask(email, "email", "--email", validate.email, "Email")
     name = ask(name, "full_name", "--name", validate.text, "Full name")
-    phone = validate.phone("phone", phone) if phone else None
+    phone = validate.phone("--phone", phone) if phone else None
     password = validate.password(read_password(password_stdin, confirm=True))
     password_hash = auth.hash_password(password)
     conn = database.connect(database.admin_dsn())

@@ -32,6 +32,9 @@ RULE_UPDATE = ("updating, deactivating or reactivating an employee needs employe
                "(management)")
 RULE_DELETE = "deleting an employee needs employee:delete (management)"
 
+# The columns the database names in its refusals, as the options of create and update.
+OPTIONS = {"full_name": "--name", "email": "--email", "phone": "--phone", "department": "--department"}
+
 
 @click.group()
 def employee():
@@ -114,7 +117,7 @@ def create(app, name, email, department, phone, password_stdin, fmt):
             "password_hash": password_hash})
         return tx.run("employee.get_employee", {"id": new_id})
 
-    row = app.run(work, rule=RULE_CREATE)
+    row = app.run(work, rule=RULE_CREATE, fields=OPTIONS)
     observability.event("employee created", employee_id=row["id"], department=row["department"])
     emit(row, app.format(fmt), RECORD, title=_title("Created employee", row))
 
@@ -163,10 +166,10 @@ def update(app, employee_id, name, email, phone, department, reset_password, pas
         department = ask(None, "department", "--department", parse_department,
                          f"Department ({', '.join(DEPARTMENTS)})", default=current["department"])
     else:
-        name = validate.text("full_name", name) if name is not None else None
-        email = validate.email("email", email) if email is not None else None
-        phone = optional(validate.phone)("phone", phone) or "" if phone is not None else None
-        department = parse_department("department", department) if department is not None else None
+        name = validate.text("--name", name) if name is not None else None
+        email = validate.email("--email", email) if email is not None else None
+        phone = optional(validate.phone)("--phone", phone) or "" if phone is not None else None
+        department = parse_department("--department", department) if department is not None else None
     password_hash = None
     if reset_password:
         _require(app, "employee:update", RULE_UPDATE)
@@ -195,7 +198,7 @@ def update(app, employee_id, name, email, phone, department, reset_password, pas
                                    f"employee {employee_id}", seen, RULE_UPDATE)
         return before, tx.run("employee.get_employee", {"id": employee_id})
 
-    before, row = app.run(work, rule=RULE_UPDATE)
+    before, row = app.run(work, rule=RULE_UPDATE, fields=OPTIONS)
     changed = [f for f in FIELDS if row is not None and row[f] != before[f]]
     if password_hash is not None:
         changed.append("password_hash")  # the name only: never a value

@@ -40,6 +40,9 @@ RULE_CREATE = ("creating an event needs event:create, or event:create:own_client
 RULE_UPDATE = "updating an event needs event:update, or event:update:assigned as its support contact"
 RULE_ASSIGN = "assigning an event's support contact needs event:update (management)"
 RULE_DELETE = "deleting an event needs event:delete (management)"
+# The columns the database names in its refusals, as the options of create and update.
+FIELDS = {"contract_id": "--contract", "name": "--name", "starts_at": "--start", "ends_at": "--end",
+          "location": "--location", "attendees": "--attendees", "notes": "--notes"}
 DATE_ONLY = re.compile(r"^\s*(\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{2}-\d{2})\s*$")
 
 
@@ -74,10 +77,10 @@ def list_(app, no_support, mine, starts_from, starts_to, contract_id, limit, off
       epic-events event list --no-support --from 01/06/2027 --to 30/06/2027
       epic-events event list --contract 7 --sort name --format csv > events.csv
     """
-    since = validate.moment("from", starts_from) if starts_from is not None else None
+    since = validate.moment("--from", starts_from) if starts_from is not None else None
     until = _until(starts_to) if starts_to is not None else None
     if since is not None and until is not None and until < since:
-        raise errors.InvalidInput("to: before --from")
+        raise errors.InvalidInput("--to: before --from")
     window = paging(limit, offset, page)
 
     def work(tx):
@@ -165,7 +168,7 @@ def create(app, contract_id, name, start, end, location, attendees, notes, fmt):
             "location": location, "attendees": attendees, "notes": notes})
         return tx.run("event.get_event", {"id": new_id})
 
-    row = app.run(work, rule=RULE_CREATE)
+    row = app.run(work, rule=RULE_CREATE, fields=FIELDS)
     emit(row, app.format(fmt), DETAIL, title=f"Created event {row['id']}")
 
 
@@ -211,15 +214,15 @@ def update(app, event_id, name, start, end, location, attendees, notes, if_updat
         notes = ask(None, "notes", "--notes", optional(validate.notes), "Notes",
                     default=current["notes"] or "", required=False) or ""
     else:
-        name = validate.text("name", name) if name is not None else None
-        starts_at = validate.moment("starts_at", start) if start is not None else None
-        ends_at = validate.moment("ends_at", end) if end is not None else None
+        name = validate.text("--name", name) if name is not None else None
+        starts_at = validate.moment("--start", start) if start is not None else None
+        ends_at = validate.moment("--end", end) if end is not None else None
         if starts_at is not None and ends_at is not None:
-            _ends_after(starts_at)("ends_at", end)
-        location = _location("location", location) if location is not None else None
-        attendees = validate.count("attendees", attendees) if attendees is not None else None
+            _ends_after(starts_at)("--end", end)
+        location = _location("--location", location) if location is not None else None
+        attendees = validate.count("--attendees", attendees) if attendees is not None else None
         # Blank clears, as "" does (and as on create).
-        notes = (optional(validate.notes)("notes", notes) or "") if notes is not None else None
+        notes = (optional(validate.notes)("--notes", notes) or "") if notes is not None else None
 
     def work(tx):
         before = tx.run("event.event_state", {"id": event_id})
@@ -235,7 +238,7 @@ def update(app, event_id, name, start, end, location, attendees, notes, if_updat
                                f"event {event_id}", seen, RULE_UPDATE)
         return tx.run("event.get_event", {"id": event_id})
 
-    row = app.run(work, rule=RULE_UPDATE)
+    row = app.run(work, rule=RULE_UPDATE, fields=FIELDS)
     emit(row, app.format(fmt), DETAIL, title=f"Updated event {row['id']}")
 
 
@@ -295,7 +298,7 @@ def _ends_after(starts_at):
     def parse(field, value):
         ends_at = validate.moment(field, value)
         if ends_at <= starts_at:
-            raise errors.InvalidInput(f"{field}: must be after starts_at")
+            raise errors.InvalidInput(f"{field}: must be after the start")
         return ends_at
     return parse
 
@@ -304,7 +307,7 @@ def _until(value: str):
     """--to: a date alone means up to the end of that day."""
     from datetime import timedelta
 
-    until = validate.moment("to", value)
+    until = validate.moment("--to", value)
     if DATE_ONLY.match(value):
         until += timedelta(days=1, microseconds=-1)
     return until

@@ -92,11 +92,12 @@ def read_password(from_stdin: bool, confirm: bool, label: str = "Password") -> s
 def ask(value, field: str, option: str, parse, prompt: str, default=None, required: bool = True):
     """The option's value parsed, else a validated prompt on a terminal, else an error.
 
-    `parse(field, text)` raises InvalidInput naming the field; on a terminal the
-    question is asked again until the answer is valid.
+    `parse(name, text)` raises InvalidInput naming what the user typed (the
+    option, e.g. --total, not the column total_amount); on a terminal the
+    question is asked again until the answer is valid. `field` is the column.
     """
     if value is not None:
-        return parse(field, value)
+        return parse(option, value)
     if not stdin_is_terminal():
         if not required:
             return None
@@ -109,7 +110,7 @@ def ask(value, field: str, option: str, parse, prompt: str, default=None, requir
         if not required and answer.strip() == "":
             return None
         try:
-            return parse(field, answer)
+            return parse(option, answer)
         except errors.InvalidInput as exc:
             click.echo(f"  {exc.message}", err=True)
 
@@ -160,7 +161,7 @@ def require_employee(tx, employee_id: int) -> None:
 def parse_expected(value: str | None):
     if value is None:
         return None
-    return validate.moment("if-updated-at", value)
+    return validate.moment("--if-updated-at", value)
 
 
 def stdin_is_terminal() -> bool:

@@ -83,10 +83,10 @@ def test_bootstrap_is_refused_even_when_the_only_manager_is_deactivated(cli):
 
 
 @pytest.mark.parametrize("args, password, message", [
-    (("--email", "not-an-email", "--name", "Bea"), BOSS_PASSWORD, "email: not a valid email address"),
-    (("--email", BOSS, "--name", "   "), BOSS_PASSWORD, "full_name: must not be blank"),
+    (("--email", "not-an-email", "--name", "Bea"), BOSS_PASSWORD, "--email: not a valid email address"),
+    (("--email", BOSS, "--name", "   "), BOSS_PASSWORD, "--name: must not be blank"),
     (("--email", BOSS, "--name", "Bea"), "short", "password: at least 8 characters"),
-    (("--email", BOSS, "--name", "Bea", "--phone", "12"), BOSS_PASSWORD, "phone: not a valid phone"),
+    (("--email", BOSS, "--name", "Bea", "--phone", "12"), BOSS_PASSWORD, "--phone: not a valid phone"),
     (("--name", "Bea"), BOSS_PASSWORD, "missing option --email"),
 ])
 def test_bootstrap_refuses_invalid_input_and_creates_nothing(cli, args, password, message):

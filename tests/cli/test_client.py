@@ -113,8 +113,8 @@ def test_view_of_a_missing_client_is_not_found(cli):
 def test_bad_input_is_refused_and_changes_nothing(cli):
     cli.login("sales")
     before = admin_one(cli.world, "select count(*) from epic_events.client")
-    for args, field in ((("--email", "not-an-email"), "email"), (("--phone", "12"), "phone"),
-                        (("--name", " "), "full_name")):
+    for args, field in ((("--email", "not-an-email"), "--email"), (("--phone", "12"), "--phone"),
+                        (("--name", " "), "--name")):
         base = {"--name": "Ok Name", "--email": "ok@x.io"}
         base.update(dict([args]))
         r = cli("client", "create", *[x for kv in base.items() for x in kv])
@@ -136,7 +136,7 @@ def test_a_company_name_the_database_refuses_names_the_company_option(cli):
                     ["client", "update", cli.world.ids["client"]]):
         r = cli(*command, "--company", "Forbidden Corp")
         assert r.exit_code == 1, r.stderr
-        assert r.stderr == "error: company: must be 1-200 characters, no control characters\n"
+        assert r.stderr == "error: --company: must be 1-200 characters, no control characters\n"
     assert admin_one(cli.world, "select count(*) from epic_events.client") == before
     assert admin_one(cli.world, "select count(*) from epic_events.company"
                                 " where name = 'Forbidden Corp'") == (0,)
@@ -154,7 +154,7 @@ def test_missing_options_are_asked_on_a_terminal(cli):
     r = cli("client", "create", "--format", "json",
             input="Ada Lovelace\nnot-an-email\nada@x.io\n06 12 34 56 78\n\n")
     assert r.exit_code == 0, r.stderr
-    assert "email: not a valid email address" in r.stderr
+    assert "--email: not a valid email address" in r.stderr
     assert '"email": "ada@x.io"' in r.stdout
 
 
@@ -200,3 +200,16 @@ def test_reassigning_to_an_employee_who_does_not_exist_is_not_found(cli):
     r = cli("client", "reassign", cli.world.ids["client"], "999999")
     assert r.exit_code == 4
     assert r.stderr == "error: employee 999999: not found\n"
+
+
+def test_errors_name_the_option_typed_not_the_column(cli):
+    cli.login("sales")
+    r = cli("client", "update", cli.world.ids["client"], "--last-contact", "yesterday")
+    assert r.exit_code == 1 and r.stderr.startswith("error: --last-contact: not a date")
+    r = cli("client", "create", "--name", "Ada", "--email", "ada@x.io",
+            "--sales-contact", cli.world.ids["support"])
+    assert r.exit_code in (1, 3) and "last_contact_at" not in r.stderr
+    cli.login("manager")
+    r = cli("client", "create", "--name", "Ada", "--email", "ada@x.io",
+            "--sales-contact", cli.world.ids["support"])
+    assert r.exit_code == 1 and r.stderr.startswith("error: --sales-contact:")

@@ -239,7 +239,10 @@ def check_case(cli, case: Case, value: str) -> None:
         r = cli(*case.command(ids, value), "--format", "json", input=case.stdin)
     event(f"exit {r.exit_code}")  # shown by --hypothesis-show-statistics
     if r.exit_code != 0:
-        assert_refused(r, *case.names, codes=(1, 5) if case.unique else (1,))
+        # The option typed (--name), or what the database calls the column.
+        words = case.command(ids, value)
+        option = words[words.index(value) - 1] if value in words[1:] else None
+        assert_refused(r, option, *case.names, codes=(1, 5) if case.unique else (1,))
         if r.exit_code == 5:
             assert "already exists" in r.stderr
         return
@@ -360,7 +363,7 @@ MALFORMED = {
     "event create --start": ("sales", lambda i, v: ["event", "create", "--contract", str(i["signed"]), "--name",
                                                     "Dated", "--start", v, "--end", "31/12/2099 23:00",
                                                     "--location", "Lyon", "--attendees", "5"],
-                             ("starts_at", "ends_at"), ()),
+                             ("starts_at", "ends_at", "--end"), ()),
     "event create --attendees": ("sales", lambda i, v: ["event", "create", "--contract", str(i["signed"]),
                                                         "--name", "Counted", "--start", "01/07/2027 18:00", "--end",
                                                         "01/07/2027 23:00", "--location", "Lyon", "--attendees", v],
@@ -417,7 +420,7 @@ def test_a_malformed_number_date_or_id_is_refused_by_name(cli, name, data):
         return
     # Click's own refusal of a non-integer argument names the argument (e.g. CLIENT_ID),
     # or, for something that looks like an option ("-1"), the token itself.
-    assert_refused(r, *names, "No such option", codes=(1,) + also)
+    assert_refused(r, name.split()[-1], *names, "No such option", codes=(1,) + also)
 
 
 # --- table output and the terminal ------------------------------------------------------------
