@@ -146,7 +146,7 @@ def update(app, client_id, name, email, phone, company, last_contact, if_updated
     """
     expected = parse_expected(if_updated_at)
     nothing_given = all(v is None for v in (name, email, phone, company, last_contact))
-    current = None
+    last = None
     if nothing_given:
         current = app.run(lambda tx: tx.run("client.get_client", {"id": client_id}))
         if current is None:
@@ -154,18 +154,18 @@ def update(app, client_id, name, email, phone, company, last_contact, if_updated
         if not options.stdin_is_terminal():
             raise errors.InvalidInput("nothing to update: give at least one option")
         expected = current["updated_at"]
-        name = ask(None, "full_name", "--name", validate.text, "Full name", default=current["full_name"])
-        email = ask(None, "email", "--email", validate.email, "Email", default=current["email"])
-        phone = ask(None, "phone", "--phone", optional(validate.phone), "Phone",
-                    default=current["phone"] or "", required=False) or ""
-        company = ask(None, "company", "--company", optional(validate.text), "Company",
-                      default=current["company_name"] or "", required=False) or ""
+        name, email, phone, company, last = _ask_changes(current)
+        if all(v is None for v in (name, email, phone, company, last)):
+            # Enter on every field: nothing is written, so updated_at (which others'
+            # --if-updated-at compare) does not move.
+            click.echo(f"Nothing changed: client {client_id} is left as it was.", err=True)
+            return
     else:
         name = validate.text("--name", name) if name is not None else None
         email = validate.email("--email", email) if email is not None else None
         phone = optional(validate.phone)("--phone", phone) or "" if phone is not None else None
         company = optional(validate.text)("--company", company) or "" if company is not None else None
-    last = validate.moment("--last-contact", last_contact) if last_contact is not None else None
+        last = validate.moment("--last-contact", last_contact) if last_contact is not None else None
 
     def work(tx):
         before = tx.run("client.client_state", {"id": client_id})
@@ -227,6 +227,30 @@ def delete(app, client_id, yes):
 
 
 # -- helpers ----------------------------------------------------------------------
+def _ask_changes(current: dict) -> tuple:
+    """Each field asked with its current value; only what differs comes back (else None)."""
+    name = ask(None, "full_name", "--name", validate.text, "Full name", default=current["full_name"])
+    email = ask(None, "email", "--email", validate.email, "Email", default=current["email"])
+    phone = ask(None, "phone", "--phone", optional(validate.phone), "Phone",
+                default=current["phone"] or "", required=False) or ""
+    company = ask(None, "company", "--company", optional(validate.text), "Company",
+                  default=current["company_name"] or "", required=False) or ""
+    was = _typed(current["last_contact_at"]) if current["last_contact_at"] else ""
+    last = ask(None, "last_contact_at", "--last-contact", optional(validate.moment),
+               "Last contact (dd/mm/yyyy HH:MM)", default=was, required=False)
+    return (name if name != current["full_name"] else None,
+            email if email != current["email"] else None,
+            phone if phone != (current["phone"] or "") else None,
+            company if company != (current["company_name"] or "") else None,
+            # Shown to the minute: the same minute typed back is no change.
+            last if last is not None and _typed(last) != was else None)
+
+
+def _typed(moment) -> str:
+    """A stored time as a person would type it (local time)."""
+    return moment.astimezone().strftime("%d/%m/%Y %H:%M")
+
+
 def _company_id(tx, name: str) -> int:
     import psycopg
 

@@ -1,5 +1,7 @@
 """SPEC "Default rights" and "Commands" for clients, through the CLI."""
 
+import json
+
 from tests.cli.conftest import admin_one
 
 
@@ -213,3 +215,28 @@ def test_errors_name_the_option_typed_not_the_column(cli):
     r = cli("client", "create", "--name", "Ada", "--email", "ada@x.io",
             "--sales-contact", cli.world.ids["support"])
     assert r.exit_code == 1 and r.stderr.startswith("error: --sales-contact:")
+
+
+def test_an_interactive_update_with_enter_on_every_field_writes_nothing(cli):
+    cli.login("sales")
+    cli.as_terminal()
+    client_id = cli.world.ids["client"]
+    before = admin_one(cli.world, "select updated_at from epic_events.client where id = %s", (client_id,))
+    r = cli("client", "update", client_id, input="\n" * 5)
+    assert r.exit_code == 0, r.stderr
+    assert "Last contact" in r.stderr  # every field is offered, the last contact too
+    assert r.stderr.endswith(f"Nothing changed: client {client_id} is left as it was.\n")
+    assert admin_one(cli.world, "select updated_at from epic_events.client where id = %s",
+                     (client_id,)) == before
+
+
+def test_an_interactive_update_offers_the_last_contact(cli):
+    cli.login("sales")
+    cli.as_terminal()
+    client_id = cli.world.ids["client"]
+    r = cli("client", "update", client_id, "--format", "json", input="\n\n\n\n24/11/2026 15:30\n")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["last_contact_at"] is not None
+    # The same minute typed back (Enter on its shown value) is no change either.
+    r = cli("client", "update", client_id, input="\n" * 5)
+    assert "Nothing changed" in r.stderr
