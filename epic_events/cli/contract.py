@@ -8,9 +8,9 @@ from .. import errors, observability, validate
 from ..render import Column, emit, human
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
 from .options import (ask, complete_ids, delete_record, emit_page, expect_option, no_row_error,
-                      optional, output_option, paging, paging_options, parse_expected, parse_id,
+                      optional, output_option, paging, paging_options, parse_expected,
                       require_employee)
-from .options import ID
+from .options import ID, existing
 
 LIST = [
     Column("id", "Id", "id"), Column("client_name", "Client"),
@@ -119,9 +119,10 @@ def create(app, client_id, total, due, sales_contact, fmt):
       epic-events contract create --client 12 --total 15000
       epic-events contract create --client 12 --total 15000 --due 5000 --sales-contact 7
     """
-    client_id = ask(client_id, "client_id", "--client", parse_id, "Client id")
+    client_id = ask(client_id, "client_id", "--client",
+                    existing(app, "client.client_state", "client"), "Client id")
     total = ask(total, "total_amount", "--total", validate.amount, "Total amount")
-    due = ask(due, "amount_due", "--due", optional(validate.amount),
+    due = ask(due, "amount_due", "--due", optional(_at_most(total)),
               "Amount due (empty: the total)", required=False)
 
     def work(tx):
@@ -290,6 +291,17 @@ def delete(app, contract_id, yes):
 
 
 # -- helpers ----------------------------------------------------------------------
+def _at_most(total):
+    """A parser of the amount due that refuses more than the total (as the check
+    contract_amount_due_range does), at its prompt."""
+    def parse(field, value):
+        due = validate.amount(field, value)
+        if due > total:
+            raise errors.InvalidInput(f"{field}: {due:.2f} is more than the total ({total:.2f})")
+        return due
+    return parse
+
+
 def _payment(value: str):
     paid = validate.amount("--pay", value)
     if paid == 0:

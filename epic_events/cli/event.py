@@ -10,9 +10,9 @@ from .. import errors, validate
 from ..render import Column, emit
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
 from .options import (ask, complete_ids, delete_record, emit_page, expect_option, no_row_error,
-                      optional, output_option, paging, paging_options, parse_expected, parse_id,
+                      optional, output_option, paging, paging_options, parse_expected,
                       require_employee)
-from .options import ID
+from .options import ID, existing
 
 LIST = [
     Column("id", "Id", "id"), Column("client_name", "Client"), Column("name", "Event"),
@@ -151,7 +151,8 @@ def create(app, contract_id, name, start, end, location, attendees, notes, fmt):
           --location "53 Rue du Château, 41120 Candé-sur-Beuvron" --attendees 75 \\
           --notes "Wedding starts at 3PM, by the river."
     """
-    contract_id = ask(contract_id, "contract_id", "--contract", parse_id, "Contract id")
+    contract_id = ask(contract_id, "contract_id", "--contract",
+                      existing(app, "contract.contract_state", "contract", _signed), "Contract id")
     name = ask(name, "name", "--name", validate.text, "Event name")
     starts_at = ask(start, "starts_at", "--start", validate.moment, "Start (dd/mm/yyyy HH:MM)")
     ends_at = ask(end, "ends_at", "--end", _ends_after(starts_at), "End (dd/mm/yyyy HH:MM)")
@@ -289,6 +290,13 @@ def delete(app, event_id, yes):
 
 
 # -- helpers ----------------------------------------------------------------------
+def _signed(field: str, state: dict) -> None:
+    """An event needs a signed contract (the trigger event_needs_signed_contract says so too)."""
+    if not state["is_signed"]:
+        raise errors.InvalidInput(f"{field}: contract {state['id']} is not signed yet; "
+                                  "events are created on signed contracts")
+
+
 def _location(field: str, value: str) -> str:
     return validate.text(field, value, max_length=500)
 

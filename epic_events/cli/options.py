@@ -111,7 +111,7 @@ def ask(value, field: str, option: str, parse, prompt: str, default=None, requir
             return None
         try:
             return parse(option, answer)
-        except errors.InvalidInput as exc:
+        except (errors.InvalidInput, errors.NotFound) as exc:  # e.g. an unknown id: ask again
             click.echo(f"  {exc.message}", err=True)
 
 
@@ -130,6 +130,26 @@ ID = click.IntRange(-(2**63), 2**63 - 1)
 
 def parse_id(field, value):
     return validate.record_id(field, value)
+
+
+def existing(app, state_query: str, what: str, check=None):
+    """A parser of an id that, on a terminal, also looks the record up at once, so a
+    wrong reference fails at its prompt instead of after every other question.
+
+    It reads through the command's own named query (`state_query`); `check(state)`
+    may refuse more (e.g. an unsigned contract). Scripts skip the look-up: the
+    database refuses the same things when the command writes.
+    """
+    def parse(field, value):
+        record_id = validate.record_id(field, value)
+        if stdin_is_terminal():
+            state = app.run(lambda tx: tx.run(state_query, {"id": record_id}))
+            if state is None:
+                raise errors.NotFound(f"{field}: {what} {record_id} not found")
+            if check is not None:
+                check(field, state)
+        return record_id
+    return parse
 
 
 def expect_option(fn):

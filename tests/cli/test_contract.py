@@ -115,7 +115,7 @@ def test_the_sales_contact_must_be_a_sales_employee(cli, who):
     (("--total", "10.005"), "--total: at most two decimals"),
     (("--total", "lots"), "--total: not an amount"),
     (("--total", "100", "--due", "-5"), "--due: must not be negative"),
-    (("--total", "100", "--due", "150"), "--due: the amount due must be between 0 and the total"),
+    (("--total", "100", "--due", "150"), "--due: 150.00 is more than the total (100.00)"),
 ])
 def test_bad_amounts_are_refused_and_change_nothing(cli, options, field):
     cli.login("manager")
@@ -534,3 +534,16 @@ def test_reassigning_a_contract_to_an_employee_who_does_not_exist_is_not_found(c
     assert (r.exit_code, r.stderr) == (4, "error: employee 999999: not found\n")
     r = cli("contract", "reassign", cli.world.ids["contract"], cli.world.ids["support"])
     assert r.exit_code == 1 and "not an active sales employee" in r.stderr
+
+
+def test_on_a_terminal_the_client_and_the_amount_due_are_checked_at_their_prompts(cli):
+    cli.login("manager")
+    cli.as_terminal()
+    client_id = cli.world.ids["client"]
+    r = cli("contract", "create", "--format", "json",
+            input=f"999999\n{client_id}\n3\n1000\n2\n")
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.index("--client: client 999999 not found") < r.stderr.index("Total amount")
+    assert "--due: 1000.00 is more than the total (3.00)" in r.stderr
+    created = json.loads(r.stdout)
+    assert (created["client_id"], created["amount_due"]) == (client_id, 2.0)

@@ -1,5 +1,6 @@
 """SPEC "Default rights" and "Commands" for events, through the CLI."""
 
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -507,3 +508,27 @@ def test_assigning_an_employee_who_does_not_exist_is_not_found(cli):
     assert (r.exit_code, r.stderr) == (4, "error: employee 999999: not found\n")
     r = cli("event", "assign-support", cli.world.ids["event"], cli.world.ids["sales"])
     assert r.exit_code == 1 and "not an active support employee" in r.stderr
+
+
+def test_on_a_terminal_the_contract_is_checked_at_its_prompt_before_the_other_questions(cli):
+    cli.login("sales")
+    cli.as_terminal()
+    ids = cli.world.ids
+    answers = [str(ids["contract"]), "999999", str(ids["signed"]), "Gala", "04/06/2027 13:00",
+               "05/06/2027 02:00", "Lyon", "75", ""]
+    r = cli("event", "create", "--format", "json", input="\n".join(answers) + "\n")
+    assert r.exit_code == 0, r.stderr
+    unsigned = r.stderr.index(f"--contract: contract {ids['contract']} is not signed yet")
+    unknown = r.stderr.index("--contract: contract 999999 not found")
+    assert unsigned < unknown < r.stderr.index("Event name")
+    assert json.loads(r.stdout)["contract_id"] == ids["signed"]
+
+
+def test_on_a_terminal_an_unsigned_contract_given_as_option_fails_before_any_question(cli):
+    cli.login("sales")
+    cli.as_terminal()
+    r = cli("event", "create", "--contract", cli.world.ids["contract"], input="Gala\n")
+    assert r.exit_code == 1
+    assert "is not signed yet" in r.stderr and "Event name" not in r.stderr
+    r = cli("event", "create", "--contract", "999999", input="Gala\n")
+    assert r.exit_code == 4 and "Event name" not in r.stderr
