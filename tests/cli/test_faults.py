@@ -119,7 +119,7 @@ MID_COMMAND = [
                  id="employee deactivate: after the update (and its sessions revoked)"),
     pytest.param("sales", ["company", "create", "--name", "Midway Co"], "company.create_company", None,
                  id="company create: after the insert"),
-    pytest.param("manager", ["role", "grant", "sales", "event:delete"], "role.grant_permission", None,
+    pytest.param("manager", ["role", "grant", "sales", "event:create"], "role.grant_permission", None,
                  id="role grant: after the insert, at COMMIT"),
     pytest.param(None, ["login", "--email", "sam@epic.test", "--password-stdin"], "session.open_session",
                  PASSWORD + "\n", id="login: after opening the session, at COMMIT"),
