@@ -275,7 +275,7 @@ def _related_tables(row: dict):
         Column("amount_due", "Due", "money"), Column("is_signed", "Signed", "bool")]
     events = [
         Column("id", "Event", "id"), Column("name", "Name"), Column("starts_at", "Starts", "datetime"),
-        Column("support_contact_id", "Support id", "id")]
+        Column("support_contact_name", "Support")]
     out = []
     if row["contracts"]:
         out.append(table([_numbers(r) for r in row["contracts"]], contracts, title="Contracts"))

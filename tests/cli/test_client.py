@@ -240,3 +240,12 @@ def test_an_interactive_update_offers_the_last_contact(cli):
     # The same minute typed back (Enter on its shown value) is no change either.
     r = cli("client", "update", client_id, input="\n" * 5)
     assert "Nothing changed" in r.stderr
+
+
+def test_client_view_names_the_support_contact_of_its_events(cli):
+    cli.login("sales")
+    r = cli("client", "view", cli.world.ids["client"], "--format", "table")
+    assert r.exit_code == 0, r.stderr
+    assert "Suzy Support" in r.stdout
+    events = cli.json("client", "view", cli.world.ids["client"])["events"]
+    assert {e["support_contact_name"] for e in events} == {"Suzy Support", None}
