@@ -11,7 +11,7 @@ from . import options  # options.stdin_is_terminal: tests play a terminal throug
 from .options import (ask, complete_ids, delete_record, emit_page, expect_option, no_row_error,
                       optional, output_option, paging, paging_options, parse_expected,
                       password_stdin_option, read_password)
-from .options import ID
+from .options import ID, complete_choices
 
 DEPARTMENTS = tuple(ROLE_OF)
 LIST = [
@@ -83,7 +83,8 @@ def view(app, employee_id, fmt):
 @employee.command()
 @click.option("--name", help="Full name.")
 @click.option("--email", help="Work email (unique, whatever its case).")
-@click.option("--department", metavar="management|sales|support", help="Department.")
+@click.option("--department", metavar="management|sales|support",
+              shell_complete=complete_choices(DEPARTMENTS), help="Department.")
 @click.option("--phone", help="Phone, e.g. 06 12 34 56 78 or +44 20 7946 0958.")
 @password_stdin_option
 @output_option
@@ -128,6 +129,7 @@ def create(app, name, email, department, phone, password_stdin, fmt):
 @click.option("--email", help="Work email.")
 @click.option("--phone", help='Phone ("" clears it).')
 @click.option("--department", metavar="management|sales|support",
+              shell_complete=complete_choices(DEPARTMENTS),
               help="Move to this department (their rights follow at their next command).")
 @click.option("--reset-password", "reset_password", is_flag=True,
               help="Set a new password (asked twice, or read with --password-stdin).")

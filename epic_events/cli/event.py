@@ -245,7 +245,8 @@ def update(app, event_id, name, start, end, location, attendees, notes, if_updat
 
 @event.command("assign-support")
 @click.argument("event_id", type=ID, shell_complete=complete_ids("completion.events"))
-@click.argument("employee_id", type=ID, required=False, shell_complete=complete_ids("completion.employees"))
+@click.argument("employee_id", type=ID, required=False,
+                shell_complete=complete_ids("completion.support_employees"))
 @click.option("--none", "unassign", is_flag=True, help="Remove the support contact instead.")
 @output_option
 @click.pass_obj

@@ -233,14 +233,26 @@ def like_pattern(search: str | None) -> str | None:
     return f"%{escaped}%"
 
 
+def complete_choices(choices: tuple[str, ...]):
+    """Shell completion from a fixed list (e.g. the three departments), no database."""
+    def complete(ctx, param, incomplete: str):
+        return [c for c in choices if c.startswith(incomplete.lower())]
+    return complete
+
+
 def complete_ids(query: str):
     """Shell completion of an id argument, from a named query in completion.sql.
 
     Runs as the logged-in employee; when anything is missing (not logged in,
     database down) it completes nothing rather than failing the shell.
     """
+    return complete_from(query, digits=True)
+
+
+def complete_from(query: str, digits: bool = False):
+    """Shell completion from a named query of completion.sql (value, help) rows."""
     def complete(ctx, param, incomplete: str):
-        if incomplete and not incomplete.isdigit():
+        if digits and incomplete and not incomplete.isdigit():
             return []
         try:
             from click.shell_completion import CompletionItem

@@ -13,7 +13,9 @@ import click
 
 from .. import errors
 from ..render import Column, emit, to_json
-from .options import output_option
+from .options import complete_choices, complete_from, output_option
+
+DEPARTMENTS = ("management", "sales", "support")
 
 LIST = [
     Column("department", "Department"), Column("role_name", "Database role"),
@@ -59,7 +61,7 @@ def list_(app, fmt):
 
 
 @role.command()
-@click.argument("department")
+@click.argument("department", shell_complete=complete_choices(DEPARTMENTS))
 @output_option
 @click.pass_obj
 def view(app, department, fmt):
@@ -96,8 +98,8 @@ def view(app, department, fmt):
 
 
 @role.command()
-@click.argument("department")
-@click.argument("permission")
+@click.argument("department", shell_complete=complete_choices(DEPARTMENTS))
+@click.argument("permission", shell_complete=complete_from("completion.permission_codes"))
 @click.pass_obj
 def grant(app, department, permission):
     """Let DEPARTMENT do what PERMISSION allows, from its next command on (management).
@@ -132,8 +134,8 @@ def grant(app, department, permission):
 
 
 @role.command()
-@click.argument("department")
-@click.argument("permission")
+@click.argument("department", shell_complete=complete_choices(DEPARTMENTS))
+@click.argument("permission", shell_complete=complete_from("completion.permission_codes"))
 @click.pass_obj
 def revoke(app, department, permission):
     """Withdraw PERMISSION from DEPARTMENT, from its next command on (management).
