@@ -49,6 +49,13 @@ class RootGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # Click would exit 1; this is not an OSError, so it reaches main() below.
+            raise _ReaderGone from None
+
     def main(self, args=None, prog_name=None, **extra):
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv
@@ -65,7 +72,7 @@ class RootGroup(click.Group):
             # errors.Declined, exit 1).
             click.echo("interrupted", err=True)
             code = errors.INTERRUPTED
-        except BrokenPipeError:
+        except (BrokenPipeError, _ReaderGone):
             # The reader went away (`… | head -1`): what it wanted was written.
             _silence_stdout()
             code = 0
@@ -102,6 +109,10 @@ class RootGroup(click.Group):
         except (OSError, ValueError):
             pass
         sys.exit(code)
+
+
+class _ReaderGone(Exception):
+    """Standard output's reader went away (a broken pipe) while a command wrote."""
 
 
 def _traceback(debug: bool) -> None:
