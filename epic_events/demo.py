@@ -190,7 +190,7 @@ def _load() -> bool:
         for contract_id, _, state in by_sales[ids["sales"][s_index]]:
             if state == "unsigned":
                 continue
-            must("contract", "sign", contract_id, "--format", "json")
+            must("contract", "sign", contract_id, "--yes", "--format", "json")
             k = must("contract", "view", contract_id, "--format", "json")
             due = float(k["amount_due"])
             if state == "signed_paid":

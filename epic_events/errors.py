@@ -10,11 +10,16 @@
 | 5    | conflict: concurrent change, duplicate, still referenced  |
 | 6    | database unreachable, or not configured                   |
 | 70   | internal error (a bug: run again with --debug)            |
+| 130  | interrupted (Ctrl-C, or end of input at a prompt)         |
+
+A confirmation answered "no" is exit 1 (`Declined`): nothing was done, and a
+script's `&&` must not go on as if it had been.
 """
 
 from __future__ import annotations
 
 INVALID, AUTH, DENIED, NOT_FOUND, CONFLICT, UNREACHABLE, INTERNAL = 1, 2, 3, 4, 5, 6, 70
+INTERRUPTED = 130
 
 
 class AppError(Exception):
@@ -24,9 +29,21 @@ class AppError(Exception):
         super().__init__(message)
         self.message = message
 
+    def line(self) -> str:
+        """The one line printed on stderr."""
+        return f"error: {self.message}"
+
 
 class InvalidInput(AppError):
     exit_code = INVALID
+
+
+class Declined(AppError):
+    """A confirmation answered "no": nothing was done."""
+    exit_code = INVALID
+
+    def line(self) -> str:
+        return f"aborted: {self.message}"
 
 
 class NotLoggedIn(AppError):
@@ -67,13 +84,13 @@ CONSTRAINTS: dict[str, tuple[type[AppError], str]] = {
     "client_email_valid": (InvalidInput, "email: not a valid email address"),
     "client_phone_valid": (InvalidInput, "phone: not a valid phone number"),
     "contract_total_amount_not_negative": (InvalidInput, "total_amount: must not be negative"),
-    "contract_amount_due_range": (InvalidInput, "amount_due: must be between 0 and total_amount"),
+    "contract_amount_due_range": (InvalidInput, "amount_due: the amount due must be between 0 and the total"),
     "contract_signature_is_final": (Conflict, "is_signed: a signed contract cannot be unsigned"),
     "event_name_valid": (InvalidInput, "name: must be 1-200 characters, no control characters"),
     "event_location_valid": (InvalidInput, "location: must be 1-500 characters"),
     "event_attendees_not_negative": (InvalidInput, "attendees: must not be negative"),
     "event_notes_length": (InvalidInput, "notes: at most 10000 characters"),
-    "event_ends_after_start": (InvalidInput, "ends_at: must be after starts_at"),
+    "event_ends_after_start": (InvalidInput, "ends_at: must be after the start"),
     # 0016: text as typed, trimmed (the CLI trims; these speak to other clients),
     # one client per email, nobody removes themself.
     "employee_employee_number_clean": (InvalidInput, "employee_number: " + _CLEAN),
@@ -105,6 +122,14 @@ STILL_REFERENCED = {
     "client": "delete its contracts first",
     "contract": "delete its events first",
 }
+
+
+def renamed(exc: AppError, fields: dict[str, str]) -> AppError:
+    """The same error, its leading "column:" replaced by the option the user typed."""
+    field, colon, rest = exc.message.partition(":")
+    if not colon or field not in fields:
+        return exc
+    return type(exc)(fields[field] + colon + rest)
 
 
 def from_database(exc: Exception) -> AppError:

@@ -134,20 +134,90 @@ def human(value, kind: str = "text") -> str:
 def console():
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # Rich would exit 1; the reader going away (`| head`) is not an error:
+            # the CLI's root handles it (exit 0, quietly).
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console(highlight=False, soft_wrap=False)
 
 
-def table(rows: list[dict], columns: list[Column], title: str | None = None, caption: str | None = None):
+# Values that are one word however long (an email, a phone number) never wrap:
+# split, they cannot be read or copied back.
+_ONE_WORD = ("email", "client_email", "phone", "client_phone")
+# When a list is wider than the terminal, these columns give way first, in this
+# order (the table says which; --format json has them all), so that the others
+# keep whole words: no email or place cut mid-word on an 80-column terminal.
+NARROW_DROPS = ("updated_at", "created_at", "ends_at", "last_contact_at", "employee_number",
+                "phone", "attendees", "client_count", "sales_contact_name", "client_name",
+                "company_name")
+
+
+def table(rows: list[dict], columns: list[Column], title: str | None = None,
+          caption: str | None = None, width: int | None = None):
+    """A Rich table. With `width` (the terminal's), every column gets at least its
+    longest word, and columns of NARROW_DROPS are left out, in that order, until
+    that fits: words wrap between them, never inside (Rich alone would cut them)."""
+    shown = list(columns)
+    hidden: list[str] = []
+    widths = None
+    while width is not None:
+        widths = _widths(rows, shown, width)
+        droppable = [k for k in NARROW_DROPS if any(c.key == k for c in shown)]
+        if widths is not None or not droppable:
+            break
+        gone = next(c for c in shown if c.key == droppable[0])
+        shown.remove(gone)
+        hidden.append(gone.label)
+    if hidden:
+        note = f"narrow terminal: {', '.join(hidden)} not shown"
+        caption = f"{caption} · {note}" if caption else note
+    return _table(rows, shown, title, caption, widths)
+
+
+def _table(rows, columns, title, caption, widths=None):
     from rich.table import Table
 
     t = Table(title=title, caption=caption, header_style="bold", expand=False)
-    for c in columns:
+    for i, c in enumerate(columns):
         right = c.kind in ("money", "id", "number")
-        t.add_column(c.label, justify="right" if right else "left",
-                     overflow="fold", no_wrap=c.kind in ("money", "datetime", "id"))
+        t.add_column(c.label, justify="right" if right else "left", overflow="fold",
+                     no_wrap=_one_word(c), width=widths[i] if widths else None)
     for row in rows:
         t.add_row(*(_escape(human(row.get(c.key), c.kind)) for c in columns))
     return t
+
+
+def _one_word(c: Column) -> bool:
+    return c.kind in ("money", "datetime", "id") or c.key in _ONE_WORD
+
+
+def _widths(rows, columns, width: int) -> list[int] | None:
+    """Each column's width on a terminal of `width` cells: at least its longest word
+    (its whole value, for one-word columns), the rest shared out by need; None if
+    even the longest words do not fit."""
+    from rich.cells import cell_len
+
+    lows, highs = [], []
+    for c in columns:
+        texts = [c.label] + [_escape(human(r.get(c.key), c.kind)) for r in rows]
+        lines = [line for t in texts for line in t.splitlines() or [""]]
+        high = max(cell_len(line) for line in lines)
+        words = [w for line in lines for w in line.split()] or [""]
+        low = high if _one_word(c) else max(max(cell_len(w) for w in words),
+                                             max(cell_len(w) for w in c.label.split()))
+        lows.append(low)
+        highs.append(high)
+    room = width - (len(columns) + 1) - 2 * len(columns)  # borders, one space each side
+    if sum(lows) > room:
+        return None
+    if sum(highs) <= room:
+        return highs
+    spare, need = room - sum(lows), [h - lo for h, lo in zip(highs, lows)]
+    total = sum(need)
+    return [lo + (spare * n) // total for lo, n in zip(lows, need)]
 
 
 def card(row: dict, columns: list[Column], title: str):
@@ -187,7 +257,7 @@ def emit(data, fmt: str, columns: list[Column], title: str = "", caption: str | 
             if not data:
                 out.print(f"[dim]No {title.lower() or 'rows'} found.[/dim]")
             else:
-                out.print(table(data, columns, title=title, caption=caption))
+                out.print(table(data, columns, title=title, caption=caption, width=out.width))
         else:
             out.print(card(data, columns, title))
         for renderable in extra or ():

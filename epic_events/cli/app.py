@@ -79,12 +79,23 @@ class App:
 
         return db.Identity(self.claims.department, self.claims.token)
 
-    def run(self, fn, rule: str | None = None):
+    def run(self, fn, rule: str | None = None, fields: dict[str, str] | None = None):
         """Call fn(tx) as the logged-in employee, in one transaction.
 
         `rule` replaces the database's bare "permission denied for table …" or
         "violates row-level security policy" with the rule the user broke.
+        `fields` maps the columns the database names ("total_amount: …") to the
+        options the user typed ("--total: …").
         """
+        try:
+            return self._run(fn, rule)
+        except (errors.InvalidInput, errors.NotFound, errors.Conflict) as exc:
+            renamed = errors.renamed(exc, fields or {})
+            if renamed is exc:
+                raise
+            raise renamed from None
+
+    def _run(self, fn, rule: str | None):
         from .. import auth, db
 
         ident = self.identity()

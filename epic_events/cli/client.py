@@ -8,7 +8,8 @@ from .. import errors, validate
 from ..render import Column, emit
 from . import options
 from .options import (ask, complete_ids, delete_record, emit_page, expect_option, like_pattern,
-                      no_row_error, optional, output_option, paging, paging_options, parse_expected)
+                      no_row_error, optional, output_option, paging, paging_options, parse_expected,
+                      require_employee)
 from .options import ID
 
 LIST = [
@@ -29,6 +30,9 @@ RULE_CREATE = ("creating a client needs client:create, or client:create:own with
 RULE_UPDATE = "updating a client needs client:update, or client:update:own as its sales contact"
 RULE_REASSIGN = "reassigning a client needs client:update (management)"
 RULE_DELETE = "deleting a client needs client:delete (management)"
+# The columns the database names in its refusals, as the options of create and update.
+FIELDS = {"full_name": "--name", "email": "--email", "phone": "--phone", "company_id": "--company",
+          "sales_contact_id": "--sales-contact", "last_contact_at": "--last-contact"}
 
 
 @click.group()
@@ -53,7 +57,7 @@ def list_(app, mine, search, company_id, limit, offset, page, sort, desc, fmt):
       epic-events client list --page 2 --format csv > clients.csv
     """
     if search is not None:
-        search = validate.search("search", search)
+        search = validate.search("--search", search)
     window = paging(limit, offset, page)
     rows = app.run(lambda tx: tx.run("client.list_clients", {
         "mine": mine, "company_id": company_id, "search": search,
@@ -115,7 +119,7 @@ def create(app, name, email, phone, company, sales_contact, fmt):
             "sales_contact_id": sales_contact, "last_contact_at": None})
         return tx.run("client.get_client", {"id": new_id})
 
-    row = app.run(work, rule=RULE_CREATE)
+    row = app.run(work, rule=RULE_CREATE, fields=FIELDS)
     emit(row, app.format(fmt), RECORD, title=f"Created client {row['id']}")
 
 
@@ -142,7 +146,7 @@ def update(app, client_id, name, email, phone, company, last_contact, if_updated
     """
     expected = parse_expected(if_updated_at)
     nothing_given = all(v is None for v in (name, email, phone, company, last_contact))
-    current = None
+    last = None
     if nothing_given:
         current = app.run(lambda tx: tx.run("client.get_client", {"id": client_id}))
         if current is None:
@@ -150,18 +154,18 @@ def update(app, client_id, name, email, phone, company, last_contact, if_updated
         if not options.stdin_is_terminal():
             raise errors.InvalidInput("nothing to update: give at least one option")
         expected = current["updated_at"]
-        name = ask(None, "full_name", "--name", validate.text, "Full name", default=current["full_name"])
-        email = ask(None, "email", "--email", validate.email, "Email", default=current["email"])
-        phone = ask(None, "phone", "--phone", optional(validate.phone), "Phone",
-                    default=current["phone"] or "", required=False) or ""
-        company = ask(None, "company", "--company", optional(validate.text), "Company",
-                      default=current["company_name"] or "", required=False) or ""
+        name, email, phone, company, last = _ask_changes(current)
+        if all(v is None for v in (name, email, phone, company, last)):
+            # Enter on every field: nothing is written, so updated_at (which others'
+            # --if-updated-at compare) does not move.
+            click.echo(f"Nothing changed: client {client_id} is left as it was.", err=True)
+            return
     else:
-        name = validate.text("full_name", name) if name is not None else None
-        email = validate.email("email", email) if email is not None else None
-        phone = optional(validate.phone)("phone", phone) or "" if phone is not None else None
-        company = optional(validate.text)("company", company) or "" if company is not None else None
-    last = validate.moment("last_contact_at", last_contact) if last_contact is not None else None
+        name = validate.text("--name", name) if name is not None else None
+        email = validate.email("--email", email) if email is not None else None
+        phone = optional(validate.phone)("--phone", phone) or "" if phone is not None else None
+        company = optional(validate.text)("--company", company) or "" if company is not None else None
+        last = validate.moment("--last-contact", last_contact) if last_contact is not None else None
 
     def work(tx):
         before = tx.run("client.client_state", {"id": client_id})
@@ -180,7 +184,7 @@ def update(app, client_id, name, email, phone, company, last_contact, if_updated
                                f"client {client_id}", seen, RULE_UPDATE)
         return tx.run("client.get_client", {"id": client_id})
 
-    row = app.run(work, rule=RULE_UPDATE)
+    row = app.run(work, rule=RULE_UPDATE, fields=FIELDS)
     emit(row, app.format(fmt), RECORD, title=f"Updated client {row['id']}")
 
 
@@ -197,6 +201,7 @@ def reassign(app, client_id, employee_id, fmt):
       epic-events client reassign 12 7
     """
     def work(tx):
+        require_employee(tx, employee_id)
         if tx.run("client.reassign_client", {"id": client_id, "employee_id": employee_id}) is None:
             raise no_row_error(tx.run("client.client_state", {"id": client_id}),
                                f"client {client_id}", None, RULE_REASSIGN)
@@ -222,6 +227,30 @@ def delete(app, client_id, yes):
 
 
 # -- helpers ----------------------------------------------------------------------
+def _ask_changes(current: dict) -> tuple:
+    """Each field asked with its current value; only what differs comes back (else None)."""
+    name = ask(None, "full_name", "--name", validate.text, "Full name", default=current["full_name"])
+    email = ask(None, "email", "--email", validate.email, "Email", default=current["email"])
+    phone = ask(None, "phone", "--phone", optional(validate.phone), "Phone",
+                default=current["phone"] or "", required=False) or ""
+    company = ask(None, "company", "--company", optional(validate.text), "Company",
+                  default=current["company_name"] or "", required=False) or ""
+    was = _typed(current["last_contact_at"]) if current["last_contact_at"] else ""
+    last = ask(None, "last_contact_at", "--last-contact", optional(validate.moment),
+               "Last contact (dd/mm/yyyy HH:MM)", default=was, required=False)
+    return (name if name != current["full_name"] else None,
+            email if email != current["email"] else None,
+            phone if phone != (current["phone"] or "") else None,
+            company if company != (current["company_name"] or "") else None,
+            # Shown to the minute: the same minute typed back is no change.
+            last if last is not None and _typed(last) != was else None)
+
+
+def _typed(moment) -> str:
+    """A stored time as a person would type it (local time)."""
+    return moment.astimezone().strftime("%d/%m/%Y %H:%M")
+
+
 def _company_id(tx, name: str) -> int:
     import psycopg
 
@@ -232,11 +261,8 @@ def _company_id(tx, name: str) -> int:
         return tx.run("company.create_company", {"name": name})
     except psycopg.errors.CheckViolation as exc:
         # The database's rule on company names (0007), named after this command's option.
-        if exc.diag.constraint_name == "company_name_valid":
-            _, message = errors.CONSTRAINTS["company_name_valid"]  # "name: …"
-            raise errors.InvalidInput("company:" + message.partition(":")[2]) from None
-        if exc.diag.constraint_name == "company_name_clean":
-            _, message = errors.CONSTRAINTS["company_name_clean"]  # "--name: …"
+        if exc.diag.constraint_name in ("company_name_valid", "company_name_clean"):
+            _, message = errors.CONSTRAINTS[exc.diag.constraint_name]  # "name: …" / "--name: …"
             raise errors.InvalidInput("--company:" + message.partition(":")[2]) from None
         raise
 
@@ -249,7 +275,7 @@ def _related_tables(row: dict):
         Column("amount_due", "Due", "money"), Column("is_signed", "Signed", "bool")]
     events = [
         Column("id", "Event", "id"), Column("name", "Name"), Column("starts_at", "Starts", "datetime"),
-        Column("support_contact_id", "Support id", "id")]
+        Column("support_contact_name", "Support")]
     out = []
     if row["contracts"]:
         out.append(table([_numbers(r) for r in row["contracts"]], contracts, title="Contracts"))

@@ -45,7 +45,7 @@ def list_(app, search, limit, offset, page, sort, desc, fmt):
       epic-events company list --format csv > companies.csv
     """
     if search is not None:
-        search = validate.search("search", search)
+        search = validate.search("--search", search)
     window = paging(limit, offset, page)
     rows = app.run(lambda tx: tx.run("company.list_companies", {
         "search": search, "pattern": like_pattern(search), "sort": sort, "desc": desc, **window}))
@@ -91,7 +91,7 @@ def create(app, name, fmt):
         new_id = tx.run("company.create_company", {"name": name})
         return tx.run("company.get_company", {"id": new_id})
 
-    row = app.run(work, rule=RULE_CREATE)
+    row = app.run(work, rule=RULE_CREATE, fields={"name": "--name"})
     emit(row, app.format(fmt), RECORD, title=f"Created company {row['id']}")
 
 
@@ -131,7 +131,7 @@ def update(app, company_id, name, if_updated_at, fmt):
                                f"company {company_id}", seen, RULE_UPDATE)
         return tx.run("company.get_company", {"id": company_id})
 
-    row = app.run(work, rule=RULE_UPDATE)
+    row = app.run(work, rule=RULE_UPDATE, fields={"name": "--name"})
     emit(row, app.format(fmt), RECORD, title=f"Updated company {row['id']}")
 
 

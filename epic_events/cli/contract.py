@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 
 from .. import errors, observability, validate
-from ..render import Column, emit
+from ..render import Column, emit, human
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
 from .options import (ask, complete_ids, delete_record, emit_page, expect_option, no_row_error,
-                      optional, output_option, paging, paging_options, parse_expected, parse_id)
-from .options import ID
+                      optional, output_option, paging, paging_options, parse_expected,
+                      require_employee)
+from .options import ID, existing
 
 LIST = [
     Column("id", "Id", "id"), Column("client_name", "Client"),
@@ -35,6 +36,9 @@ RULE_UPDATE = ("updating a contract needs contract:update, or contract:update:ow
 RULE_SIGN = "signing a contract needs contract:sign, or contract:sign:own as its sales contact"
 RULE_REASSIGN = "reassigning a contract needs contract:update (management)"
 RULE_DELETE = "deleting a contract needs contract:delete (management)"
+# The columns the database names in its refusals, as the options of create and update.
+FIELDS = {"client_id": "--client", "total_amount": "--total", "amount_due": "--due",
+          "sales_contact_id": "--sales-contact"}
 
 
 @click.group()
@@ -116,9 +120,10 @@ def create(app, client_id, total, due, sales_contact, fmt):
       epic-events contract create --client 12 --total 15000
       epic-events contract create --client 12 --total 15000 --due 5000 --sales-contact 7
     """
-    client_id = ask(client_id, "client_id", "--client", parse_id, "Client id")
+    client_id = ask(client_id, "client_id", "--client",
+                    existing(app, "client.client_state", "client"), "Client id")
     total = ask(total, "total_amount", "--total", validate.amount, "Total amount")
-    due = ask(due, "amount_due", "--due", optional(validate.amount),
+    due = ask(due, "amount_due", "--due", optional(_at_most(total)),
               "Amount due (empty: the total)", required=False)
 
     def work(tx):
@@ -128,7 +133,7 @@ def create(app, client_id, total, due, sales_contact, fmt):
             "total_amount": total, "amount_due": due})
         return tx.run("contract.get_contract", {"id": new_id})
 
-    row = app.run(work, rule=RULE_CREATE)
+    row = app.run(work, rule=RULE_CREATE, fields=FIELDS)
     emit(row, app.format(fmt), DETAIL, title=f"Created contract {row['id']}")
 
 
@@ -169,8 +174,8 @@ def update(app, contract_id, total, due, pay, if_updated_at, fmt):
         due = ask(None, "amount_due", "--due", validate.amount, "Amount due",
                   default=f"{current['amount_due']:.2f}")
     else:
-        total = validate.amount("total_amount", total) if total is not None else None
-        due = validate.amount("amount_due", due) if due is not None else None
+        total = validate.amount("--total", total) if total is not None else None
+        due = validate.amount("--due", due) if due is not None else None
         pay = _payment(pay) if pay is not None else None
 
     def work(tx):
@@ -183,7 +188,7 @@ def update(app, contract_id, total, due, pay, if_updated_at, fmt):
         if pay is not None and before["may_update"] and pay > before["amount_due"]:
             # The check contract_amount_due_range refuses it anyway; this says why.
             raise errors.InvalidInput(
-                f"amount_due: a payment of {pay:.2f} is more than the {before['amount_due']:.2f} "
+                f"--pay: a payment of {pay:.2f} is more than the {before['amount_due']:.2f} "
                 "still due")
         updated = tx.run("contract.update_contract", {
             "id": contract_id, "expected_updated_at": seen,
@@ -193,23 +198,40 @@ def update(app, contract_id, total, due, pay, if_updated_at, fmt):
                                f"contract {contract_id}", seen, RULE_UPDATE)
         return tx.run("contract.get_contract", {"id": contract_id})
 
-    row = app.run(work, rule=RULE_UPDATE)
+    # The amount due out of range is blamed on what was typed: --pay, --due, else --total.
+    blamed = "--pay" if pay is not None else "--due" if due is not None else "--total"
+    row = app.run(work, rule=RULE_UPDATE, fields={**FIELDS, "amount_due": blamed})
     emit(row, app.format(fmt), DETAIL, title=f"Updated contract {row['id']}")
 
 
 @contract.command()
 @click.argument("contract_id", type=ID, shell_complete=complete_ids("completion.contracts"))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @output_option
 @click.pass_obj
-def sign(app, contract_id, fmt):
+def sign(app, contract_id, yes, fmt):
     """Sign a contract: the database stamps signed_at; a signature is final.
 
     Sales sign the contracts they are the sales contact of; management any.
+    On a terminal it asks first; a script passes --yes (as for delete).
 
     \b
-    Example:
+    Examples:
       epic-events contract sign 7
+      epic-events contract sign 7 --yes --format json
     """
+    question = f"Sign contract {contract_id}? A signature is final"
+    if not yes and options.stdin_is_terminal():
+        current = app.run(lambda tx: tx.run("contract.get_contract", {"id": contract_id}))
+        if current is None:
+            raise errors.NotFound(f"contract {contract_id}: not found")
+        if current["is_signed"]:
+            raise errors.Conflict(f"contract {contract_id} is already signed (on "
+                                  f"{human(current['signed_at'])})")
+        question = (f"Sign contract {contract_id} ({current['client_name']}, "
+                    f"{human(current['total_amount'], 'money')})? A signature is final")
+    options.confirm(question, yes, "sign", f"contract {contract_id} was not signed")
+
     def work(tx):
         signed = tx.run("contract.sign_contract", {"id": contract_id})
         if signed is None:
@@ -245,6 +267,7 @@ def reassign(app, contract_id, employee_id, fmt):
       epic-events contract reassign 7 3
     """
     def work(tx):
+        require_employee(tx, employee_id)
         if tx.run("contract.reassign_contract", {"id": contract_id, "employee_id": employee_id}) is None:
             raise no_row_error(tx.run("contract.contract_state", {"id": contract_id}),
                                f"contract {contract_id}", None, RULE_REASSIGN)
@@ -270,10 +293,21 @@ def delete(app, contract_id, yes):
 
 
 # -- helpers ----------------------------------------------------------------------
+def _at_most(total):
+    """A parser of the amount due that refuses more than the total (as the check
+    contract_amount_due_range does), at its prompt."""
+    def parse(field, value):
+        due = validate.amount(field, value)
+        if due > total:
+            raise errors.InvalidInput(f"{field}: {due:.2f} is more than the total ({total:.2f})")
+        return due
+    return parse
+
+
 def _payment(value: str):
-    paid = validate.amount("pay", value)
+    paid = validate.amount("--pay", value)
     if paid == 0:
-        raise errors.InvalidInput("pay: must be more than 0")
+        raise errors.InvalidInput("--pay: must be more than 0")
     return paid
 
 

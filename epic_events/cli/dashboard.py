@@ -14,6 +14,16 @@ QUERY = {"management": "dashboard.management", "sales": "dashboard.sales",
 
 def show(app) -> None:
     data = app.run(lambda tx: tx.run(QUERY[app.claims.department]))
+    fmt = app.format(None)
+    if fmt != "table":
+        # Scripts (--format json, or any pipe) get the same numbers as one JSON object.
+        from .. import errors
+        from ..render import emit
+
+        if fmt == "csv":
+            raise errors.InvalidInput("--format csv: the dashboard is not a table; use json")
+        emit({"department": app.claims.department, **data}, "json", None)
+        return
     out = console()
     out.rule(f"[bold]Epic Events[/bold] · {app.claims.department}")
     render = {"management": _management, "sales": _sales, "support": _support}[app.claims.department]
@@ -62,7 +72,7 @@ def _sales(d):
         yield table([_dated(r) for r in d["my_next_events"]],
                     [Column("id", "Event", "id"), Column("name", "Name"),
                      Column("starts_at", "Starts", "datetime"),
-                     Column("support_contact_id", "Support", "id")],
+                     Column("support_contact_name", "Support")],
                     title="Your clients' next events")
 
 

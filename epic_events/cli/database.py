@@ -61,10 +61,7 @@ def rollback(count, everything, yes):
     else:
         click.echo("drops no table")
     what = "every migration (ALL DATA IS LOST)" if everything else f"{count} migration(s)"
-    if not yes:
-        if not options.stdin_is_terminal():  # looked up at call time: tests play a terminal
-            raise errors.InvalidInput("rollback: pass --yes to confirm without a terminal")
-        click.confirm(f"Roll back {what}?", abort=True)
+    options.confirm(f"Roll back {what}?", yes, "rollback", "nothing was rolled back")
     for mid in migrations.rollback(dsn, None if everything else count, ids=ids):
         click.echo(f"rolled back {mid}")
 
@@ -149,7 +146,7 @@ def bootstrap(email, name, phone, password_stdin):
 
     email = ask(email, "email", "--email", validate.email, "Email")
     name = ask(name, "full_name", "--name", validate.text, "Full name")
-    phone = validate.phone("phone", phone) if phone else None
+    phone = validate.phone("--phone", phone) if phone else None
     password = validate.password(read_password(password_stdin, confirm=True))
     salt, verifier = auth.password_record(password)
     conn = database.connect(database.admin_dsn(), "EPIC_EVENTS_ADMIN_DSN")

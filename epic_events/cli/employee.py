@@ -11,7 +11,7 @@ from . import options  # options.stdin_is_terminal: tests play a terminal throug
 from .options import (ask, complete_ids, delete_record, emit_page, expect_option, no_row_error,
                       optional, output_option, paging, paging_options, parse_expected,
                       password_stdin_option, read_password)
-from .options import ID
+from .options import ID, complete_choices
 
 DEPARTMENTS = tuple(ROLE_OF)
 LIST = [
@@ -31,6 +31,9 @@ RULE_CREATE = "creating an employee needs employee:create (management)"
 RULE_UPDATE = ("updating, deactivating or reactivating an employee needs employee:update "
                "(management)")
 RULE_DELETE = "deleting an employee needs employee:delete (management)"
+
+# The columns the database names in its refusals, as the options of create and update.
+OPTIONS = {"full_name": "--name", "email": "--email", "phone": "--phone", "department": "--department"}
 
 
 @click.group()
@@ -80,7 +83,8 @@ def view(app, employee_id, fmt):
 @employee.command()
 @click.option("--name", help="Full name.")
 @click.option("--email", help="Work email (unique, whatever its case).")
-@click.option("--department", metavar="management|sales|support", help="Department.")
+@click.option("--department", metavar="management|sales|support",
+              shell_complete=complete_choices(DEPARTMENTS), help="Department.")
 @click.option("--phone", help="Phone, e.g. 06 12 34 56 78 or +44 20 7946 0958.")
 @password_stdin_option
 @output_option
@@ -114,7 +118,7 @@ def create(app, name, email, department, phone, password_stdin, fmt):
             "password_salt": salt, "password_verifier": verifier})
         return tx.run("employee.get_employee", {"id": new_id})
 
-    row = app.run(work, rule=RULE_CREATE)
+    row = app.run(work, rule=RULE_CREATE, fields=OPTIONS)
     observability.event("employee created", employee_id=row["id"], department=row["department"])
     emit(row, app.format(fmt), RECORD, title=_title("Created employee", row))
 
@@ -125,6 +129,7 @@ def create(app, name, email, department, phone, password_stdin, fmt):
 @click.option("--email", help="Work email.")
 @click.option("--phone", help='Phone ("" clears it).')
 @click.option("--department", metavar="management|sales|support",
+              shell_complete=complete_choices(DEPARTMENTS),
               help="Move to this department (their rights follow at their next command).")
 @click.option("--reset-password", "reset_password", is_flag=True,
               help="Set a new password (asked twice, or read with --password-stdin).")
@@ -163,10 +168,10 @@ def update(app, employee_id, name, email, phone, department, reset_password, pas
         department = ask(None, "department", "--department", parse_department,
                          f"Department ({', '.join(DEPARTMENTS)})", default=current["department"])
     else:
-        name = validate.text("full_name", name) if name is not None else None
-        email = validate.email("email", email) if email is not None else None
-        phone = optional(validate.phone)("phone", phone) or "" if phone is not None else None
-        department = parse_department("department", department) if department is not None else None
+        name = validate.text("--name", name) if name is not None else None
+        email = validate.email("--email", email) if email is not None else None
+        phone = optional(validate.phone)("--phone", phone) or "" if phone is not None else None
+        department = parse_department("--department", department) if department is not None else None
     password = None
     if reset_password:
         _require(app, "employee:update", RULE_UPDATE)
@@ -196,7 +201,7 @@ def update(app, employee_id, name, email, phone, department, reset_password, pas
                                    f"employee {employee_id}", seen, RULE_UPDATE)
         return before, tx.run("employee.get_employee", {"id": employee_id})
 
-    before, row = app.run(work, rule=RULE_UPDATE)
+    before, row = app.run(work, rule=RULE_UPDATE, fields=OPTIONS)
     changed = [f for f in FIELDS if row is not None and row[f] != before[f]]
     if password is not None:
         changed.append("password")  # the name only: never a value

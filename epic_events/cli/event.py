@@ -10,8 +10,9 @@ from .. import errors, validate
 from ..render import Column, emit
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
 from .options import (ask, complete_ids, delete_record, emit_page, expect_option, no_row_error,
-                      optional, output_option, paging, paging_options, parse_expected, parse_id)
-from .options import ID
+                      optional, output_option, paging, paging_options, parse_expected,
+                      require_employee)
+from .options import ID, existing
 
 LIST = [
     Column("id", "Id", "id"), Column("client_name", "Client"), Column("name", "Event"),
@@ -39,6 +40,9 @@ RULE_CREATE = ("creating an event needs event:create, or event:create:own_client
 RULE_UPDATE = "updating an event needs event:update, or event:update:assigned as its support contact"
 RULE_ASSIGN = "assigning an event's support contact needs event:update (management)"
 RULE_DELETE = "deleting an event needs event:delete (management)"
+# The columns the database names in its refusals, as the options of create and update.
+FIELDS = {"contract_id": "--contract", "name": "--name", "starts_at": "--start", "ends_at": "--end",
+          "location": "--location", "attendees": "--attendees", "notes": "--notes"}
 DATE_ONLY = re.compile(r"^\s*(\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{2}-\d{2})\s*$")
 
 
@@ -73,10 +77,10 @@ def list_(app, no_support, mine, starts_from, starts_to, contract_id, limit, off
       epic-events event list --no-support --from 01/06/2027 --to 30/06/2027
       epic-events event list --contract 7 --sort name --format csv > events.csv
     """
-    since = validate.moment("from", starts_from) if starts_from is not None else None
+    since = validate.moment("--from", starts_from) if starts_from is not None else None
     until = _until(starts_to) if starts_to is not None else None
     if since is not None and until is not None and until < since:
-        raise errors.InvalidInput("to: before --from")
+        raise errors.InvalidInput("--to: before --from")
     window = paging(limit, offset, page)
 
     def work(tx):
@@ -147,7 +151,8 @@ def create(app, contract_id, name, start, end, location, attendees, notes, fmt):
           --location "53 Rue du Château, 41120 Candé-sur-Beuvron" --attendees 75 \\
           --notes "Wedding starts at 3PM, by the river."
     """
-    contract_id = ask(contract_id, "contract_id", "--contract", parse_id, "Contract id")
+    contract_id = ask(contract_id, "contract_id", "--contract",
+                      existing(app, "contract.contract_state", "contract", _signed), "Contract id")
     name = ask(name, "name", "--name", validate.text, "Event name")
     starts_at = ask(start, "starts_at", "--start", validate.moment, "Start (dd/mm/yyyy HH:MM)")
     ends_at = ask(end, "ends_at", "--end", _ends_after(starts_at), "End (dd/mm/yyyy HH:MM)")
@@ -164,7 +169,7 @@ def create(app, contract_id, name, start, end, location, attendees, notes, fmt):
             "location": location, "attendees": attendees, "notes": notes})
         return tx.run("event.get_event", {"id": new_id})
 
-    row = app.run(work, rule=RULE_CREATE)
+    row = app.run(work, rule=RULE_CREATE, fields=FIELDS)
     emit(row, app.format(fmt), DETAIL, title=f"Created event {row['id']}")
 
 
@@ -210,15 +215,15 @@ def update(app, event_id, name, start, end, location, attendees, notes, if_updat
         notes = ask(None, "notes", "--notes", optional(validate.notes), "Notes",
                     default=current["notes"] or "", required=False) or ""
     else:
-        name = validate.text("name", name) if name is not None else None
-        starts_at = validate.moment("starts_at", start) if start is not None else None
-        ends_at = validate.moment("ends_at", end) if end is not None else None
+        name = validate.text("--name", name) if name is not None else None
+        starts_at = validate.moment("--start", start) if start is not None else None
+        ends_at = validate.moment("--end", end) if end is not None else None
         if starts_at is not None and ends_at is not None:
-            _ends_after(starts_at)("ends_at", end)
-        location = _location("location", location) if location is not None else None
-        attendees = validate.count("attendees", attendees) if attendees is not None else None
+            _ends_after(starts_at)("--end", end)
+        location = _location("--location", location) if location is not None else None
+        attendees = validate.count("--attendees", attendees) if attendees is not None else None
         # Blank clears, as "" does (and as on create).
-        notes = (optional(validate.notes)("notes", notes) or "") if notes is not None else None
+        notes = (optional(validate.notes)("--notes", notes) or "") if notes is not None else None
 
     def work(tx):
         before = tx.run("event.event_state", {"id": event_id})
@@ -234,13 +239,14 @@ def update(app, event_id, name, start, end, location, attendees, notes, if_updat
                                f"event {event_id}", seen, RULE_UPDATE)
         return tx.run("event.get_event", {"id": event_id})
 
-    row = app.run(work, rule=RULE_UPDATE)
+    row = app.run(work, rule=RULE_UPDATE, fields=FIELDS)
     emit(row, app.format(fmt), DETAIL, title=f"Updated event {row['id']}")
 
 
 @event.command("assign-support")
 @click.argument("event_id", type=ID, shell_complete=complete_ids("completion.events"))
-@click.argument("employee_id", type=ID, required=False, shell_complete=complete_ids("completion.employees"))
+@click.argument("employee_id", type=ID, required=False,
+                shell_complete=complete_ids("completion.support_employees"))
 @click.option("--none", "unassign", is_flag=True, help="Remove the support contact instead.")
 @output_option
 @click.pass_obj
@@ -258,6 +264,8 @@ def assign_support(app, event_id, employee_id, unassign, fmt):
         raise errors.InvalidInput("assign-support: give EMPLOYEE_ID or --none (one of them)")
 
     def work(tx):
+        if employee_id is not None:
+            require_employee(tx, employee_id)
         if tx.run("event.assign_support", {"id": event_id, "employee_id": employee_id}) is None:
             raise no_row_error(tx.run("event.event_state", {"id": event_id}),
                                f"event {event_id}", None, RULE_ASSIGN)
@@ -283,6 +291,13 @@ def delete(app, event_id, yes):
 
 
 # -- helpers ----------------------------------------------------------------------
+def _signed(field: str, state: dict) -> None:
+    """An event needs a signed contract (the trigger event_needs_signed_contract says so too)."""
+    if not state["is_signed"]:
+        raise errors.InvalidInput(f"{field}: contract {state['id']} is not signed yet; "
+                                  "events are created on signed contracts")
+
+
 def _location(field: str, value: str) -> str:
     return validate.text(field, value, max_length=500)
 
@@ -292,7 +307,7 @@ def _ends_after(starts_at):
     def parse(field, value):
         ends_at = validate.moment(field, value)
         if ends_at <= starts_at:
-            raise errors.InvalidInput(f"{field}: must be after starts_at")
+            raise errors.InvalidInput(f"{field}: must be after the start")
         return ends_at
     return parse
 
@@ -301,7 +316,7 @@ def _until(value: str):
     """--to: a date alone means up to the end of that day."""
     from datetime import timedelta
 
-    until = validate.moment("to", value)
+    until = validate.moment("--to", value)
     if DATE_ONLY.match(value):
         until += timedelta(days=1, microseconds=-1)
     return until

@@ -50,6 +50,13 @@ class RootGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # Click would exit 1; this is not an OSError, so it reaches main() below.
+            raise _ReaderGone from None
+
     def main(self, args=None, prog_name=None, **extra):
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv
@@ -62,11 +69,16 @@ class RootGroup(click.Group):
         except click.exceptions.Exit as exc:
             code = exc.exit_code
         except click.exceptions.Abort:
-            click.echo("aborted", err=True)
-            code = 130
+            # Ctrl-C or end of input at a prompt (a confirmation answered "no" is
+            # errors.Declined, exit 1).
+            click.echo("interrupted", err=True)
+            code = errors.INTERRUPTED
+        except (BrokenPipeError, _ReaderGone):
+            # The reader went away (`… | head -1`): what it wanted was written.
+            _silence_stdout()
+            code = 0
         except click.ClickException as exc:
-            if debug:
-                raise
+            _traceback(debug)
             message = exc.format_message()
             hint = ""
             if isinstance(exc, click.UsageError) and exc.ctx is not None:
@@ -76,15 +88,12 @@ class RootGroup(click.Group):
         except errors.AppError as exc:
             if exc.exit_code == errors.INTERNAL:
                 observability.capture(exc)  # e.g. an unforeseen database error: a bug too
-            if debug:
-                raise
-            click.echo(f"error: {exc.message}", err=True)
+            _traceback(debug)
+            click.echo(exc.line(), err=True)
             code = exc.exit_code
         except Exception as exc:
             observability.capture(exc)
-            if debug:
-                observability.flush()
-                raise
+            _traceback(debug)
             click.echo(f"error: internal error ({type(exc).__name__}); run again with --debug "
                        "for details", err=True)
             code = errors.INTERNAL
@@ -94,7 +103,37 @@ class RootGroup(click.Group):
             if ctx_app is not None:
                 ctx_app.close()
                 self._app = None
+        try:
+            sys.stdout.flush()  # what is still buffered, while a broken pipe can be handled
+        except BrokenPipeError:
+            _silence_stdout()
+        except (OSError, ValueError):
+            pass
         sys.exit(code)
+
+
+class _ReaderGone(Exception):
+    """Standard output's reader went away (a broken pipe) while a command wrote."""
+
+
+def _traceback(debug: bool) -> None:
+    """--debug shows where an error came from; the exit code stays the documented one."""
+    if debug:
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, the interpreter's final flush must not fail again (Python's
+    documented recipe: point stdout at /dev/null)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (Click's test runner)
+        pass
 
 
 @click.group(cls=RootGroup, invoke_without_command=True,

@@ -92,11 +92,12 @@ def read_password(from_stdin: bool, confirm: bool, label: str = "Password") -> s
 def ask(value, field: str, option: str, parse, prompt: str, default=None, required: bool = True):
     """The option's value parsed, else a validated prompt on a terminal, else an error.
 
-    `parse(field, text)` raises InvalidInput naming the field; on a terminal the
-    question is asked again until the answer is valid.
+    `parse(name, text)` raises InvalidInput naming what the user typed (the
+    option, e.g. --total, not the column total_amount); on a terminal the
+    question is asked again until the answer is valid. `field` is the column.
     """
     if value is not None:
-        return parse(field, value)
+        return parse(option, value)
     if not stdin_is_terminal():
         if not required:
             return None
@@ -109,8 +110,8 @@ def ask(value, field: str, option: str, parse, prompt: str, default=None, requir
         if not required and answer.strip() == "":
             return None
         try:
-            return parse(field, answer)
-        except errors.InvalidInput as exc:
+            return parse(option, answer)
+        except (errors.InvalidInput, errors.NotFound) as exc:  # e.g. an unknown id: ask again
             click.echo(f"  {exc.message}", err=True)
 
 
@@ -131,6 +132,26 @@ def parse_id(field, value):
     return validate.record_id(field, value)
 
 
+def existing(app, state_query: str, what: str, check=None):
+    """A parser of an id that, on a terminal, also looks the record up at once, so a
+    wrong reference fails at its prompt instead of after every other question.
+
+    It reads through the command's own named query (`state_query`); `check(state)`
+    may refuse more (e.g. an unsigned contract). Scripts skip the look-up: the
+    database refuses the same things when the command writes.
+    """
+    def parse(field, value):
+        record_id = validate.record_id(field, value)
+        if stdin_is_terminal():
+            state = app.run(lambda tx: tx.run(state_query, {"id": record_id}))
+            if state is None:
+                raise errors.NotFound(f"{field}: {what} {record_id} not found")
+            if check is not None:
+                check(field, state)
+        return record_id
+    return parse
+
+
 def expect_option(fn):
     """--if-updated-at: refuse the write if the record changed since it was read."""
     return click.option(
@@ -149,10 +170,18 @@ def no_row_error(state: dict | None, what: str, expected, rule: str) -> errors.A
     return errors.PermissionDenied(f"permission denied: {rule}")
 
 
+def require_employee(tx, employee_id: int) -> None:
+    """A target employee who does not exist is "not found" (exit 4); one who exists in
+    the wrong department, or inactive, is left to the database's own refusal (exit 1).
+    Everyone reads the staff directory, so this is the same answer for every caller."""
+    if tx.run("employee.employee_state", {"id": employee_id}) is None:
+        raise errors.NotFound(f"employee {employee_id}: not found")
+
+
 def parse_expected(value: str | None):
     if value is None:
         return None
-    return validate.moment("if-updated-at", value)
+    return validate.moment("--if-updated-at", value)
 
 
 def stdin_is_terminal() -> bool:
@@ -179,11 +208,21 @@ def delete_record(app, what: str, delete_query: str, state_query: str, record_id
 
 def confirm_delete(what: str, yes: bool) -> None:
     """Deleting asks first on a terminal; a script must say --yes."""
+    confirm(f"Delete {what}? This cannot be undone", yes, "delete", f"{what} was not deleted")
+
+
+def confirm(question: str, yes: bool, action: str, declined: str) -> None:
+    """What cannot be undone asks first on a terminal; without one, --yes is required.
+
+    "No" is exit 1 (errors.Declined: nothing was done); Ctrl-C at the question is
+    130 (interrupted), as anywhere.
+    """
     if yes:
         return
     if not stdin_is_terminal():
-        raise errors.InvalidInput("delete: pass --yes to confirm without a terminal")
-    click.confirm(f"Delete {what}? This cannot be undone", abort=True, err=True)
+        raise errors.InvalidInput(f"{action}: pass --yes to confirm without a terminal")
+    if not click.confirm(question, default=False, err=True):
+        raise errors.Declined(declined)
 
 
 def like_pattern(search: str | None) -> str | None:
@@ -194,14 +233,26 @@ def like_pattern(search: str | None) -> str | None:
     return f"%{escaped}%"
 
 
+def complete_choices(choices: tuple[str, ...]):
+    """Shell completion from a fixed list (e.g. the three departments), no database."""
+    def complete(ctx, param, incomplete: str):
+        return [c for c in choices if c.startswith(incomplete.lower())]
+    return complete
+
+
 def complete_ids(query: str):
     """Shell completion of an id argument, from a named query in completion.sql.
 
     Runs as the logged-in employee; when anything is missing (not logged in,
     database down) it completes nothing rather than failing the shell.
     """
+    return complete_from(query, digits=True)
+
+
+def complete_from(query: str, digits: bool = False):
+    """Shell completion from a named query of completion.sql (value, help) rows."""
     def complete(ctx, param, incomplete: str):
-        if incomplete and not incomplete.isdigit():
+        if digits and incomplete and not incomplete.isdigit():
             return []
         try:
             from click.shell_completion import CompletionItem

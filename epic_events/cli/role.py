@@ -13,7 +13,9 @@ import click
 
 from .. import errors
 from ..render import Column, emit, to_json
-from .options import output_option
+from .options import complete_choices, complete_from, output_option
+
+DEPARTMENTS = ("management", "sales", "support")
 
 LIST = [
     Column("department", "Department"), Column("role_name", "Database role"),
@@ -23,7 +25,10 @@ CATALOG = [
     Column("department", "Department"), Column("code", "Permission"),
     Column("description", "What it allows"), Column("held", "Held", "bool"),
     Column("granted_at", "Granted", "datetime"),
+    Column("within_ceiling", "Within grants", "bool"), Column("needs", "Needs (SQL grant)"),
 ]
+# A table shows the ceiling in one column: "yes", or "no: needs UPDATE (…) on event".
+CATALOG_TABLE = CATALOG[1:5] + [Column("ceiling", "Grants allow")]
 RULE_CHANGE = ("granting or revoking a department permission is management's "
                "(deliberately not itself a permission code)")
 
@@ -56,7 +61,7 @@ def list_(app, fmt):
 
 
 @role.command()
-@click.argument("department")
+@click.argument("department", shell_complete=complete_choices(DEPARTMENTS))
 @output_option
 @click.pass_obj
 def view(app, department, fmt):
@@ -85,30 +90,43 @@ def view(app, department, fmt):
              [Column("department", ""), Column("permissions", "")])
         return
     held = sum(r["held"] for r in rows)
-    emit(rows, fmt, CATALOG[1:] if fmt == "table" else CATALOG,
+    if fmt == "table":
+        rows = [{**r, "ceiling": "yes" if r["within_ceiling"] else f"no: needs {r['needs']}"}
+                for r in rows]
+    emit(rows, fmt, CATALOG_TABLE if fmt == "table" else CATALOG,
          title=f"{name}: {held} of {len(rows)} permissions held")
 
 
 @role.command()
-@click.argument("department")
-@click.argument("permission")
+@click.argument("department", shell_complete=complete_choices(DEPARTMENTS))
+@click.argument("permission", shell_complete=complete_from("completion.permission_codes"))
 @click.pass_obj
 def grant(app, department, permission):
     """Let DEPARTMENT do what PERMISSION allows, from its next command on (management).
 
     An unknown department or code is refused (exit 1) with the valid ones.
     Granting a code the department already holds changes nothing and exits 5.
+    A code beyond the department's SQL grants (which only a migration changes)
+    could not take effect: it is refused (exit 1) with the grant it would need,
+    as `role view` shows.
 
     \b
     Examples:
       epic-events role grant sales client:update:own
-      epic-events role grant support event:update
+      epic-events role grant sales event:create
     """
     def work(tx):
         name, code = _known_department(tx, department), _known_code(tx, permission)
-        # ON CONFLICT DO NOTHING: no row back means it was already held.
+        # ON CONFLICT DO NOTHING: no row back means it was already held. Only
+        # management may insert (the policy says so, before anything else is checked).
         if tx.run("role.grant_permission", {"department": name, "code": code}) is None:
             raise errors.Conflict(f"{name} already holds {code}: nothing changed")
+        entry = next(r for r in tx.run("role.department_catalog", {"department": name})
+                     if r["code"] == code)
+        if not entry["within_ceiling"]:  # raising rolls the insert back
+            raise errors.InvalidInput(
+                f"permission {code}: beyond the SQL grants of department {name} (it needs "
+                f"{entry['needs']}, which only a migration grants): nothing changed")
         return name, code
 
     name, code = app.run(work, rule=RULE_CHANGE)
@@ -116,8 +134,8 @@ def grant(app, department, permission):
 
 
 @role.command()
-@click.argument("department")
-@click.argument("permission")
+@click.argument("department", shell_complete=complete_choices(DEPARTMENTS))
+@click.argument("permission", shell_complete=complete_from("completion.permission_codes"))
 @click.pass_obj
 def revoke(app, department, permission):
     """Withdraw PERMISSION from DEPARTMENT, from its next command on (management).

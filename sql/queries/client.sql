@@ -57,8 +57,10 @@ select c.id, c.full_name, c.email, c.phone, c.company_id, co.name as company_nam
        coalesce((select json_agg(json_build_object(
                     'id', v.id, 'contract_id', v.contract_id, 'name', v.name,
                     'starts_at', v.starts_at, 'ends_at', v.ends_at,
-                    'support_contact_id', v.support_contact_id) order by v.starts_at, v.id)
+                    'support_contact_id', v.support_contact_id,
+                    'support_contact_name', s.full_name) order by v.starts_at, v.id)
                    from contract k join event v on v.contract_id = k.id
+                   left join employee s on s.id = v.support_contact_id
                   where k.client_id = c.id), '[]') as events
   from client c
   left join company co on co.id = c.company_id

@@ -35,6 +35,24 @@ select id::text as value, name as help
  order by id
  limit 30;
 
+-- name: support-employees
+-- Active support employee ids (the only ones an event's support may be), with name.
+select id::text as value, full_name as help
+  from employee
+ where id::text like :prefix
+   and is_active
+   and department = 'support'
+ order by id
+ limit 30;
+
+-- name: permission-codes
+-- Permission codes starting with what was typed, with what each allows.
+select code as value, description as help
+  from permission
+ where code like :prefix
+ order by code
+ limit 30;
+
 -- name: employees
 -- Active employee ids, with name and department.
 select id::text as value, full_name || ' (' || department || ')' as help

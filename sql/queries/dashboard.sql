@@ -47,9 +47,11 @@ select
       where sales_contact_id = (select epic_events.current_employee_id())
         and amount_due > 0) as my_due_total,
     (select coalesce(json_agg(v order by v.starts_at), '[]')
-       from (select ev.id, ev.name, ev.starts_at, ev.support_contact_id
+       from (select ev.id, ev.name, ev.starts_at, ev.support_contact_id,
+                    s.full_name as support_contact_name
                from event ev
                join contract c on c.id = ev.contract_id
+               left join employee s on s.id = ev.support_contact_id
               where c.sales_contact_id = (select epic_events.current_employee_id())
                 and ev.starts_at >= now()
               order by ev.starts_at

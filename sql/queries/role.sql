@@ -10,9 +10,48 @@ select d.name as department, d.role_name,
  order by d.name;
 
 -- name: department-catalog
--- The whole permission catalog, each code held or not by one department.
-select p.code, p.description, dp.permission_code is not null as held, dp.granted_at
+-- The whole permission catalog, each code held or not by one department, and
+-- whether that department's SQL grants (the ceiling, changed only by a
+-- migration) let the code take effect: `needs` is the privilege the code's
+-- policy works through, read from the catalog (has_*_privilege) for the
+-- department's role. A code above the ceiling changes nothing (0004's header),
+-- so `role grant` refuses it and `role view` says why.
+with needs (code, privilege, table_name, column_name) as (
+    values ('employee:create',         'INSERT', 'epic_events.employee', null),
+           ('employee:update',         'UPDATE', 'epic_events.employee', null),
+           ('employee:delete',         'DELETE', 'epic_events.employee', null),
+           ('company:create',          'INSERT', 'epic_events.company',  null),
+           ('company:update',          'UPDATE', 'epic_events.company',  'name'),
+           ('company:delete',          'DELETE', 'epic_events.company',  null),
+           ('client:create',           'INSERT', 'epic_events.client',   'sales_contact_id'),
+           ('client:create:own',       'INSERT', 'epic_events.client',   null),
+           ('client:update',           'UPDATE', 'epic_events.client',   'sales_contact_id'),
+           ('client:update:own',       'UPDATE', 'epic_events.client',   null),
+           ('client:delete',           'DELETE', 'epic_events.client',   null),
+           ('contract:create',         'INSERT', 'epic_events.contract', null),
+           ('contract:update',         'UPDATE', 'epic_events.contract', 'sales_contact_id'),
+           ('contract:update:own',     'UPDATE', 'epic_events.contract', null),
+           ('contract:sign',           'UPDATE', 'epic_events.contract', 'is_signed'),
+           ('contract:sign:own',       'UPDATE', 'epic_events.contract', 'is_signed'),
+           ('contract:delete',         'DELETE', 'epic_events.contract', null),
+           ('event:create',            'INSERT', 'epic_events.event',    null),
+           ('event:create:own_client', 'INSERT', 'epic_events.event',    null),
+           ('event:update',            'UPDATE', 'epic_events.event',    'support_contact_id'),
+           ('event:update:assigned',   'UPDATE', 'epic_events.event',    null),
+           ('event:delete',            'DELETE', 'epic_events.event',    null))
+select p.code, p.description, dp.permission_code is not null as held, dp.granted_at,
+       coalesce(case when n.column_name is not null
+                         then has_column_privilege(d.role_name, n.table_name, n.column_name,
+                                                   n.privilege)
+                     when n.privilege = 'DELETE'
+                         then has_table_privilege(d.role_name, n.table_name, n.privilege)
+                     else has_any_column_privilege(d.role_name, n.table_name, n.privilege)
+                 end, true) as within_ceiling,
+       n.privilege || coalesce(' (' || n.column_name || ')', '') || ' on '
+           || replace(n.table_name, 'epic_events.', '') as needs
   from permission p
+  join department d on d.name = :department
+  left join needs n on n.code = p.code
   left join department_permission dp
          on dp.permission_code = p.code
         and dp.department = :department

@@ -1,5 +1,7 @@
 """SPEC "Default rights" and "Commands" for clients, through the CLI."""
 
+import json
+
 from tests.cli.conftest import admin_one
 
 
@@ -113,8 +115,8 @@ def test_view_of_a_missing_client_is_not_found(cli):
 def test_bad_input_is_refused_and_changes_nothing(cli):
     cli.login("sales")
     before = admin_one(cli.world, "select count(*) from epic_events.client")
-    for args, field in ((("--email", "not-an-email"), "email"), (("--phone", "12"), "phone"),
-                        (("--name", " "), "full_name")):
+    for args, field in ((("--email", "not-an-email"), "--email"), (("--phone", "12"), "--phone"),
+                        (("--name", " "), "--name")):
         base = {"--name": "Ok Name", "--email": "ok@x.io"}
         base.update(dict([args]))
         r = cli("client", "create", *[x for kv in base.items() for x in kv])
@@ -136,7 +138,7 @@ def test_a_company_name_the_database_refuses_names_the_company_option(cli):
                     ["client", "update", cli.world.ids["client"]]):
         r = cli(*command, "--company", "Forbidden Corp")
         assert r.exit_code == 1, r.stderr
-        assert r.stderr == "error: company: must be 1-200 characters, no control characters\n"
+        assert r.stderr == "error: --company: must be 1-200 characters, no control characters\n"
     assert admin_one(cli.world, "select count(*) from epic_events.client") == before
     assert admin_one(cli.world, "select count(*) from epic_events.company"
                                 " where name = 'Forbidden Corp'") == (0,)
@@ -154,7 +156,7 @@ def test_missing_options_are_asked_on_a_terminal(cli):
     r = cli("client", "create", "--format", "json",
             input="Ada Lovelace\nnot-an-email\nada@x.io\n06 12 34 56 78\n\n")
     assert r.exit_code == 0, r.stderr
-    assert "email: not a valid email address" in r.stderr
+    assert "--email: not a valid email address" in r.stderr
     assert '"email": "ada@x.io"' in r.stdout
 
 
@@ -193,3 +195,57 @@ def test_csv_shape(cli):
     assert header == ("id,full_name,email,phone,company_id,company_name,sales_contact_id,"
                       "sales_contact_name,created_at,updated_at,last_contact_at")
     assert len(r.stdout.splitlines()) == 3
+
+
+def test_reassigning_to_an_employee_who_does_not_exist_is_not_found(cli):
+    cli.login("manager")
+    r = cli("client", "reassign", cli.world.ids["client"], "999999")
+    assert r.exit_code == 4
+    assert r.stderr == "error: employee 999999: not found\n"
+
+
+def test_errors_name_the_option_typed_not_the_column(cli):
+    cli.login("sales")
+    r = cli("client", "update", cli.world.ids["client"], "--last-contact", "yesterday")
+    assert r.exit_code == 1 and r.stderr.startswith("error: --last-contact: not a date")
+    r = cli("client", "create", "--name", "Ada", "--email", "ada@x.io",
+            "--sales-contact", cli.world.ids["support"])
+    assert r.exit_code in (1, 3) and "last_contact_at" not in r.stderr
+    cli.login("manager")
+    r = cli("client", "create", "--name", "Ada", "--email", "ada@x.io",
+            "--sales-contact", cli.world.ids["support"])
+    assert r.exit_code == 1 and r.stderr.startswith("error: --sales-contact:")
+
+
+def test_an_interactive_update_with_enter_on_every_field_writes_nothing(cli):
+    cli.login("sales")
+    cli.as_terminal()
+    client_id = cli.world.ids["client"]
+    before = admin_one(cli.world, "select updated_at from epic_events.client where id = %s", (client_id,))
+    r = cli("client", "update", client_id, input="\n" * 5)
+    assert r.exit_code == 0, r.stderr
+    assert "Last contact" in r.stderr  # every field is offered, the last contact too
+    assert r.stderr.endswith(f"Nothing changed: client {client_id} is left as it was.\n")
+    assert admin_one(cli.world, "select updated_at from epic_events.client where id = %s",
+                     (client_id,)) == before
+
+
+def test_an_interactive_update_offers_the_last_contact(cli):
+    cli.login("sales")
+    cli.as_terminal()
+    client_id = cli.world.ids["client"]
+    r = cli("client", "update", client_id, "--format", "json", input="\n\n\n\n24/11/2026 15:30\n")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["last_contact_at"] is not None
+    # The same minute typed back (Enter on its shown value) is no change either.
+    r = cli("client", "update", client_id, input="\n" * 5)
+    assert "Nothing changed" in r.stderr
+
+
+def test_client_view_names_the_support_contact_of_its_events(cli):
+    cli.login("sales")
+    r = cli("client", "view", cli.world.ids["client"], "--format", "table")
+    assert r.exit_code == 0, r.stderr
+    assert "Suzy Support" in r.stdout
+    events = cli.json("client", "view", cli.world.ids["client"])["events"]
+    assert {e["support_contact_name"] for e in events} == {"Suzy Support", None}

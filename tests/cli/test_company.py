@@ -95,7 +95,7 @@ def test_a_duplicate_name_is_a_conflict_whatever_its_case(cli):
 def test_a_blank_name_is_refused(cli):
     cli.login("sales")
     r = cli("company", "create", "--name", "  ")
-    assert r.exit_code == 1 and r.stderr.startswith("error: name:")
+    assert r.exit_code == 1 and r.stderr.startswith("error: --name:")
     r = cli("company", "create")
     assert r.exit_code == 1 and "--name" in r.stderr
     assert companies(cli) == 1

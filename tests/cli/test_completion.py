@@ -30,3 +30,23 @@ def test_ids_complete_from_the_database_for_the_logged_in_employee(cli):
 
 def test_not_logged_in_completes_nothing_and_does_not_fail(cli):
     assert complete("epic-events client view ") == []
+
+
+def test_departments_complete_without_the_database():
+    assert complete("epic-events employee create --department ") == ["management", "sales", "support"]
+    assert complete("epic-events employee update 3 --department s") == ["sales", "support"]
+    assert complete("epic-events role grant ") == ["management", "sales", "support"]
+
+
+def test_role_grant_completes_permission_codes(cli):
+    cli.login("manager")
+    assert complete("epic-events role grant support event:u") == ["event:update",
+                                                                  "event:update:assigned"]
+    assert "client:create:own" in complete("epic-events role revoke sales ")
+
+
+def test_assign_support_offers_support_employees_only(cli):
+    cli.login("manager")
+    ids = cli.world.ids
+    offered = complete(f"epic-events event assign-support {ids['event']} ")
+    assert set(offered) == {str(ids["support"]), str(ids["support2"])}

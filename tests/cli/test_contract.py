@@ -1,5 +1,6 @@
 """SPEC "Default rights" and "Commands" for contracts, through the CLI."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -94,7 +95,7 @@ def test_only_management_creates_contracts(cli, who):
 def test_a_contract_for_a_missing_client_is_not_found(cli):
     cli.login("manager")
     r = cli("contract", "create", "--client", "999999", "--total", "1500")
-    assert r.exit_code == 4 and r.stderr.startswith("error: client_id: no such record")
+    assert r.exit_code == 4 and r.stderr.startswith("error: --client: no such record")
     assert count_contracts(cli) == 3
 
 
@@ -105,16 +106,16 @@ def test_the_sales_contact_must_be_a_sales_employee(cli, who):
     r = cli("contract", "create", "--client", cli.world.ids["client"], "--total", "1500",
             "--sales-contact", cli.world.ids[who])
     assert r.exit_code == 1
-    assert "sales_contact_id" in r.stderr and "not an active sales employee" in r.stderr
+    assert "--sales-contact" in r.stderr and "not an active sales employee" in r.stderr
     assert count_contracts(cli) == before
 
 
 @pytest.mark.parametrize("options, field", [
-    (("--total", "-1"), "total_amount: must not be negative"),
-    (("--total", "10.005"), "total_amount: at most two decimals"),
-    (("--total", "lots"), "total_amount: not an amount"),
-    (("--total", "100", "--due", "-5"), "amount_due: must not be negative"),
-    (("--total", "100", "--due", "150"), "amount_due: must be between 0 and total_amount"),
+    (("--total", "-1"), "--total: must not be negative"),
+    (("--total", "10.005"), "--total: at most two decimals"),
+    (("--total", "lots"), "--total: not an amount"),
+    (("--total", "100", "--due", "-5"), "--due: must not be negative"),
+    (("--total", "100", "--due", "150"), "--due: 150.00 is more than the total (100.00)"),
 ])
 def test_bad_amounts_are_refused_and_change_nothing(cli, options, field):
     cli.login("manager")
@@ -137,7 +138,7 @@ def test_missing_options_are_asked_on_a_terminal(cli):
     r = cli("contract", "create", "--format", "json",
             input=f"{cli.world.ids['client2']}\n12.345\n2000\n\n")
     assert r.exit_code == 0, r.stderr
-    assert "total_amount: at most two decimals" in r.stderr
+    assert "--total: at most two decimals" in r.stderr
     assert '"amount_due": 2000.0' in r.stdout
     assert f'"sales_contact_id": {cli.world.ids["sales2"]}' in r.stdout
 
@@ -180,7 +181,7 @@ def test_a_payment_may_settle_the_contract_but_not_exceed_the_amount_due(cli):
     cli.login("sales")
     r = cli("contract", "update", cli.world.ids["contract"], "--pay", "400.01")
     assert r.exit_code == 1
-    assert r.stderr.startswith("error: amount_due:") and "400.01" in r.stderr
+    assert r.stderr.startswith("error: --pay:") and "400.01" in r.stderr
     assert stored(cli, "contract")[1] == Decimal("400.00")
     assert cli.json("contract", "update", cli.world.ids["contract"], "--pay", "400")["amount_due"] == 0.0
 
@@ -212,13 +213,13 @@ def test_payments_made_at_the_same_time_both_count(world):
 
 
 @pytest.mark.parametrize("options, message", [
-    (("--pay", "-5"), "pay: must not be negative"),
-    (("--pay", "0"), "pay: must be more than 0"),
-    (("--pay", "1.005"), "pay: at most two decimals"),
+    (("--pay", "-5"), "--pay: must not be negative"),
+    (("--pay", "0"), "--pay: must be more than 0"),
+    (("--pay", "1.005"), "--pay: at most two decimals"),
     (("--pay", "5", "--due", "100"), "--due and --pay: give one or the other"),
-    (("--due", "1000.01"), "amount_due: must be between 0 and total_amount"),
-    (("--total", "399.99"), "amount_due: must be between 0 and total_amount"),
-    (("--total", "-1"), "total_amount: must not be negative"),
+    (("--due", "1000.01"), "--due: the amount due must be between 0 and the total"),
+    (("--total", "399.99"), "--total: the amount due must be between 0 and the total"),
+    (("--total", "-1"), "--total: must not be negative"),
 ])
 def test_bad_updates_are_refused_and_change_nothing(cli, options, message):
     cli.login("manager")
@@ -264,7 +265,7 @@ def test_sales_sign_their_own_contract_and_the_database_stamps_it(cli, monkeypat
     recorded = []
     monkeypatch.setattr(observability, "event", lambda message, **data: recorded.append((message, data)))
     cli.login("sales")
-    signed = cli.json("contract", "sign", cli.world.ids["contract"])
+    signed = cli.json("contract", "sign", cli.world.ids["contract"], "--yes")
     assert signed["is_signed"] is True and signed["signed_at"] is not None
     is_signed, signed_at = stored(cli, "contract")[2:4]
     assert is_signed and signed_at is not None
@@ -278,7 +279,7 @@ def test_sales_cannot_sign_another_sales_contract(cli):
     cli.login("sales")
     for contract_id in (other, cli.world.ids["contract2"]):
         before = stored(cli, contract_id)
-        r = cli("contract", "sign", contract_id)
+        r = cli("contract", "sign", contract_id, "--yes")
         assert r.exit_code == 3
         assert "contract:sign:own" in r.stderr
         assert stored(cli, contract_id) == before
@@ -288,7 +289,7 @@ def test_the_database_refuses_a_signature_once_the_right_is_revoked(cli):
     admin_one(cli.world, "delete from epic_events.department_permission where department = 'sales'"
               " and permission_code = 'contract:sign:own' returning 1")
     cli.login("sales")
-    r = cli("contract", "sign", cli.world.ids["contract"])
+    r = cli("contract", "sign", cli.world.ids["contract"], "--yes")
     assert r.exit_code == 3 and "contract:sign:own" in r.stderr
     assert stored(cli, "contract")[2] is False
     # Updating the amounts is another right, still held.
@@ -297,7 +298,7 @@ def test_the_database_refuses_a_signature_once_the_right_is_revoked(cli):
 
 def test_support_cannot_sign(cli):
     cli.login("support")
-    r = cli("contract", "sign", cli.world.ids["contract"])
+    r = cli("contract", "sign", cli.world.ids["contract"], "--yes")
     assert r.exit_code == 3 and "contract:sign" in r.stderr
     assert stored(cli, "contract")[2] is False
 
@@ -305,9 +306,9 @@ def test_support_cannot_sign(cli):
 def test_management_signs_any_contract_once(cli):
     other = unsigned_contract_of_sales2(cli)
     cli.login("manager")
-    assert cli.json("contract", "sign", other)["is_signed"] is True
+    assert cli.json("contract", "sign", other, "--yes")["is_signed"] is True
     first = stored(cli, other)
-    r = cli("contract", "sign", other)
+    r = cli("contract", "sign", other, "--yes")
     assert r.exit_code == 5
     assert f"contract {other} is already signed" in r.stderr
     assert stored(cli, other) == first
@@ -315,7 +316,7 @@ def test_management_signs_any_contract_once(cli):
 
 def test_signing_a_missing_contract_is_not_found(cli):
     cli.login("manager")
-    r = cli("contract", "sign", "999999")
+    r = cli("contract", "sign", "999999", "--yes")
     assert r.exit_code == 4 and "not found" in r.stderr
 
 
@@ -337,8 +338,11 @@ def test_a_contract_goes_only_to_an_active_sales_employee(cli, who):
         who, cli.world.ids.get(who))
     cli.login("manager")
     r = cli("contract", "reassign", cli.world.ids["contract"], employee_id)
-    assert r.exit_code == 1
-    assert "sales_contact_id" in r.stderr and "not an active sales employee" in r.stderr
+    if who == "nobody":
+        assert (r.exit_code, r.stderr) == (4, "error: employee 999999: not found\n")
+    else:
+        assert r.exit_code == 1
+        assert "sales_contact_id" in r.stderr and "not an active sales employee" in r.stderr
     assert stored(cli, "contract")[4] == cli.world.ids["sales"]
 
 
@@ -499,3 +503,47 @@ def test_contract_list_filters_are_served_by_their_indexes(world):
     for who, filters, index in cases:
         used = indexes_used(world.as_(who), "contract.list_contracts", list_parameters(**filters))
         assert index in used, f"{who} {filters}: expected {index}, the plan used {used}"
+
+
+def test_signing_asks_first_on_a_terminal_and_no_signs_nothing(cli):
+    cli.login("sales")
+    cli.as_terminal()
+    contract_id = cli.world.ids["contract"]
+    r = cli("contract", "sign", contract_id, input="n\n")
+    assert r.exit_code == 1
+    assert (f"Sign contract {contract_id} (Client of sales, 1,000.00 €)? A signature is final"
+            in r.stderr)
+    assert r.stderr.endswith(f"aborted: contract {contract_id} was not signed\n")
+    assert stored(cli, "contract")[2] is False
+    r = cli("contract", "sign", contract_id, "--format", "json", input="y\n")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["is_signed"] is True
+
+
+def test_signing_without_a_terminal_needs_yes_as_deleting_does(cli):
+    cli.login("sales")
+    r = cli("contract", "sign", cli.world.ids["contract"])
+    assert r.exit_code == 1
+    assert "sign: pass --yes to confirm without a terminal" in r.stderr
+    assert stored(cli, "contract")[2] is False
+
+
+def test_reassigning_a_contract_to_an_employee_who_does_not_exist_is_not_found(cli):
+    cli.login("manager")
+    r = cli("contract", "reassign", cli.world.ids["contract"], "999999")
+    assert (r.exit_code, r.stderr) == (4, "error: employee 999999: not found\n")
+    r = cli("contract", "reassign", cli.world.ids["contract"], cli.world.ids["support"])
+    assert r.exit_code == 1 and "not an active sales employee" in r.stderr
+
+
+def test_on_a_terminal_the_client_and_the_amount_due_are_checked_at_their_prompts(cli):
+    cli.login("manager")
+    cli.as_terminal()
+    client_id = cli.world.ids["client"]
+    r = cli("contract", "create", "--format", "json",
+            input=f"999999\n{client_id}\n3\n1000\n2\n")
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.index("--client: client 999999 not found") < r.stderr.index("Total amount")
+    assert "--due: 1000.00 is more than the total (3.00)" in r.stderr
+    created = json.loads(r.stdout)
+    assert (created["client_id"], created["amount_due"]) == (client_id, 2.0)

@@ -155,10 +155,10 @@ def test_only_management_creates_employees(cli, who):
 
 
 @pytest.mark.parametrize("option, value, field", [
-    ("--email", "not-an-email", "email"),
-    ("--phone", "12", "phone"),
-    ("--department", "marketing", "department"),
-    ("--name", " ", "full_name"),
+    ("--email", "not-an-email", "--email"),
+    ("--phone", "12", "--phone"),
+    ("--department", "marketing", "--department"),
+    ("--name", " ", "--name"),
 ])
 def test_bad_input_is_refused_and_changes_nothing(cli, option, value, field):
     cli.login("manager")

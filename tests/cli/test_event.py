@@ -1,5 +1,6 @@
 """SPEC "Default rights" and "Commands" for events, through the CLI."""
 
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -89,7 +90,7 @@ def test_sales_cannot_create_an_event_on_an_unsigned_contract(cli):
     before = count_events(cli)
     r = cli("event", "create", "--contract", cli.world.ids["contract"], *NEW)
     assert r.exit_code == 1
-    assert r.stderr.startswith("error: contract_id:") and "is not signed" in r.stderr
+    assert r.stderr.startswith("error: --contract:") and "is not signed" in r.stderr
     assert count_events(cli) == before
 
 
@@ -114,7 +115,7 @@ def test_management_and_support_do_not_create_events(cli, who):
 def test_an_event_on_a_missing_contract_is_not_found(cli):
     cli.login("sales")
     r = cli("event", "create", "--contract", "999999", *NEW)
-    assert r.exit_code == 4 and r.stderr.startswith("error: contract_id: no such record")
+    assert r.exit_code == 4 and r.stderr.startswith("error: --contract: no such record")
     assert count_events(cli) == 3
 
 
@@ -137,14 +138,14 @@ def test_dates_are_read_in_three_formats(cli, start, end):
 
 
 @pytest.mark.parametrize("change, message", [
-    (("--end", "04/06/2027 12:00"), "ends_at: must be after starts_at"),
-    (("--end", "04/06/2027 13:00"), "ends_at: must be after starts_at"),
-    (("--start", "31/02/2027"), "starts_at: not a date"),
-    (("--start", "tomorrow"), "starts_at: not a date"),
-    (("--attendees", "-1"), "attendees: must not be negative"),
-    (("--attendees", "many"), "attendees: not a whole number"),
-    (("--name", "  "), "name: must not be blank"),
-    (("--location", "x" * 501), "location: at most 500 characters"),
+    (("--end", "04/06/2027 12:00"), "--end: must be after the start"),
+    (("--end", "04/06/2027 13:00"), "--end: must be after the start"),
+    (("--start", "31/02/2027"), "--start: not a date"),
+    (("--start", "tomorrow"), "--start: not a date"),
+    (("--attendees", "-1"), "--attendees: must not be negative"),
+    (("--attendees", "many"), "--attendees: not a whole number"),
+    (("--name", "  "), "--name: must not be blank"),
+    (("--location", "x" * 501), "--location: at most 500 characters"),
 ])
 def test_bad_input_is_refused_and_changes_nothing(cli, change, message):
     cli.login("sales")
@@ -171,8 +172,8 @@ def test_missing_options_are_asked_on_a_terminal(cli):
                "04/06/2027 19:00", "05/06/2027 01:00", "Lyon", "-3", "120", ""]
     r = cli("event", "create", "--format", "json", input="\n".join(answers) + "\n")
     assert r.exit_code == 0, r.stderr
-    assert "ends_at: must be after starts_at" in r.stderr
-    assert "attendees: must not be negative" in r.stderr
+    assert "--end: must be after the start" in r.stderr
+    assert "--attendees: must not be negative" in r.stderr
     assert '"attendees": 120' in r.stdout and '"notes": null' in r.stdout
 
 
@@ -221,15 +222,15 @@ def test_an_end_before_the_stored_start_is_refused_by_the_database(cli):
     before = stored(cli, "event")
     r = cli("event", "update", cli.world.ids["event"], "--end", "2027-06-01T17:00:00Z")
     assert r.exit_code == 1
-    assert r.stderr.startswith("error: ends_at: must be after starts_at")
+    assert r.stderr.startswith("error: --end: must be after the start")
     assert stored(cli, "event") == before
 
 
 @pytest.mark.parametrize("change, message", [
-    (("--start", "02/06/2027 10:00", "--end", "01/06/2027 10:00"), "ends_at: must be after starts_at"),
-    (("--start", "32/01/2027"), "starts_at: not a date"),
-    (("--attendees", "-5"), "attendees: must not be negative"),
-    (("--name", ""), "name: must not be blank"),
+    (("--start", "02/06/2027 10:00", "--end", "01/06/2027 10:00"), "--end: must be after the start"),
+    (("--start", "32/01/2027"), "--start: not a date"),
+    (("--attendees", "-5"), "--attendees: must not be negative"),
+    (("--name", ""), "--name: must not be blank"),
 ])
 def test_bad_updates_are_refused_and_change_nothing(cli, change, message):
     cli.login("support")
@@ -293,8 +294,11 @@ def test_the_support_contact_must_be_an_active_support_employee(cli, who):
     employee_id = {"inactive support": ids["support2"], "nobody": 999999}.get(who, ids.get(who))
     cli.login("manager")
     r = cli("event", "assign-support", ids["event"], employee_id)
-    assert r.exit_code == 1
-    assert "support_contact_id" in r.stderr and "not an active support employee" in r.stderr
+    if who == "nobody":
+        assert (r.exit_code, r.stderr) == (4, "error: employee 999999: not found\n")
+    else:
+        assert r.exit_code == 1
+        assert "support_contact_id" in r.stderr and "not an active support employee" in r.stderr
     assert stored(cli, "event")[6] == ids["support"]
 
 
@@ -387,9 +391,9 @@ def test_from_and_to_filter_on_the_start(cli):
 
 
 @pytest.mark.parametrize("options, message", [
-    (("--from", "soon"), "from: not a date"),
-    (("--to", "32/13/2027"), "to: not a date"),
-    (("--from", "02/06/2027", "--to", "01/06/2027"), "to: before --from"),
+    (("--from", "soon"), "--from: not a date"),
+    (("--to", "32/13/2027"), "--to: not a date"),
+    (("--from", "02/06/2027", "--to", "01/06/2027"), "--to: before --from"),
 ])
 def test_bad_dates_in_filters_are_refused(cli, options, message):
     cli.login("support")
@@ -496,3 +500,35 @@ def test_event_list_filters_are_served_by_their_indexes(world):
     for who, filters, index in cases:
         used = indexes_used(world.as_(who), "event.list_events", list_parameters(**filters))
         assert index in used, f"{who} {filters}: expected {index}, the plan used {used}"
+
+
+def test_assigning_an_employee_who_does_not_exist_is_not_found(cli):
+    cli.login("manager")
+    r = cli("event", "assign-support", cli.world.ids["event"], "999999")
+    assert (r.exit_code, r.stderr) == (4, "error: employee 999999: not found\n")
+    r = cli("event", "assign-support", cli.world.ids["event"], cli.world.ids["sales"])
+    assert r.exit_code == 1 and "not an active support employee" in r.stderr
+
+
+def test_on_a_terminal_the_contract_is_checked_at_its_prompt_before_the_other_questions(cli):
+    cli.login("sales")
+    cli.as_terminal()
+    ids = cli.world.ids
+    answers = [str(ids["contract"]), "999999", str(ids["signed"]), "Gala", "04/06/2027 13:00",
+               "05/06/2027 02:00", "Lyon", "75", ""]
+    r = cli("event", "create", "--format", "json", input="\n".join(answers) + "\n")
+    assert r.exit_code == 0, r.stderr
+    unsigned = r.stderr.index(f"--contract: contract {ids['contract']} is not signed yet")
+    unknown = r.stderr.index("--contract: contract 999999 not found")
+    assert unsigned < unknown < r.stderr.index("Event name")
+    assert json.loads(r.stdout)["contract_id"] == ids["signed"]
+
+
+def test_on_a_terminal_an_unsigned_contract_given_as_option_fails_before_any_question(cli):
+    cli.login("sales")
+    cli.as_terminal()
+    r = cli("event", "create", "--contract", cli.world.ids["contract"], input="Gala\n")
+    assert r.exit_code == 1
+    assert "is not signed yet" in r.stderr and "Event name" not in r.stderr
+    r = cli("event", "create", "--contract", "999999", input="Gala\n")
+    assert r.exit_code == 4 and "Event name" not in r.stderr

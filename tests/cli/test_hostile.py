@@ -245,7 +245,10 @@ def check_case(cli, case: Case, value: str) -> None:
         r = cli(*case.command(ids, value), "--format", "json", input=case.stdin)
     event(f"exit {r.exit_code}")  # shown by --hypothesis-show-statistics
     if r.exit_code != 0:
-        assert_refused(r, *case.names, codes=(1, 5) if case.unique else (1,))
+        # The option typed (--name), or what the database calls the column.
+        words = case.command(ids, value)
+        option = words[words.index(value) - 1] if value in words[1:] else None
+        assert_refused(r, option, *case.names, codes=(1, 5) if case.unique else (1,))
         if r.exit_code == 5:
             assert "already exists" in r.stderr
         return
@@ -366,7 +369,7 @@ MALFORMED = {
     "event create --start": ("sales", lambda i, v: ["event", "create", "--contract", str(i["signed"]), "--name",
                                                     "Dated", "--start", v, "--end", "31/12/2099 23:00",
                                                     "--location", "Lyon", "--attendees", "5"],
-                             ("starts_at", "ends_at"), ()),
+                             ("starts_at", "ends_at", "--end"), ()),
     "event create --attendees": ("sales", lambda i, v: ["event", "create", "--contract", str(i["signed"]),
                                                         "--name", "Counted", "--start", "01/07/2027 18:00", "--end",
                                                         "01/07/2027 23:00", "--location", "Lyon", "--attendees", v],
@@ -385,7 +388,7 @@ MALFORMED = {
                                       ("if-updated-at", "changed by someone else"), (5,)),
     "client view ID": ("sales", lambda i, v: ["client", "view", v], ("CLIENT_ID", "client"), (4,)),
     "event assign-support ID ID": ("manager", lambda i, v: ["event", "assign-support", str(i["event"]), v],
-                                   ("EMPLOYEE_ID", "support_contact"), (4,)),
+                                   ("EMPLOYEE_ID", "support_contact", "employee"), (4,)),
     # Free text that only a known value passes.
     "login --email": (None, lambda i, v: ["login", "--email", v, "--password-stdin"], ("email", "login failed"),
                       (2,), PASSWORD + "\n"),
@@ -423,7 +426,7 @@ def test_a_malformed_number_date_or_id_is_refused_by_name(cli, name, data):
         return
     # Click's own refusal of a non-integer argument names the argument (e.g. CLIENT_ID),
     # or, for something that looks like an option ("-1"), the token itself.
-    assert_refused(r, *names, "No such option", codes=(1,) + also)
+    assert_refused(r, name.split()[-1], *names, "No such option", codes=(1,) + also)
 
 
 # --- table output and the terminal ------------------------------------------------------------

@@ -250,7 +250,7 @@ def test_signing_a_contract_sends_a_contract_signed_event(cli, sentry):
     cli.login("sales")
     contract_id = cli.world.ids["contract"]
 
-    r = run(cli, "contract", "sign", contract_id, "--format", "json")
+    r = run(cli, "contract", "sign", contract_id, "--yes", "--format", "json")
 
     assert r.exit_code == 0, r.stderr
     [event] = sentry.events()
