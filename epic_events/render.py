@@ -21,7 +21,7 @@ FORMATS = ("table", "json", "csv")
 class Column:
     key: str
     label: str
-    kind: str = "text"  # text | money | datetime | bool | id | number
+    kind: str = "text"  # text | money | datetime | date | bool | id | number
 
 
 def default_format() -> str:
@@ -77,6 +77,8 @@ def human(value, kind: str = "text") -> str:
         return f"{value:,.2f} €"
     if isinstance(value, datetime):
         return value.astimezone().strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
@@ -95,7 +97,7 @@ def table(rows: list[dict], columns: list[Column], title: str | None = None, cap
     for c in columns:
         right = c.kind in ("money", "id", "number")
         t.add_column(c.label, justify="right" if right else "left",
-                     overflow="fold", no_wrap=c.kind in ("money", "datetime", "id"))
+                     overflow="fold", no_wrap=c.kind in ("money", "datetime", "date", "id"))
     for row in rows:
         t.add_row(*(_escape(human(row.get(c.key), c.kind)) for c in columns))
     return t

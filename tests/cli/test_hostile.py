@@ -354,7 +354,12 @@ MALFORMED = {
     "contract create --client": ("manager", lambda i, v: ["contract", "create", "--client", v, "--total", "10"],
                                  ("client_id", "client"), (4,)),
     "contract update --pay": ("sales", lambda i, v: ["contract", "update", str(i["contract"]), "--pay", v],
-                              ("pay", "amount_due"), ()),
+                              ("pay", "amount"), ()),
+    "contract pay --amount": ("sales", lambda i, v: ["contract", "pay", str(i["contract"]), "--amount", v,
+                                                     "--method", "cash"], ("amount", "payment:correct"),
+                              (3,)),  # e.g. -1: a correction, not sales's to record
+    "contract pay --reference": ("sales", lambda i, v: ["contract", "pay", str(i["contract"]), "--amount", "1",
+                                                        "--method", "cash", "--reference", v], ("reference",), ()),
     "contract update --total": ("sales", lambda i, v: ["contract", "update", str(i["contract"]), "--total", v],
                                 ("total_amount", "amount_due"), ()),
     "event create --start": ("sales", lambda i, v: ["event", "create", "--contract", str(i["signed"]), "--name",

@@ -31,7 +31,7 @@ WRITES = [
     "update employee set phone = '+33700000009' where id = %(support2)s",
     "update company set name = 'Hijacked' where id = %(company)s",
     "update client set phone = '+33700000009' where id = %(client2)s",
-    "update contract set amount_due = 0 where id = %(contract2)s",
+    "update contract set total_amount = 900 where id = %(contract2)s",
     "update contract set is_signed = true where id = %(contract)s",
     "update event set support_contact_id = %(support)s where id = %(event_unassigned)s",
     "delete from event where id = %(event_unassigned)s",
@@ -42,6 +42,9 @@ INSERTS = [
     # sales_contact_id defaults to current_employee_id(): NULL here, so RLS decides.
     "insert into client (full_name, email) values ('F', 'f@client.test')",
     "insert into department_permission (department, permission_code) values ('support', 'event:update')",
+    # recorded_by defaults to current_employee_id(): NULL here, so RLS refuses.
+    "insert into payment (contract_id, amount, method) values (%(contract2)s, 10, 'cash')",
+    "insert into payment (contract_id, amount, method) values (%(contract2)s, -10, 'cash')",
     "insert into employee (full_name, email, department, password_hash)"
     " values ('Mallory', 'mallory@epic.test', 'management', %(hash)s)",
 ]
@@ -159,7 +162,8 @@ def test_the_same_claims_with_a_live_session_do_see_and_change(world):
 
 #: A column of each table, to write an UPDATE that parses.
 A_COLUMN = {"department": "name", "permission": "code", "department_permission": "granted_at",
-            "audit_log": "occurred_at", "session": "expires_at", "session_token": "expires_at"}
+            "audit_log": "occurred_at", "session": "expires_at", "session_token": "expires_at",
+            "payment": "recorded_at"}
 
 
 @pytest.mark.parametrize("table", ALL_TABLES)
