@@ -162,10 +162,16 @@ def load() -> bool:
             must("contract", "sign", contract_id, "--format", "json")
             k = must("contract", "view", contract_id, "--format", "json")
             due = float(k["amount_due"])
+            deposit = round(due * 0.3, 2)
+            if state in ("signed_paid", "signed_partial"):
+                # A deposit by transfer some weeks ago ...
+                must("contract", "pay", contract_id, "--amount", f"{deposit:.2f}", "--method", "transfer",
+                     "--on", _days_ago(rnd.randint(20, 40)), "--reference", f"VIR-{contract_id:05d}",
+                     "--format", "json")
             if state == "signed_paid":
-                must("contract", "update", contract_id, "--pay", f"{due:.2f}", "--format", "json")
-            elif state == "signed_partial":
-                must("contract", "update", contract_id, "--pay", f"{round(due * 0.4, 2):.2f}",
+                # ... and the balance, by cheque or card.
+                must("contract", "pay", contract_id, "--amount", f"{due - deposit:.2f}",
+                     "--method", rnd.choice(["cheque", "card"]), "--on", _days_ago(rnd.randint(1, 15)),
                      "--format", "json")
             signed.append((contract_id, ids["sales"][s_index]))
         # ... and create events for their signed contracts: some past, most upcoming.
@@ -188,6 +194,13 @@ def load() -> bool:
 
     # Management staffs most events; a few stay without support on purpose.
     login(MANAGER[1])
+    # A deposit cheque that bounced: corrected by a negative payment (never an edit).
+    partial = next(c for c, _, state in contracts if state == "signed_partial")
+    bounced = must("contract", "payments", partial, "--format", "json")[-1]
+    must("contract", "pay", partial, "--amount", f"-{bounced['amount']:.2f}", "--method", "other",
+         "--reference", f"{bounced['reference']} rejected by the bank", "--format", "json")
+    must("contract", "pay", partial, "--amount", f"{bounced['amount']:.2f}", "--method", "card",
+         "--reference", "paid again by card", "--format", "json")
     for n, event_id in enumerate(events):
         if n % 4 != 3:
             must("event", "assign-support", event_id, ids["support"][n % len(ids["support"])],
@@ -195,6 +208,10 @@ def load() -> bool:
     cli("logout")
     _loading_marker().unlink()
     return True
+
+
+def _days_ago(days: int) -> str:
+    return (datetime.now() - timedelta(days=days)).strftime("%d/%m/%Y")
 
 
 def tour() -> None:
@@ -211,7 +228,8 @@ def tour() -> None:
         ("management", MANAGER[1], [("contract", "list", "--unsigned", "--limit", "5"),
                                     ("event", "list", "--no-support", "--limit", "5")]),
         ("sales", "sam@epic-events.demo", [("client", "list", "--mine", "--limit", "5"),
-                                            ("contract", "list", "--mine", "--unpaid", "--limit", "5")]),
+                                            ("contract", "list", "--mine", "--unpaid", "--limit", "5"),
+                                            ("contract", "payments", "3")]),
         ("support", "suzy@epic-events.demo", [("event", "list", "--mine", "--limit", "5")]),
     ):
         print(f"\n\033[1m── As {who} ({email}) ──\033[0m", flush=True)

@@ -40,18 +40,22 @@ def counts() -> dict:
                    (select count(*) from epic_events.event where starts_at < now()) as past_events,
                    (select count(*) from epic_events.event where starts_at >= now()) as upcoming_events,
                    (select count(*) from epic_events.event where support_contact_id is null) as unstaffed,
-                   (select count(distinct employee_id) from epic_events.audit_log) as audited_authors
+                   (select count(distinct employee_id) from epic_events.audit_log) as audited_authors,
+                   (select count(*) from epic_events.payment where recorded_by is not null) as payments,
+                   (select count(*) from epic_events.payment where amount < 0) as corrections,
+                   (select count(distinct method) from epic_events.payment) as methods
         """).fetchone()
 
 
 def test_the_demo_loads_a_realistic_agency_through_the_commands_and_is_idempotent(demo_server):
     assert demo.load() is True
     (employees, sales, support, companies, clients, unsigned, paid, partly_paid, signed_unpaid,
-     past, upcoming, unstaffed, authors) = counts()
+     past, upcoming, unstaffed, authors, payments, corrections, methods) = counts()
     assert (employees, sales, support) == (8, 3, 3)
     assert companies >= 15 and clients == 36
     assert min(unsigned, paid, partly_paid, signed_unpaid) > 0, "contracts in every state"
     assert past > 0 and upcoming > 0 and unstaffed > 0
+    assert payments > 0 and corrections == 1 and methods >= 3, "a ledger to show"
     # Written by the employees whose job it is (manager, each sales rep), not by an admin.
     assert authors >= 4
     before = counts()
