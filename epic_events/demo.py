@@ -205,6 +205,11 @@ def load() -> bool:
         if n % 4 != 3:
             must("event", "assign-support", event_id, ids["support"][n % len(ids["support"])],
                  "--format", "json")
+    # Selim leaves: his clients and contracts go to Sara in one command. Sofia
+    # leaves too, before anyone took over her events: they show up in
+    # `event list --no-support` and on the dashboard.
+    must("employee", "deactivate", ids["sales"][2], "--reassign-to", ids["sales"][1], "--format", "json")
+    must("employee", "deactivate", ids["support"][2], "--yes", "--format", "json")
     cli("logout")
     _loading_marker().unlink()
     return True
@@ -226,7 +231,8 @@ def tour() -> None:
 
     for who, email, commands in (
         ("management", MANAGER[1], [("contract", "list", "--unsigned", "--limit", "5"),
-                                    ("event", "list", "--no-support", "--limit", "5")]),
+                                    ("event", "list", "--no-support", "--limit", "5"),
+                                    ("employee", "list", "--inactive")]),
         ("sales", "sam@epic-events.demo", [("client", "list", "--mine", "--limit", "5"),
                                             ("contract", "list", "--mine", "--unpaid", "--limit", "5"),
                                             ("contract", "payments", "3")]),
@@ -255,8 +261,8 @@ def main() -> None:
     print(f"""
 Demo accounts (password for all: {PASSWORD}):
   management  {MANAGER[1]}, max@epic-events.demo
-  sales       sam@epic-events.demo, sara@epic-events.demo, selim@epic-events.demo
-  support     suzy@epic-events.demo, stan@epic-events.demo, sofia@epic-events.demo
+  sales       sam@epic-events.demo, sara@epic-events.demo (selim@ has left)
+  support     suzy@epic-events.demo, stan@epic-events.demo (sofia@ has left)
 
 Try it yourself:
   source .venv/bin/activate
