@@ -42,6 +42,14 @@ LAST = ["Casey", "Dubois", "Lambert", "Fontaine", "Girard", "Mercier", "Blanc", 
         "Faure", "André", "Rousseau", "Vincent", "Muller", "Lefebvre", "Bertrand", "Morel"]
 EVENTS = ["Gala annuel", "Lancement produit", "Séminaire d'équipe", "Salon B2B", "Soirée clients",
           "Mariage", "Conférence", "Team building", "Anniversaire 10 ans", "Afterwork"]
+NOTES = [
+    [("call", "Premier appel : cherche un lieu pour 150 personnes en juin.", 21),
+     ("email", "Devis envoyé.", 12)],
+    [("meeting", "Visite du Palais des Congrès avec le client.", 9)],
+    [("call", "Relance sur le devis : en attente du budget.", 4),
+     ("email", "Budget validé, contrat à préparer.", 2)],
+    [("call", "Dernier échange avant l'été ; à rappeler.", 120)],
+]
 PLACES = ["42 Rue de Paris, 75000 Paris", "Quai Saint-Antoine, Lyon", "Palais des Congrès, Nice",
           "Château de Versailles", "Halle Tony Garnier, Lyon", "Les Docks, Marseille",
           "Cité des Sciences, Paris", "Domaine du Lac, Annecy"]
@@ -139,6 +147,12 @@ def load() -> bool:
                 args[-2:-2] = ["--company", companies[n % len(companies)]]
             created = must(*args)
             clients.append((created["id"], ids["sales"][s_index]))
+            # Contact history: most clients were called or met lately; every
+            # fourth not for months (`client list --mine --stale 30`).
+            for kind, text, days in NOTES[n % len(NOTES)]:
+                must("client", "note", created["id"], "--kind", kind, "--text", text,
+                     "--at", (datetime.now() - timedelta(days=days, hours=rnd.randint(1, 8)))
+                     .strftime("%d/%m/%Y %H:%M"), "--format", "json")
 
     # Management drafts the contracts.
     login(MANAGER[1])
@@ -235,7 +249,9 @@ def tour() -> None:
                                     ("employee", "list", "--inactive")]),
         ("sales", "sam@epic-events.demo", [("client", "list", "--mine", "--limit", "5"),
                                             ("contract", "list", "--mine", "--unpaid", "--limit", "5"),
-                                            ("contract", "payments", "3")]),
+                                            ("contract", "payments", "3"),
+                                            ("client", "list", "--mine", "--stale", "30", "--limit", "5"),
+                                            ("client", "view", "3")]),
         ("support", "suzy@epic-events.demo", [("event", "list", "--mine", "--limit", "5")]),
     ):
         print(f"\n\033[1m── As {who} ({email}) ──\033[0m", flush=True)

@@ -33,11 +33,15 @@ select
               group by 1) w) as events_per_week;
 
 -- name: sales^
--- A sales employee's summary: their clients, their contracts still to sign or
--- to be paid, and their clients' next events.
+-- A sales employee's summary: their clients (and how many were not contacted
+-- in 30 days), their contracts still to sign or to be paid, and their
+-- clients' next events.
 select
     (select count(*) from client
       where sales_contact_id = (select epic_events.current_employee_id())) as my_clients,
+    (select count(*) from client
+      where sales_contact_id = (select epic_events.current_employee_id())
+        and (last_contact_at is null or last_contact_at < now() - interval '30 days')) as my_stale_clients,
     (select coalesce(json_agg(k order by k.id), '[]')
        from (select c.id, cl.full_name as client_name, c.total_amount
                from contract c

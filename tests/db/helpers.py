@@ -17,7 +17,7 @@ from psycopg.rows import dict_row
 from tests.world import ROLE
 
 #: The tables of the permission matrix, and every table an RLS policy guards.
-BUSINESS_TABLES = ("employee", "company", "client", "contract", "event", "payment")
+BUSINESS_TABLES = ("employee", "company", "client", "contract", "event", "payment", "client_note")
 ALL_TABLES = BUSINESS_TABLES + ("department", "permission", "department_permission",
                                 "audit_log", "session", "session_token")
 

@@ -45,6 +45,7 @@ INSERTS = [
     # recorded_by defaults to current_employee_id(): NULL here, so RLS refuses.
     "insert into payment (contract_id, amount, method) values (%(contract2)s, 10, 'cash')",
     "insert into payment (contract_id, amount, method) values (%(contract2)s, -10, 'cash')",
+    "insert into client_note (client_id, kind, body) values (%(client2)s, 'call', 'forged')",
     "insert into employee (full_name, email, department, password_hash)"
     " values ('Mallory', 'mallory@epic.test', 'management', %(hash)s)",
 ]
@@ -163,7 +164,7 @@ def test_the_same_claims_with_a_live_session_do_see_and_change(world):
 #: A column of each table, to write an UPDATE that parses.
 A_COLUMN = {"department": "name", "permission": "code", "department_permission": "granted_at",
             "audit_log": "occurred_at", "session": "expires_at", "session_token": "expires_at",
-            "payment": "recorded_at"}
+            "payment": "recorded_at", "client_note": "noted_at"}
 
 
 @pytest.mark.parametrize("table", ALL_TABLES)

@@ -58,6 +58,12 @@ keeps this table and MATRIX below in step.
 | payment               | insert naming who recorded it             | denied     | denied  | denied  |
 | payment               | update                                    | denied     | denied  | denied  |
 | payment               | delete                                    | denied     | denied  | denied  |
+| client_note           | select                                    | allowed    | allowed | allowed |
+| client_note           | insert on own client                      | allowed    | allowed | denied  |
+| client_note           | insert on other's client                  | allowed    | denied  | denied  |
+| client_note           | insert naming who wrote it                | denied     | denied  | denied  |
+| client_note           | update                                    | denied     | denied  | denied  |
+| client_note           | delete                                    | denied     | denied  | denied  |
 | department_permission | select                                    | allowed    | allowed | allowed |
 | department_permission | insert (role grant)                       | allowed    | denied  | denied  |
 | department_permission | update                                    | denied     | denied  | denied  |
@@ -192,6 +198,22 @@ MATRIX = [
          " values (%(contract)s, 50, 'cash', %(sales)s)", (D, D, D)),
     Case("payment", "update", "update payment set amount = 1", (D, D, D)),
     Case("payment", "delete", "delete from payment", (D, D, D)),
+    # --- client_note (contact history: never edited, never deleted) ----------
+    Case("client_note", "select", "select id, client_id, kind from client_note", (A, A, A),
+         setup="insert into epic_events.client_note (client_id, kind, body, written_by)"
+               " select c.id, 'call', 'Seeded', c.sales_contact_id from epic_events.client c"
+               " where c.email = 'client@client.test' returning id"),
+    Case("client_note", "insert on own client",
+         "insert into client_note (client_id, kind, body) values (%(client)s, 'call', 'Asked for a quote')",
+         (A, A, D)),
+    Case("client_note", "insert on other's client",
+         "insert into client_note (client_id, kind, body) values (%(client2)s, 'call', 'Asked for a quote')",
+         (A, D, D)),
+    Case("client_note", "insert naming who wrote it",
+         "insert into client_note (client_id, kind, body, written_by)"
+         " values (%(client)s, 'call', 'x', %(sales)s)", (D, D, D)),
+    Case("client_note", "update", "update client_note set body = 'rewritten'", (D, D, D)),
+    Case("client_note", "delete", "delete from client_note", (D, D, D)),
     # --- department_permission (role grant / revoke) ------------------------
     Case("department_permission", "select",
          "select department, permission_code from department_permission", (A, A, A)),
@@ -272,7 +294,8 @@ def test_the_documented_matrix_is_the_tested_one():
 
 def test_matrix_covers_every_table_and_operation():
     """The matrix above names each protected table with all four operations."""
-    tables = ("employee", "company", "client", "contract", "event", "payment", "department_permission",
+    tables = ("employee", "company", "client", "contract", "event", "payment", "client_note",
+              "department_permission",
               "audit_log", "session", "session_token")
     for table in tables:
         verbs = {c.statement.split()[0].lower() for c in MATRIX if c.table == table}

@@ -111,7 +111,7 @@ def cases(client_id: int) -> list[Case]:
     return [
         Case("client list --limit 50 --format json", "sales",
              ["client", "list", "--limit", "50", "--format", "json"], "client.list_clients",
-             params={"mine": False, "company_id": None, "search": None, "pattern": None,
+             params={"mine": False, "company_id": None, "search": None, "pattern": None, "stale_before": None,
                      "sort": "id", "desc": False, **window}),
         Case("contract list --unsigned --mine --limit 50", "sales",
              ["contract", "list", "--unsigned", "--mine", "--limit", "50"],
