@@ -351,7 +351,9 @@ def _describe_holdings(holdings: dict) -> str:
     parts = [f"{holdings[key]} {label}" for key, label in (
         ("holds_clients", "clients"), ("holds_contracts", "contracts"),
         ("holds_future_events", "future events")) if holdings[key]]
-    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+    if len(parts) < 2:
+        return "".join(parts)
+    return f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
 def _offboard(app, employee_id: int, reassign_to: int, fmt) -> None:

@@ -16,9 +16,12 @@ create policy permission_seed_0017 on epic_events.permission
     for all to epic_owner using (true) with check (true);
 create policy department_permission_seed_0017 on epic_events.department_permission
     for all to epic_owner using (true) with check (true);
+-- Seeding is the migration's, not a grant by someone: unaudited, as in 0004.
+alter table epic_events.department_permission disable trigger department_permission_audit;
 delete from epic_events.department_permission
  where permission_code in ('payment:create', 'payment:create:own', 'payment:correct');
 delete from epic_events.permission
  where code in ('payment:create', 'payment:create:own', 'payment:correct');
 drop policy permission_seed_0017 on epic_events.permission;
+alter table epic_events.department_permission enable trigger department_permission_audit;
 drop policy department_permission_seed_0017 on epic_events.department_permission;

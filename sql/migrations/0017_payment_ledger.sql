@@ -38,6 +38,8 @@ create policy permission_seed_0017 on epic_events.permission
     for all to epic_owner using (true) with check (true);
 create policy department_permission_seed_0017 on epic_events.department_permission
     for all to epic_owner using (true) with check (true);
+-- Seeding is the migration's, not a grant by someone: unaudited, as in 0004.
+alter table epic_events.department_permission disable trigger department_permission_audit;
 insert into epic_events.permission (code, description) values
     ('payment:create',     'record a payment on any contract'),
     ('payment:create:own', 'record a payment on the contracts one is the sales contact of'),
@@ -47,6 +49,7 @@ insert into epic_events.department_permission (department, permission_code) valu
     ('management', 'payment:correct'),
     ('sales',      'payment:create:own');
 drop policy permission_seed_0017 on epic_events.permission;
+alter table epic_events.department_permission enable trigger department_permission_audit;
 drop policy department_permission_seed_0017 on epic_events.department_permission;
 
 create table epic_events.payment (

@@ -13,9 +13,12 @@ create policy permission_seed_0019 on epic_events.permission
     for all to epic_owner using (true) with check (true);
 create policy department_permission_seed_0019 on epic_events.department_permission
     for all to epic_owner using (true) with check (true);
+-- Seeding is the migration's, not a grant by someone: unaudited, as in 0004.
+alter table epic_events.department_permission disable trigger department_permission_audit;
 delete from epic_events.department_permission
  where permission_code in ('client_note:create', 'client_note:create:own');
 delete from epic_events.permission
  where code in ('client_note:create', 'client_note:create:own');
 drop policy permission_seed_0019 on epic_events.permission;
+alter table epic_events.department_permission enable trigger department_permission_audit;
 drop policy department_permission_seed_0019 on epic_events.department_permission;

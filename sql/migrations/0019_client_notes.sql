@@ -23,6 +23,8 @@ create policy permission_seed_0019 on epic_events.permission
     for all to epic_owner using (true) with check (true);
 create policy department_permission_seed_0019 on epic_events.department_permission
     for all to epic_owner using (true) with check (true);
+-- Seeding is the migration's, not a grant by someone: unaudited, as in 0004.
+alter table epic_events.department_permission disable trigger department_permission_audit;
 insert into epic_events.permission (code, description) values
     ('client_note:create',     'write contact notes on any client'),
     ('client_note:create:own', 'write contact notes on the clients one is the sales contact of');
@@ -30,6 +32,7 @@ insert into epic_events.department_permission (department, permission_code) valu
     ('management', 'client_note:create'),
     ('sales',      'client_note:create:own');
 drop policy permission_seed_0019 on epic_events.permission;
+alter table epic_events.department_permission enable trigger department_permission_audit;
 drop policy department_permission_seed_0019 on epic_events.department_permission;
 
 create table epic_events.client_note (
