@@ -44,6 +44,10 @@ begin
     if not found then
         return;  -- nothing to do; the caller says "not found"
     end if;
+    -- Alone against every check_contact() naming the leaver (0012): a client,
+    -- contract or event given to them meanwhile waits, then sees them
+    -- inactive and is refused, instead of landing after the handover.
+    perform pg_advisory_xact_lock(hashtextextended('epic_events.contact_department:' || p_employee_id, 0));
     if p_reassign_to is not null then
         if p_reassign_to = p_employee_id then
             raise exception 'reassign-to: employee % cannot take over from themself', p_employee_id

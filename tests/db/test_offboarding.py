@@ -7,6 +7,7 @@ In the World, Sam (sales) follows `client` and its contracts `contract` and
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -105,3 +106,31 @@ def test_the_rights_still_decide_inside_the_function_and_it_is_all_or_nothing(
     with pytest.raises(errors.InsufficientPrivilege):
         manager.run(OFFBOARD, {"leaver": world.ids[leaver], "target": world.ids[target]})
     assert snapshot(world.db, "employee", "client", "contract", "event") == before
+
+
+def test_a_client_given_to_the_leaver_during_the_handover_waits_and_is_refused(world):
+    """The handover holds the leaver's contact lock (0012) until it commits: Sam's new
+    client, created meanwhile, cannot land with him after his clients were moved."""
+    manager, sam = world.as_("manager"), world.as_("sales")
+    with manager.conn.cursor() as cur:
+        manager._begin(cur)
+        cur.execute(OFFBOARD, {"leaver": world.ids["sales"], "target": world.ids["sales2"]})
+        outcome = {}
+
+        def create():
+            try:
+                sam.run("insert into client (full_name, email) values ('Late', 'late@client.test')")
+                outcome["result"] = "created"
+            except errors.Error as exc:
+                outcome["result"] = type(exc).__name__
+
+        late = threading.Thread(target=create)
+        late.start()
+        late.join(0.5)
+        assert late.is_alive()  # waiting for the handover
+    manager.conn.commit()
+    late.join(10)
+    assert outcome["result"] in ("CheckViolation", "InsufficientPrivilege")
+    assert admin_value(world.db, "select count(*) from epic_events.client c"
+                                 " join epic_events.employee e on e.id = c.sales_contact_id"
+                                 " where not e.is_active") == 0
