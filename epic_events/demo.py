@@ -44,6 +44,14 @@ LAST = ["Casey", "Dubois", "Lambert", "Fontaine", "Girard", "Mercier", "Blanc", 
         "Faure", "André", "Rousseau", "Vincent", "Muller", "Lefebvre", "Bertrand", "Morel"]
 EVENTS = ["Gala annuel", "Lancement produit", "Séminaire d'équipe", "Salon B2B", "Soirée clients",
           "Mariage", "Conférence", "Team building", "Anniversaire 10 ans", "Afterwork"]
+NOTES = [
+    [("call", "Premier appel : cherche un lieu pour 150 personnes en juin.", 21),
+     ("email", "Devis envoyé.", 12)],
+    [("meeting", "Visite du Palais des Congrès avec le client.", 9)],
+    [("call", "Relance sur le devis : en attente du budget.", 4),
+     ("email", "Budget validé, contrat à préparer.", 2)],
+    [("call", "Dernier échange avant l'été ; à rappeler.", 120)],
+]
 PLACES = ["42 Rue de Paris, 75000 Paris", "Quai Saint-Antoine, Lyon", "Palais des Congrès, Nice",
           "Château de Versailles", "Halle Tony Garnier, Lyon", "Les Docks, Marseille",
           "Cité des Sciences, Paris", "Domaine du Lac, Annecy"]
@@ -170,6 +178,12 @@ def _load() -> bool:
                 args[-2:-2] = ["--company", companies[n % len(companies)]]
             created = must(*args)
             clients.append((created["id"], ids["sales"][s_index]))
+            # Contact history: most clients were called or met lately; every
+            # fourth not for months (`client list --mine --stale 30`).
+            for kind, text, days in NOTES[n % len(NOTES)]:
+                must("client", "note", created["id"], "--kind", kind, "--text", text,
+                     "--at", (datetime.now() - timedelta(days=days, hours=rnd.randint(1, 8)))
+                     .strftime("%d/%m/%Y %H:%M"), "--format", "json")
 
     # Management drafts the contracts.
     login(MANAGER[1])
@@ -193,10 +207,16 @@ def _load() -> bool:
             must("contract", "sign", contract_id, "--yes", "--format", "json")
             k = must("contract", "view", contract_id, "--format", "json")
             due = float(k["amount_due"])
+            deposit = round(due * 0.3, 2)
+            if state in ("signed_paid", "signed_partial"):
+                # A deposit by transfer some weeks ago ...
+                must("contract", "pay", contract_id, "--amount", f"{deposit:.2f}", "--method", "transfer",
+                     "--on", _days_ago(rnd.randint(20, 40)), "--reference", f"VIR-{contract_id:05d}",
+                     "--format", "json")
             if state == "signed_paid":
-                must("contract", "update", contract_id, "--pay", f"{due:.2f}", "--format", "json")
-            elif state == "signed_partial":
-                must("contract", "update", contract_id, "--pay", f"{round(due * 0.4, 2):.2f}",
+                # ... and the balance, by cheque or card.
+                must("contract", "pay", contract_id, "--amount", f"{due - deposit:.2f}",
+                     "--method", rnd.choice(["cheque", "card"]), "--on", _days_ago(rnd.randint(1, 15)),
                      "--format", "json")
             signed.append((contract_id, ids["sales"][s_index]))
         # ... and create events for their signed contracts: some past, most upcoming.
@@ -219,13 +239,29 @@ def _load() -> bool:
 
     # Management staffs most events; a few stay without support on purpose.
     login(MANAGER[1])
+    # A deposit cheque that bounced: corrected by a negative payment (never an edit).
+    partial = next(c for c, _, state in contracts if state == "signed_partial")
+    bounced = must("contract", "payments", partial, "--format", "json")[-1]
+    must("contract", "pay", partial, "--amount", f"-{bounced['amount']:.2f}", "--method", "other",
+         "--reference", f"{bounced['reference']} rejected by the bank", "--format", "json")
+    must("contract", "pay", partial, "--amount", f"{bounced['amount']:.2f}", "--method", "card",
+         "--reference", "paid again by card", "--format", "json")
     for n, event_id in enumerate(events):
         if n % 4 != 3:
             must("event", "assign-support", event_id, ids["support"][n % len(ids["support"])],
                  "--format", "json")
+    # Selim leaves: his clients and contracts go to Sara in one command. Sofia
+    # leaves too, before anyone took over her events: they show up in
+    # `event list --no-support` and on the dashboard.
+    must("employee", "deactivate", ids["sales"][2], "--reassign-to", ids["sales"][1], "--format", "json")
+    must("employee", "deactivate", ids["support"][2], "--yes", "--format", "json")
     cli("logout")
     _loading_marker().unlink()
     return True
+
+
+def _days_ago(days: int) -> str:
+    return (datetime.now() - timedelta(days=days)).strftime("%d/%m/%Y")
 
 
 def tour() -> None:
@@ -245,9 +281,13 @@ def _tour() -> None:
 
     for who, email, commands in (
         ("management", MANAGER[1], [("contract", "list", "--unsigned", "--limit", "5"),
-                                    ("event", "list", "--no-support", "--limit", "5")]),
+                                    ("event", "list", "--no-support", "--limit", "5"),
+                                    ("employee", "list", "--inactive")]),
         ("sales", "sam@epic-events.demo", [("client", "list", "--mine", "--limit", "5"),
-                                            ("contract", "list", "--mine", "--unpaid", "--limit", "5")]),
+                                            ("contract", "list", "--mine", "--unpaid", "--limit", "5"),
+                                            ("contract", "payments", "3"),
+                                            ("client", "list", "--mine", "--stale", "30", "--limit", "5"),
+                                            ("client", "view", "3")]),
         ("support", "suzy@epic-events.demo", [("event", "list", "--mine", "--limit", "5")]),
     ):
         print(f"\n\033[1m── As {who} ({email}) ──\033[0m", flush=True)
@@ -275,8 +315,8 @@ The demo logged its people in and out in a token store of its own: your own logi
 
 Demo accounts (password for all: {PASSWORD}):
   management  {MANAGER[1]}, max@epic-events.demo
-  sales       sam@epic-events.demo, sara@epic-events.demo, selim@epic-events.demo
-  support     suzy@epic-events.demo, stan@epic-events.demo, sofia@epic-events.demo
+  sales       sam@epic-events.demo, sara@epic-events.demo (selim@ has left)
+  support     suzy@epic-events.demo, stan@epic-events.demo (sofia@ has left)
 
 Try it yourself:
   source .venv/bin/activate

@@ -86,6 +86,13 @@ CONSTRAINTS: dict[str, tuple[type[AppError], str]] = {
     "contract_total_amount_not_negative": (InvalidInput, "total_amount: must not be negative"),
     "contract_amount_due_range": (InvalidInput, "amount_due: the amount due must be between 0 and the total"),
     "contract_signature_is_final": (Conflict, "is_signed: a signed contract cannot be unsigned"),
+    "payment_reference_valid": (InvalidInput, "reference: must be 1-200 characters, no control characters"),
+    "payment_method_valid": (InvalidInput, "method: one of transfer, card, cheque, cash, other"),
+    "payment_amount_not_zero": (InvalidInput, "amount: must not be 0"),
+    "payment_paid_on_plausible": (InvalidInput, "paid_on: must be in 2000 or later"),
+    "client_note_body_valid": (InvalidInput, "body: 1-10000 characters, no control characters but "
+                               "tab and newline"),
+    "client_note_kind_valid": (InvalidInput, "kind: one of call, email, meeting, other"),
     "event_name_valid": (InvalidInput, "name: must be 1-200 characters, no control characters"),
     "event_location_valid": (InvalidInput, "location: must be 1-500 characters"),
     "event_attendees_not_negative": (InvalidInput, "attendees: must not be negative"),

@@ -24,7 +24,7 @@ FORMATS = ("table", "json", "csv")
 class Column:
     key: str
     label: str
-    kind: str = "text"  # text | money | datetime | bool | id | number
+    kind: str = "text"  # text | money | datetime | date | bool | id | number
 
 
 def default_format() -> str:
@@ -126,6 +126,8 @@ def human(value, kind: str = "text") -> str:
         return f"{value:,.2f} €"
     if isinstance(value, datetime):
         return value.astimezone().strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)

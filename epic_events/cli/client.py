@@ -1,4 +1,4 @@
-"""client list | view | create | update | reassign | delete."""
+"""client list | view | create | update | note | reassign | delete."""
 
 from __future__ import annotations
 
@@ -34,6 +34,16 @@ RULE_DELETE = "deleting a client needs client:delete (management)"
 FIELDS = {"full_name": "--name", "email": "--email", "phone": "--phone", "company_id": "--company",
           "sales_contact_id": "--sales-contact", "last_contact_at": "--last-contact"}
 
+RULE_NOTE = ("writing a contact note needs client_note:create, or client_note:create:own as the "
+             "client's sales contact")
+NOTE_KINDS = ("call", "email", "meeting", "other")
+NOTE = [
+    Column("id", "Id", "id"), Column("client_id", "Client", "id"), Column("kind", "Kind"),
+    Column("body", "Text"), Column("noted_at", "When", "datetime"),
+    Column("written_by", "Written by id", "id"), Column("written_by_name", "Written by"),
+    Column("created_at", "Recorded", "datetime"), Column("last_contact_at", "Last contact", "datetime"),
+]
+
 
 @click.group()
 def client():
@@ -44,24 +54,31 @@ def client():
 @click.option("--mine", is_flag=True, help="Only clients you are the sales contact of.")
 @click.option("--search", metavar="TEXT", help="Part of the name, email or company name.")
 @click.option("--company", "company_id", type=ID, metavar="ID", help="Only this company's clients.")
+@click.option("--stale", type=click.IntRange(min=0), metavar="DAYS",
+              help="Only clients not contacted for DAYS days (or never).")
 @paging_options(("id", "name", "created_at"))
 @output_option
 @click.pass_obj
-def list_(app, mine, search, company_id, limit, offset, page, sort, desc, fmt):
+def list_(app, mine, search, company_id, stale, limit, offset, page, sort, desc, fmt):
     """List clients, a page at a time.
 
     \b
     Examples:
       epic-events client list --mine
+      epic-events client list --mine --stale 30
       epic-events client list --search acme --sort name
       epic-events client list --page 2 --format csv > clients.csv
     """
+    from datetime import datetime, timedelta, timezone
+
     if search is not None:
         search = validate.search("--search", search)
+    stale_before = datetime.now(timezone.utc) - timedelta(days=stale) if stale is not None else None
     window = paging(limit, offset, page)
     rows = app.run(lambda tx: tx.run("client.list_clients", {
         "mine": mine, "company_id": company_id, "search": search,
-        "pattern": like_pattern(search), "sort": sort, "desc": desc, **window}))
+        "pattern": like_pattern(search), "stale_before": stale_before, "sort": sort, "desc": desc,
+        **window}))
     emit_page(app, rows, limit, window["offset"], fmt, "Clients", LIST, RECORD)
 
 
@@ -70,7 +87,7 @@ def list_(app, mine, search, company_id, limit, offset, page, sort, desc, fmt):
 @output_option
 @click.pass_obj
 def view(app, client_id, fmt):
-    """Show one client with its contracts and events.
+    """Show one client with its contracts, events and last five contact notes.
 
     \b
     Example:
@@ -81,7 +98,7 @@ def view(app, client_id, fmt):
         raise errors.NotFound(f"client {client_id}: not found")
     fmt = app.format(fmt)
     if fmt == "json":
-        emit(row, fmt, RECORD + [Column("contracts", ""), Column("events", "")])
+        emit(row, fmt, RECORD + [Column("contracts", ""), Column("events", ""), Column("notes", "")])
         return
     emit(row, fmt, RECORD, title=f"Client {row['id']} · {row['full_name']}",
          extra=_related_tables(row) if fmt == "table" else None)
@@ -190,6 +207,43 @@ def update(app, client_id, name, email, phone, company, last_contact, if_updated
 
 @client.command()
 @click.argument("client_id", type=ID, shell_complete=complete_ids("completion.clients"))
+@click.option("--kind", type=click.Choice(NOTE_KINDS), help="How you were in touch.")
+@click.option("--text", "body", metavar="TEXT", help="What was said (newlines allowed).")
+@click.option("--at", "noted_at", metavar="DATE", help="When (default: now).")
+@output_option
+@click.pass_obj
+def note(app, client_id, kind, body, noted_at, fmt):
+    """Record a contact with a client: a call, an email, a meeting.
+
+    The client's last contact moves to that time (never backwards). Sales
+    write notes on their own clients, management on all; everyone reads them
+    in `client view`. Notes are never edited.
+
+    \b
+    Examples:
+      epic-events client note 12 --kind call --text "Wants a quote for 200 guests"
+      epic-events client note 12 --kind meeting --text "Visited the venue" --at "24/11/2026 15:30"
+    """
+    kind = ask(kind, "kind", "--kind", _kind, f"Kind ({'|'.join(NOTE_KINDS)})")
+    body = ask(body, "body", "--text", _body, "Text")
+    at = validate.moment("noted_at", noted_at) if noted_at is not None else None
+
+    def work(tx):
+        rights = tx.run("client.note_rights", {"id": client_id})
+        if rights is None:
+            raise errors.NotFound(f"client {client_id}: not found")
+        if not rights["may_note"]:
+            raise errors.PermissionDenied(f"permission denied: {RULE_NOTE}")
+        note_id = tx.run("client.create_note", {"client_id": client_id, "kind": kind, "body": body,
+                                                "noted_at": at})
+        return tx.run("client.get_note", {"id": note_id})
+
+    row = app.run(work, rule=RULE_NOTE)
+    emit(row, app.format(fmt), NOTE, title=f"Note {row['id']} · client {client_id}")
+
+
+@client.command()
+@click.argument("client_id", type=ID, shell_complete=complete_ids("completion.clients"))
 @click.argument("employee_id", type=ID, shell_complete=complete_ids("completion.employees"))
 @output_option
 @click.pass_obj
@@ -251,6 +305,20 @@ def _typed(moment) -> str:
     return moment.astimezone().strftime("%d/%m/%Y %H:%M")
 
 
+def _kind(field: str, value: str) -> str:
+    kind = value.strip().lower()
+    if kind not in NOTE_KINDS:
+        raise errors.InvalidInput(f"{field}: must be one of {', '.join(NOTE_KINDS)}")
+    return kind
+
+
+def _body(field: str, value: str) -> str:
+    value = validate.notes(field, value)
+    if not value.strip():
+        raise errors.InvalidInput(f"{field}: must not be empty")
+    return value
+
+
 def _company_id(tx, name: str) -> int:
     import psycopg
 
@@ -268,6 +336,8 @@ def _company_id(tx, name: str) -> int:
 
 
 def _related_tables(row: dict):
+    from datetime import datetime
+
     from ..render import table
 
     contracts = [
@@ -281,6 +351,11 @@ def _related_tables(row: dict):
         out.append(table([_numbers(r) for r in row["contracts"]], contracts, title="Contracts"))
     if row["events"]:
         out.append(table([_times(r) for r in row["events"]], events, title="Events"))
+    if row["notes"]:
+        notes = [Column("noted_at", "When", "datetime"), Column("kind", "Kind"),
+                 Column("written_by_name", "By"), Column("body", "Note")]
+        out.append(table([{**r, "noted_at": datetime.fromisoformat(r["noted_at"])} for r in row["notes"]],
+                         notes, title="Last contacts — `client note ID`"))
     return out
 
 

@@ -1,4 +1,4 @@
-"""contract list | view | create | update | sign | reassign | delete."""
+"""contract list | view | create | update | pay | payments | sign | reassign | delete."""
 
 from __future__ import annotations
 
@@ -39,6 +39,26 @@ RULE_DELETE = "deleting a contract needs contract:delete (management)"
 # The columns the database names in its refusals, as the options of create and update.
 FIELDS = {"client_id": "--client", "total_amount": "--total", "amount_due": "--due",
           "sales_contact_id": "--sales-contact"}
+
+RULE_PAY = ("recording a payment needs payment:create, or payment:create:own as the contract's "
+            "sales contact")
+RULE_CORRECT = "a negative payment (a correction) needs payment:correct (management)"
+METHODS = ("transfer", "card", "cheque", "cash", "other")
+# A payment, as `contract pay` prints it: the ledger row and what the contract still owes.
+PAYMENT_RECORD = [
+    Column("id", "Id", "id"), Column("contract_id", "Contract", "id"),
+    Column("amount", "Amount", "money"), Column("paid_on", "Paid on", "date"),
+    Column("method", "Method"), Column("reference", "Reference"),
+    Column("recorded_by", "Recorded by id", "id"), Column("recorded_by_name", "Recorded by"),
+    Column("recorded_at", "Recorded at", "datetime"),
+]
+PAYMENT = PAYMENT_RECORD + [Column("total_amount", "Contract total", "money"),
+                            Column("amount_due", "Still due", "money")]
+PAYMENT_LIST = [
+    Column("id", "Id", "id"), Column("paid_on", "Paid on", "date"), Column("amount", "Amount", "money"),
+    Column("method", "Method"), Column("reference", "Reference"),
+    Column("recorded_by_name", "Recorded by"), Column("paid_to_date", "Paid to date", "money"),
+]
 
 
 @click.group()
@@ -139,69 +159,140 @@ def create(app, client_id, total, due, sales_contact, fmt):
 
 @contract.command()
 @click.argument("contract_id", type=ID, shell_complete=complete_ids("completion.contracts"))
-@click.option("--total", metavar="AMOUNT", help=f"New total amount: {validate.AMOUNT_HELP}.")
-@click.option("--due", metavar="AMOUNT", help=f"New amount still due: {validate.AMOUNT_HELP}.")
+@click.option("--total", metavar="AMOUNT", help=f"New total amount (the amount due follows): {validate.AMOUNT_HELP}.")
+@click.option("--due", metavar="AMOUNT", hidden=True)
 @click.option("--pay", metavar="AMOUNT",
-              help=f"Record a payment: the amount due goes down by AMOUNT: {validate.AMOUNT_HELP}.")
+              help=f"Record a payment of AMOUNT (method 'other'; `contract pay` says more): "
+                   f"{validate.AMOUNT_HELP}.")
 @expect_option
 @output_option
 @click.pass_obj
 def update(app, contract_id, total, due, pay, if_updated_at, fmt):
-    """Change a contract's amounts, or record a payment.
+    """Change a contract's total, or record a payment.
 
     Sales update the contracts they are the sales contact of; management any.
-    A payment is subtracted by the database itself, so two payments made at
-    the same time both count; one larger than the amount due is refused.
-    With no option on a terminal, each amount is asked with its current value.
+    The amount due is kept by the database from the payment ledger: a new
+    total moves it by as much, and --pay records a payment as `contract pay`
+    does (two at the same time both count; one above the amount due is
+    refused). With no option on a terminal, the total is asked.
 
     \b
     Examples:
+      epic-events contract update 7 --total 18000
       epic-events contract update 7 --pay 2500
-      epic-events contract update 7 --total 18000 --due 8000
     """
     expected = parse_expected(if_updated_at)
-    if due is not None and pay is not None:
-        raise errors.InvalidInput("--due and --pay: give one or the other")
-    if all(v is None for v in (total, due, pay)):
+    if due is not None:
+        raise errors.InvalidInput(
+            "--due: the amount due follows the payment ledger; record a payment with "
+            "`contract pay ID --amount AMOUNT --method METHOD`")
+    if total is None and pay is None:
         current = app.run(lambda tx: tx.run("contract.get_contract", {"id": contract_id}))
         if current is None:
             raise errors.NotFound(f"contract {contract_id}: not found")
         if not options.stdin_is_terminal():
-            raise errors.InvalidInput("nothing to update: give --total, --due or --pay")
+            raise errors.InvalidInput("nothing to update: give --total or --pay")
         expected = current["updated_at"] if expected is None else expected
         total = ask(None, "total_amount", "--total", validate.amount, "Total amount",
                     default=f"{current['total_amount']:.2f}")
-        due = ask(None, "amount_due", "--due", validate.amount, "Amount due",
-                  default=f"{current['amount_due']:.2f}")
     else:
         total = validate.amount("--total", total) if total is not None else None
-        due = validate.amount("--due", due) if due is not None else None
         pay = _payment(pay) if pay is not None else None
 
     def work(tx):
         before = tx.run("contract.contract_state", {"id": contract_id})
         if before is None:
             raise errors.NotFound(f"contract {contract_id}: not found")
-        # A payment without --if-updated-at is applied to whatever the row holds
-        # when it is locked (amount_due - :paid): never lost, never a conflict.
-        seen = expected if expected is not None or pay is not None else before["updated_at"]
-        if pay is not None and before["may_update"] and pay > before["amount_due"]:
-            # The check contract_amount_due_range refuses it anyway; this says why.
-            raise errors.InvalidInput(
-                f"--pay: a payment of {pay:.2f} is more than the {before['amount_due']:.2f} "
-                "still due")
-        updated = tx.run("contract.update_contract", {
-            "id": contract_id, "expected_updated_at": seen,
-            "total_amount": total, "amount_due": due, "paid": pay})
-        if updated is None:
-            raise no_row_error(tx.run("contract.contract_state", {"id": contract_id}),
-                               f"contract {contract_id}", seen, RULE_UPDATE)
+        seen = expected if expected is not None else before["updated_at"]
+        if total is not None:
+            updated = tx.run("contract.update_contract", {
+                "id": contract_id, "expected_updated_at": seen, "total_amount": total})
+            if updated is None:
+                raise no_row_error(tx.run("contract.contract_state", {"id": contract_id}),
+                                   f"contract {contract_id}", seen, RULE_UPDATE)
+        elif expected is not None and before["updated_at"] != expected:
+            raise errors.Conflict(f"contract {contract_id} was changed by someone else meanwhile; "
+                                  "view it again and retry")
+        if pay is not None:
+            # Without --if-updated-at a payment is applied to whatever is due when
+            # the ledger locks the contract: never lost, never a conflict.
+            _record_payment(tx, before, contract_id, pay, "other", None, None)
         return tx.run("contract.get_contract", {"id": contract_id})
 
-    # The amount due out of range is blamed on what was typed: --pay, --due, else --total.
-    blamed = "--pay" if pay is not None else "--due" if due is not None else "--total"
-    row = app.run(work, rule=RULE_UPDATE, fields={**FIELDS, "amount_due": blamed})
+    row = app.run(work, rule=RULE_UPDATE if pay is None else RULE_PAY,
+                  fields={**FIELDS, "amount_due": "--pay" if pay is not None else "--total"})
     emit(row, app.format(fmt), DETAIL, title=f"Updated contract {row['id']}")
+
+
+@contract.command()
+@click.argument("contract_id", type=ID, shell_complete=complete_ids("completion.contracts"))
+@click.option("--amount", metavar="AMOUNT",
+              help="Amount received, e.g. 1500.50; negative for a correction (management).")
+@click.option("--method", type=click.Choice(METHODS), help="How it was paid.")
+@click.option("--on", "paid_on", metavar="DATE", help="When it was paid (default: today).")
+@click.option("--reference", metavar="TEXT", help="Cheque number, transfer reference, ...")
+@output_option
+@click.pass_obj
+def pay(app, contract_id, amount, method, paid_on, reference, fmt):
+    """Record a payment in the contract's ledger; the amount due goes down.
+
+    The contract's sales contact and management record payments. A payment is
+    never edited: a mistake is corrected by a negative payment, which only
+    management records. The database refuses a payment above the amount due,
+    and counts both of two payments made at the same time.
+
+    \b
+    Examples:
+      epic-events contract pay 7 --amount 2500 --method transfer --reference VIR-2026-118
+      epic-events contract pay 7 --amount 300 --method cheque --on 28/11/2026
+      epic-events contract pay 7 --amount -300 --method other --reference "cheque 118 bounced"
+    """
+    amount = ask(amount, "amount", "--amount", _ledger_amount, "Amount")
+    method = ask(method, "method", "--method", _method, f"Method ({'|'.join(METHODS)})")
+    on = validate.moment("on", paid_on).date() if paid_on is not None else None
+    reference = validate.text("reference", reference) if reference is not None else None
+
+    def work(tx):
+        state = tx.run("contract.contract_state", {"id": contract_id})
+        if state is None:
+            raise errors.NotFound(f"contract {contract_id}: not found")
+        payment_id = _record_payment(tx, state, contract_id, amount, method, on, reference)
+        return tx.run("contract.get_payment", {"id": payment_id})
+
+    row = app.run(work, rule=RULE_PAY)
+    observability.event("payment recorded", contract_id=contract_id, payment_id=row["id"])
+    emit(row, app.format(fmt), PAYMENT, title=f"Payment {row['id']} · contract {contract_id}")
+
+
+@contract.command()
+@click.argument("contract_id", type=ID, shell_complete=complete_ids("completion.contracts"))
+@output_option
+@click.pass_obj
+def payments(app, contract_id, fmt):
+    """List a contract's payments, oldest first, with what was paid to date.
+
+    Everyone reads the ledger.
+
+    \b
+    Examples:
+      epic-events contract payments 7
+      epic-events contract payments 7 --format csv > contract-7-payments.csv
+    """
+    def work(tx):
+        found = tx.run("contract.contract_state", {"id": contract_id})
+        if found is None:
+            raise errors.NotFound(f"contract {contract_id}: not found")
+        return found, tx.run("contract.list_payments", {"contract_id": contract_id})
+
+    state, rows = app.run(work)
+    fmt = app.format(fmt)
+    paid = state["total_amount"] - state["amount_due"]
+    caption = (f"paid {paid:,.2f} € of {state['total_amount']:,.2f} €; "
+               f"{state['amount_due']:,.2f} € due")
+    emit(rows, fmt, PAYMENT_LIST if fmt == "table" else PAYMENT_RECORD,
+         title=f"Payments · contract {contract_id}", caption=caption)
+    if fmt == "table" and not rows:
+        click.echo(caption, err=True)
 
 
 @contract.command()
@@ -309,6 +400,34 @@ def _payment(value: str):
     if paid == 0:
         raise errors.InvalidInput("--pay: must be more than 0")
     return paid
+
+
+def _ledger_amount(field: str, value: str):
+    """An amount that may be negative (a correction), never zero."""
+    raw = str(value).strip()
+    negative = raw.startswith("-")
+    amount = validate.amount(field, raw[1:] if negative else raw)
+    if amount == 0:
+        raise errors.InvalidInput(f"{field}: must not be 0")
+    return -amount if negative else amount
+
+
+def _method(field: str, value: str) -> str:
+    method = value.strip().lower()
+    if method not in METHODS:
+        raise errors.InvalidInput(f"{field}: must be one of {', '.join(METHODS)}")
+    return method
+
+
+def _record_payment(tx, state: dict, contract_id: int, amount, method: str, paid_on, reference):
+    """Insert one payment; the refusals worded from what the database will decide."""
+    if not state["may_pay"]:
+        raise errors.PermissionDenied(f"permission denied: {RULE_PAY}")
+    if amount < 0 and not state["may_correct"]:
+        raise errors.PermissionDenied(f"permission denied: {RULE_CORRECT}")
+    return tx.run("contract.record_payment", {
+        "contract_id": contract_id, "amount": amount, "paid_on": paid_on, "method": method,
+        "reference": reference})
 
 
 def _events_table(events: list[dict]):

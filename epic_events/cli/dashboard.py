@@ -60,7 +60,9 @@ def _management(d):
 def _sales(d):
     from rich.panel import Panel
 
-    yield Panel(f"[bold]{d['my_clients']}[/bold] clients · [bold]{len(d['my_unsigned'])}[/bold] unsigned "
+    yield Panel(f"[bold]{d['my_clients']}[/bold] clients ([bold]{d['my_stale_clients']}[/bold] not "
+                f"contacted in 30 days: `client list --mine --stale 30`) · "
+                f"[bold]{len(d['my_unsigned'])}[/bold] unsigned "
                 f"contracts · [bold]{human(d['my_due_total'], 'money')}[/bold] still due",
                 title="Your portfolio", expand=False)
     if d["my_unsigned"]:

@@ -26,11 +26,24 @@ RECORD = [
     Column("is_active", "Active", "bool"), Column("created_at", "Created", "datetime"),
     Column("updated_at", "Updated", "datetime"),
 ]
+# What someone still holds (employee view; deactivate asks about it).
+HOLDINGS = [
+    Column("holds_clients", "Clients held", "number"),
+    Column("holds_contracts", "Contracts held", "number"),
+    Column("holds_future_events", "Future events held", "number"),
+]
+HANDED_OVER = [
+    Column("clients_reassigned", "Clients handed over", "number"),
+    Column("contracts_reassigned", "Contracts handed over", "number"),
+    Column("events_reassigned", "Events handed over", "number"),
+]
 FIELDS = ("full_name", "email", "phone", "department")
 RULE_CREATE = "creating an employee needs employee:create (management)"
 RULE_UPDATE = ("updating, deactivating or reactivating an employee needs employee:update "
                "(management)")
 RULE_DELETE = "deleting an employee needs employee:delete (management)"
+RULE_OFFBOARD = ("handing over and deactivating needs employee:update, and client:update, "
+                 "contract:update or event:update for what moves (management)")
 
 # The columns the database names in its refusals, as the options of create and update.
 OPTIONS = {"full_name": "--name", "email": "--email", "phone": "--phone", "department": "--department"}
@@ -68,16 +81,20 @@ def list_(app, department, active, limit, offset, page, sort, desc, fmt):
 @output_option
 @click.pass_obj
 def view(app, employee_id, fmt):
-    """Show one employee.
+    """Show one employee, and what they still hold (clients, contracts, future events).
 
     \b
     Example:
       epic-events employee view 7 --format json
     """
-    row = app.run(lambda tx: tx.run("employee.get_employee", {"id": employee_id}))
+    def work(tx):
+        return (tx.run("employee.get_employee", {"id": employee_id}),
+                tx.run("employee.employee_holdings", {"id": employee_id}))
+
+    row, holdings = app.run(work)
     if row is None:
         raise errors.NotFound(f"employee {employee_id}: not found")
-    emit(row, app.format(fmt), RECORD, title=_title("Employee", row))
+    emit({**row, **holdings}, app.format(fmt), RECORD + HOLDINGS, title=_title("Employee", row))
 
 
 @employee.command()
@@ -211,21 +228,45 @@ def update(app, employee_id, name, email, phone, department, reset_password, pas
 
 @employee.command()
 @click.argument("employee_id", type=ID, shell_complete=complete_ids("completion.employees"))
+@click.option("--reassign-to", "reassign_to", type=ID, metavar="ID",
+              shell_complete=complete_ids("completion.employees"),
+              help="Hand their clients and contracts (sales) or future events (support) to this "
+                   "active colleague of the same department, in the same transaction.")
+@click.option("--yes", is_flag=True,
+              help="Deactivate without asking, even if they still hold clients or events.")
 @output_option
 @click.pass_obj
-def deactivate(app, employee_id, fmt):
+def deactivate(app, employee_id, reassign_to, yes, fmt):
     """Deactivate an employee (management): they are locked out at once.
 
     Their sessions are revoked by the database, so even an unexpired login
-    stops working on their next command. Their clients, contracts and events
-    keep them as contact: reassign those separately. The last active manager
-    cannot be deactivated.
+    stops working on their next command. With --reassign-to, their clients
+    and contracts (sales) or their events not yet started (support) go to
+    that colleague first, in one transaction; the database refuses anyone
+    but an active employee of the same department. Without it, someone who
+    still holds clients or future events keeps them: you are asked first (or
+    pass --yes). The last active manager cannot be deactivated.
 
     \b
-    Example:
-      epic-events employee deactivate 7
+    Examples:
+      epic-events employee deactivate 7 --reassign-to 3
+      epic-events employee deactivate 7 --yes
     """
-    _set_active(app, employee_id, False, fmt)
+    if reassign_to is None:
+        holdings = app.run(lambda tx: tx.run("employee.employee_holdings", {"id": employee_id}))
+        if holdings is None:
+            raise errors.NotFound(f"employee {employee_id}: not found")
+        held = _describe_holdings(holdings)
+        if held and holdings["is_active"] and not yes:
+            if not options.stdin_is_terminal():
+                raise errors.InvalidInput(
+                    f"employee {employee_id} still holds {held}: pass --reassign-to ID to hand them "
+                    "over, or --yes to deactivate anyway")
+            click.confirm(f"Employee {employee_id} still holds {held}, who would stay their contact. "
+                          "Deactivate anyway?", abort=True, err=True)
+        _set_active(app, employee_id, False, fmt)
+        return
+    _offboard(app, employee_id, reassign_to, fmt)
 
 
 @employee.command()
@@ -309,6 +350,39 @@ def _set_active(app, employee_id: int, active: bool, fmt) -> None:
         return
     observability.event(f"employee {what}", employee_id=employee_id)
     _show(app, fmt, row, f"{what.capitalize()} employee {employee_id}")
+
+
+def _describe_holdings(holdings: dict) -> str:
+    """'12 clients, 14 contracts and 2 future events' (what is non-zero), or ''."""
+    parts = [f"{holdings[key]} {label}" for key, label in (
+        ("holds_clients", "clients"), ("holds_contracts", "contracts"),
+        ("holds_future_events", "future events")) if holdings[key]]
+    if len(parts) < 2:
+        return "".join(parts)
+    return f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def _offboard(app, employee_id: int, reassign_to: int, fmt) -> None:
+    def work(tx):
+        moved = tx.run("employee.offboard_employee", {"id": employee_id, "reassign_to": reassign_to})
+        state = tx.run("employee.employee_state", {"id": employee_id})
+        if state is None:
+            raise errors.NotFound(f"employee {employee_id}: not found")
+        if state["is_active"]:  # the policy hid the row: not the caller's to change
+            raise errors.PermissionDenied(f"permission denied: {RULE_UPDATE}")
+        return moved, tx.run("employee.get_employee", {"id": employee_id})
+
+    moved, row = app.run(work, rule=RULE_OFFBOARD)
+    observability.event("employee deactivated", employee_id=employee_id, reassigned_to=reassign_to)
+    handed = {"clients_reassigned": moved["clients"], "contracts_reassigned": moved["contracts"],
+              "events_reassigned": moved["events"]}
+    click.echo(f"Handed over to employee {reassign_to}: {moved['clients']} clients, "
+               f"{moved['contracts']} contracts, {moved['events']} future events.", err=True)
+    if row is None:
+        _show(app, fmt, row, f"Deactivated employee {employee_id}")
+        return
+    emit({**row, **handed}, app.format(fmt), RECORD + HANDED_OVER,
+         title=_title("Deactivated employee", row))
 
 
 def _show(app, fmt, row: dict | None, title: str) -> None:

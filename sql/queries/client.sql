@@ -12,6 +12,7 @@
 -- none (tests/perf/bench.py). Sorted by (sales_contact_id, id), only
 -- client_sales_contact_idx gives the order, and the scan reads the caller's
 -- clients only.
+-- --stale DAYS keeps the clients not contacted since :stale_before (or never).
 -- The company name is a scalar subquery, read for the rows of the page only.
 -- As a join, the planner put a Memoize in front of company, sized for all the
 -- companies: setting it up nearly doubled the execution time of a page on the
@@ -28,6 +29,9 @@ select c.id, c.full_name, c.email, c.phone, c.company_id,
         or c.sales_contact_id between (select epic_events.current_employee_id())
                                   and (select epic_events.current_employee_id()))
    and (:company_id::bigint is null or c.company_id = :company_id)
+   and (:stale_before::timestamptz is null
+        or c.last_contact_at is null
+        or c.last_contact_at < :stale_before)
    and (:search::text is null
         or c.full_name ilike :pattern
         or c.email ilike :pattern
@@ -46,7 +50,8 @@ select c.id, c.full_name, c.email, c.phone, c.company_id,
  limit :limit offset :offset;
 
 -- name: get-client^
--- One client, with its contracts and their events (read through the contracts).
+-- One client, with its contracts and their events (read through the
+-- contracts), and its last five contact notes (client_note_client_idx).
 select c.id, c.full_name, c.email, c.phone, c.company_id, co.name as company_name,
        c.sales_contact_id, e.full_name as sales_contact_name,
        c.created_at, c.updated_at, c.last_contact_at,
@@ -61,7 +66,16 @@ select c.id, c.full_name, c.email, c.phone, c.company_id, co.name as company_nam
                     'support_contact_name', s.full_name) order by v.starts_at, v.id)
                    from contract k join event v on v.contract_id = k.id
                    left join employee s on s.id = v.support_contact_id
-                  where k.client_id = c.id), '[]') as events
+                  where k.client_id = c.id), '[]') as events,
+       coalesce((select json_agg(json_build_object(
+                    'id', n.id, 'kind', n.kind, 'body', n.body, 'noted_at', n.noted_at,
+                    'written_by', n.written_by, 'written_by_name', w.full_name)
+                    order by n.noted_at desc, n.id desc)
+                   from (select * from client_note
+                          where client_id = c.id
+                          order by noted_at desc, id desc
+                          limit 5) n
+                   join employee w on w.id = n.written_by), '[]') as notes
   from client c
   left join company co on co.id = c.company_id
   join employee e on e.id = c.sales_contact_id
@@ -105,3 +119,30 @@ returning id;
 delete from client
  where id = :id
 returning id;
+
+-- name: create-note$
+-- A contact note (0019); written_by is the caller (the database's default).
+-- A null :noted_at is now. The trigger client_note_moves_last_contact moves
+-- client.last_contact_at forward to it, never back.
+insert into client_note (client_id, kind, body, noted_at)
+values (:client_id, :kind, :body, coalesce(:noted_at::timestamptz, now()))
+returning id;
+
+-- name: get-note^
+-- One note, with who wrote it and the client's last contact after it.
+select n.id, n.client_id, n.kind, n.body, n.noted_at, n.written_by,
+       w.full_name as written_by_name, n.created_at, c.last_contact_at
+  from client_note n
+  join employee w on w.id = n.written_by
+  join client c on c.id = n.client_id
+ where n.id = :id;
+
+-- name: note-rights^
+-- Whether the caller may write a note on this client; mirrors the policy
+-- client_note_create, only to word a refusal (the database decides).
+select c.id,
+       epic_events.has_permission('client_note:create')
+       or (epic_events.has_permission('client_note:create:own')
+           and c.sales_contact_id = epic_events.current_employee_id()) as may_note
+  from client c
+ where c.id = :id;

@@ -63,16 +63,21 @@ select k.id, k.client_id, c.full_name as client_name, c.email as client_email,
 
 -- name: contract-state^
 -- What a write that touched no row needs to explain itself: gone, changed
--- meanwhile, already signed, or not the caller's to change. may_update and
--- may_sign mirror the policy contract_update and the trigger contract_signing,
--- only to word the refusal; the database decides.
+-- meanwhile, already signed, or not the caller's to change. may_update,
+-- may_sign, may_pay and may_correct mirror the policies contract_update and
+-- payment_create and the trigger contract_signing, only to word the refusal;
+-- the database decides.
 select id, sales_contact_id, total_amount, amount_due, is_signed, signed_at, updated_at,
        epic_events.has_permission('contract:update')
        or (epic_events.has_permission('contract:update:own')
            and sales_contact_id = epic_events.current_employee_id()) as may_update,
        epic_events.has_permission('contract:sign')
        or (epic_events.has_permission('contract:sign:own')
-           and sales_contact_id = epic_events.current_employee_id()) as may_sign
+           and sales_contact_id = epic_events.current_employee_id()) as may_sign,
+       epic_events.has_permission('payment:create')
+       or (epic_events.has_permission('payment:create:own')
+           and sales_contact_id = epic_events.current_employee_id()) as may_pay,
+       epic_events.has_permission('payment:correct') as may_correct
   from contract
  where id = :id;
 
@@ -85,15 +90,12 @@ values (:client_id, :sales_contact_id, :total_amount, :amount_due)
 returning id;
 
 -- name: update-contract$
--- Change the amounts given (null = keep) and record a payment (:paid).
--- The payment is subtracted in the statement, from the row as it is when the
--- row lock is held, so two payments at the same time both count; the check
--- contract_amount_due_range refuses one that would take amount_due below 0.
--- With :expected_updated_at, refused (no row) when the row changed since the
--- caller read it.
+-- Change the total (null = keep). amount_due is the ledger's: the trigger
+-- contract_amount_due_follows_ledger (0017) sets it to the new total minus
+-- what was paid, and refuses a total below that. With :expected_updated_at,
+-- refused (no row) when the row changed since the caller read it.
 update contract
-   set total_amount = coalesce(:total_amount, total_amount),
-       amount_due   = coalesce(:amount_due, amount_due) - coalesce(:paid::numeric, 0)
+   set total_amount = coalesce(:total_amount, total_amount)
  where id = :id
    and (:expected_updated_at::timestamptz is null or updated_at = :expected_updated_at)
 returning id;
@@ -120,3 +122,34 @@ returning id;
 delete from contract
  where id = :id
 returning id;
+
+-- name: record-payment$
+-- One payment into the ledger (0017). recorded_by and recorded_at are the
+-- database's; a null :paid_on is today. The trigger payment_checks_the_balance
+-- locks the contract first, so two payments at once take turns and both
+-- count, and refuses one above what is due (or a correction above what was
+-- paid); payment_updates_amount_due then lowers the contract's amount_due.
+insert into payment (contract_id, amount, paid_on, method, reference)
+values (:contract_id, :amount, coalesce(:paid_on::date, current_date), :method, :reference)
+returning id;
+
+-- name: get-payment^
+-- One payment, with who recorded it and what its contract still owes.
+select p.id, p.contract_id, p.amount, p.paid_on, p.method, p.reference,
+       p.recorded_by, e.full_name as recorded_by_name, p.recorded_at,
+       k.total_amount, k.amount_due
+  from payment p
+  join contract k on k.id = p.contract_id
+  left join employee e on e.id = p.recorded_by
+ where p.id = :id;
+
+-- name: list-payments
+-- A contract's ledger, oldest first (payment_contract_idx), with a running
+-- total of what was paid.
+select p.id, p.contract_id, p.amount, p.paid_on, p.method, p.reference,
+       p.recorded_by, e.full_name as recorded_by_name, p.recorded_at,
+       sum(p.amount) over (order by p.paid_on, p.id) as paid_to_date
+  from payment p
+  left join employee e on e.id = p.recorded_by
+ where p.contract_id = :contract_id
+ order by p.paid_on, p.id;

@@ -1,6 +1,7 @@
 -- name: management^
 -- Management's one-screen summary: what is unsigned, what is owed (and to
--- whom), which upcoming events still need a support contact, and the load
+-- whom), which upcoming events still need a support contact (none, or one
+-- who was deactivated), and the load
 -- per week. One round trip; each part is a bounded aggregate.
 select
     (select count(*) from contract where not is_signed) as unsigned_count,
@@ -17,7 +18,9 @@ select
     (select coalesce(json_agg(v order by v.starts_at), '[]')
        from (select ev.id, ev.name, ev.starts_at, ev.location
                from event ev
-              where ev.support_contact_id is null
+              where (ev.support_contact_id is null
+                     or ev.support_contact_id = any (array(select x.id from employee x
+                                                            where not x.is_active)))
                 and ev.starts_at >= now()
                 and ev.starts_at < now() + interval '30 days'
               order by ev.starts_at
@@ -30,11 +33,15 @@ select
               group by 1) w) as events_per_week;
 
 -- name: sales^
--- A sales employee's summary: their clients, their contracts still to sign or
--- to be paid, and their clients' next events.
+-- A sales employee's summary: their clients (and how many were not contacted
+-- in 30 days), their contracts still to sign or to be paid, and their
+-- clients' next events.
 select
     (select count(*) from client
       where sales_contact_id = (select epic_events.current_employee_id())) as my_clients,
+    (select count(*) from client
+      where sales_contact_id = (select epic_events.current_employee_id())
+        and (last_contact_at is null or last_contact_at < now() - interval '30 days')) as my_stale_clients,
     (select coalesce(json_agg(k order by k.id), '[]')
        from (select c.id, cl.full_name as client_name, c.total_amount
                from contract c

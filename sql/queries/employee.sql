@@ -89,3 +89,23 @@ delete from employee
  where id = :id
 returning id;
 
+
+-- name: employee-holdings^
+-- What an employee still holds: the clients and contracts they are the sales
+-- contact of, and the events not yet started they are the support contact of
+-- (`employee view`, and the question `employee deactivate` asks).
+select e.id, e.department, e.is_active,
+       (select count(*) from client c where c.sales_contact_id = e.id) as holds_clients,
+       (select count(*) from contract k where k.sales_contact_id = e.id) as holds_contracts,
+       (select count(*) from event v
+         where v.support_contact_id = e.id and v.starts_at >= now()) as holds_future_events
+  from employee e
+ where e.id = :id;
+
+-- name: offboard-employee^
+-- Management: hand an employee's clients and contracts (sales) or future
+-- events (support) to :reassign_to, an active colleague of the same
+-- department, then deactivate them; one statement (0018). Returns how many
+-- rows moved. The function runs with the caller's rights: the policies decide.
+select clients, contracts, events
+  from epic_events.offboard_employee(:id, :reassign_to);

@@ -5,8 +5,14 @@
 -- that do not apply fold away, so each combination walks its index, already
 -- in the default order (starts_at, id):
 --   default, --from/--to       event_starts_idx
---   --no-support               event_without_support_idx (its predicate is
---                              spelled "support_contact_id is null" here too)
+--   --no-support               events without a support contact, or whose
+--                              contact was deactivated (they need one too):
+--                              event_starts_idx, filtered, or a BitmapOr of
+--                              event_without_support_idx and
+--                              event_support_contact_idx (the leavers' ids, an
+--                              InitPlan), whichever the planner finds cheaper.
+--                              (A UNION ALL of the two kept the partial index
+--                              but cost the default list its index order.)
 --   --mine as support          event_support_contact_idx
 --   --contract                 event_contract_idx
 -- --mine as sales keeps the events of the contracts one is the sales contact of.
@@ -23,7 +29,9 @@ select v.id, v.contract_id, k.client_id, c.full_name as client_name, v.name,
   join contract k on k.id = v.contract_id
   join client c on c.id = k.client_id
   left join employee s on s.id = v.support_contact_id
- where (not :no_support or v.support_contact_id is null)
+ where (not :no_support
+        or v.support_contact_id is null
+        or v.support_contact_id = any (array(select x.id from employee x where not x.is_active)))
    and (not :assigned_to_me or v.support_contact_id = (select epic_events.current_employee_id()))
    and (not :sold_by_me or (k.sales_contact_id = :me::bigint
                             and k.sales_contact_id = (select epic_events.current_employee_id())))

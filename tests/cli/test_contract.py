@@ -146,8 +146,9 @@ def test_missing_options_are_asked_on_a_terminal(cli):
 # -- update and payments ----------------------------------------------------------
 def test_sales_update_their_own_contracts_only(cli):
     cli.login("sales")
-    updated = cli.json("contract", "update", cli.world.ids["contract"], "--total", "2000", "--due", "900")
-    assert (updated["total_amount"], updated["amount_due"]) == (2000.0, 900.0)
+    updated = cli.json("contract", "update", cli.world.ids["contract"], "--total", "2000")
+    # 600 of the 1000 were paid (the opening payment): the amount due follows the total.
+    assert (updated["total_amount"], updated["amount_due"]) == (2000.0, 1400.0)
     before = stored(cli, "contract2")
     r = cli("contract", "update", cli.world.ids["contract2"], "--total", "5000")
     assert r.exit_code == 3
@@ -159,15 +160,17 @@ def test_support_cannot_update_contracts(cli):
     cli.login("support")
     before = stored(cli, "contract")
     r = cli("contract", "update", cli.world.ids["contract"], "--pay", "10")
+    assert r.exit_code == 3 and "payment:create" in r.stderr
+    r = cli("contract", "update", cli.world.ids["contract"], "--total", "1200")
     assert r.exit_code == 3 and "contract:update" in r.stderr
     assert stored(cli, "contract") == before
 
 
 def test_management_updates_any_contract(cli):
     cli.login("manager")
-    updated = cli.json("contract", "update", cli.world.ids["contract2"], "--due", "0")
+    updated = cli.json("contract", "update", cli.world.ids["contract2"], "--total", "600")
     assert updated["amount_due"] == 0.0
-    assert stored(cli, "contract2")[1] == Decimal("0.00")
+    assert stored(cli, "contract2")[:2] == (Decimal("600.00"), Decimal("0.00"))
 
 
 def test_payments_lower_the_amount_due_and_none_is_lost(cli):
@@ -181,24 +184,24 @@ def test_a_payment_may_settle_the_contract_but_not_exceed_the_amount_due(cli):
     cli.login("sales")
     r = cli("contract", "update", cli.world.ids["contract"], "--pay", "400.01")
     assert r.exit_code == 1
-    assert r.stderr.startswith("error: --pay:") and "400.01" in r.stderr
+    assert r.stderr.startswith("error: --pay: a payment of 400.01 is more than the 400.00 still due")
     assert stored(cli, "contract")[1] == Decimal("400.00")
     assert cli.json("contract", "update", cli.world.ids["contract"], "--pay", "400")["amount_due"] == 0.0
 
 
 def test_payments_made_at_the_same_time_both_count(world):
-    """Two `contract update --pay` in flight at once: the second waits for the row lock,
-    then subtracts from what the first left (the CLI sends no updated_at with --pay)."""
+    """Two payments in flight at once: the second waits for the contract's row lock
+    (taken by the ledger's trigger), then counts what the first left."""
     import threading
 
-    update = queries.get("contract.update_contract").sql
+    record = queries.get("contract.record_payment").sql
     first, second = world.as_("sales"), world.as_("manager")
 
     def pay(actor, amount):
         with actor.conn.cursor() as cur:
             actor._begin(cur)
-            cur.execute(update, {"id": world.ids["contract"], "expected_updated_at": None,
-                                 "total_amount": None, "amount_due": None, "paid": Decimal(amount)})
+            cur.execute(record, {"contract_id": world.ids["contract"], "amount": Decimal(amount),
+                                 "paid_on": None, "method": "cash", "reference": None})
             return cur.fetchone()
 
     assert pay(first, "100") is not None  # holds the row lock, not yet committed
@@ -216,9 +219,9 @@ def test_payments_made_at_the_same_time_both_count(world):
     (("--pay", "-5"), "--pay: must not be negative"),
     (("--pay", "0"), "--pay: must be more than 0"),
     (("--pay", "1.005"), "--pay: at most two decimals"),
-    (("--pay", "5", "--due", "100"), "--due and --pay: give one or the other"),
-    (("--due", "1000.01"), "--due: the amount due must be between 0 and the total"),
-    (("--total", "399.99"), "--total: the amount due must be between 0 and the total"),
+    (("--pay", "5", "--due", "100"), "--due: the amount due follows the payment ledger"),
+    (("--due", "100"), "--due: the amount due follows the payment ledger"),
+    (("--total", "599.99"), "--total: 599.99 is less than the 600.00 already paid"),
     (("--total", "-1"), "--total: must not be negative"),
 ])
 def test_bad_updates_are_refused_and_change_nothing(cli, options, message):
@@ -236,12 +239,12 @@ def test_an_update_with_nothing_to_change_is_an_error_without_a_terminal(cli):
     assert r.exit_code == 1 and "nothing to update" in r.stderr
 
 
-def test_update_asks_each_amount_on_a_terminal(cli):
+def test_update_asks_the_total_on_a_terminal(cli):
     cli.login("manager")
     cli.as_terminal()
-    r = cli("contract", "update", cli.world.ids["contract"], "--format", "json", input="1200\n\n")
+    r = cli("contract", "update", cli.world.ids["contract"], "--format", "json", input="1200\n")
     assert r.exit_code == 0, r.stderr
-    assert stored(cli, "contract")[:2] == (Decimal("1200.00"), Decimal("400.00"))
+    assert stored(cli, "contract")[:2] == (Decimal("1200.00"), Decimal("600.00"))
 
 
 def test_a_stale_update_is_a_conflict_and_changes_nothing(cli):
@@ -251,7 +254,7 @@ def test_a_stale_update_is_a_conflict_and_changes_nothing(cli):
     for late in (("--total", "1300"), ("--pay", "10")):
         r = cli("contract", "update", cli.world.ids["contract"], *late, "--if-updated-at", seen)
         assert r.exit_code == 5 and "changed by someone else" in r.stderr
-    assert stored(cli, "contract")[:2] == (Decimal("1200.00"), Decimal("400.00"))
+    assert stored(cli, "contract")[:2] == (Decimal("1200.00"), Decimal("600.00"))
 
 
 def test_update_of_a_missing_contract_is_not_found(cli):
@@ -401,8 +404,8 @@ def test_unsigned_filter(cli):
 
 def test_unpaid_filter(cli):
     ids = cli.world.ids
-    admin_one(cli.world, "update epic_events.contract set amount_due = 0 where id = %s returning id",
-              (ids["contract2"],))
+    admin_one(cli.world, "insert into epic_events.payment (contract_id, amount, method)"
+              " values (%s, 400, 'cash') returning id", (ids["contract2"],))
     cli.login("manager")
     assert listed(cli, "--unpaid") == sorted([ids["contract"], ids["signed"]])
 
@@ -424,8 +427,8 @@ def test_client_filter(cli):
 
 def test_list_pages_and_sorts(cli):
     ids = cli.world.ids
-    admin_one(cli.world, "update epic_events.contract set amount_due = 50 where id = %s returning id",
-              (ids["signed"],))
+    admin_one(cli.world, "insert into epic_events.payment (contract_id, amount, method)"
+              " values (%s, 350, 'cash') returning id", (ids["signed"],))
     cli.login("manager")
     assert listed(cli, "--sort", "amount_due") == [ids["signed"], ids["contract"], ids["contract2"]]
     assert listed(cli, "--sort", "amount_due", "--desc") == [ids["contract2"], ids["contract"], ids["signed"]]

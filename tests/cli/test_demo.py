@@ -44,18 +44,36 @@ def counts() -> dict:
                    (select count(*) from epic_events.event where starts_at < now()) as past_events,
                    (select count(*) from epic_events.event where starts_at >= now()) as upcoming_events,
                    (select count(*) from epic_events.event where support_contact_id is null) as unstaffed,
-                   (select count(distinct employee_id) from epic_events.audit_log) as audited_authors
+                   (select count(distinct employee_id) from epic_events.audit_log) as audited_authors,
+                   (select count(*) from epic_events.payment where recorded_by is not null) as payments,
+                   (select count(*) from epic_events.payment where amount < 0) as corrections,
+                   (select count(distinct method) from epic_events.payment) as methods,
+                   (select count(*) from epic_events.employee where not is_active) as leavers,
+                   (select count(*) from epic_events.client c
+                      join epic_events.employee e on e.id = c.sales_contact_id
+                     where not e.is_active) as clients_of_leavers,
+                   (select count(*) from epic_events.event v
+                      join epic_events.employee e on e.id = v.support_contact_id
+                     where not e.is_active and v.starts_at >= now()) as events_of_leavers,
+                   (select count(*) from epic_events.client_note) as notes,
+                   (select count(*) from epic_events.client
+                     where last_contact_at < now() - interval '30 days') as stale
         """).fetchone()
 
 
 def test_the_demo_loads_a_realistic_agency_through_the_commands_and_is_idempotent(demo_server):
     assert demo.load() is True
     (employees, sales, support, companies, clients, unsigned, paid, partly_paid, signed_unpaid,
-     past, upcoming, unstaffed, authors) = counts()
+     past, upcoming, unstaffed, authors, payments, corrections, methods, leavers, clients_of_leavers,
+     events_of_leavers, notes, stale) = counts()
     assert (employees, sales, support) == (8, 3, 3)
     assert companies >= 15 and clients == 36
     assert min(unsigned, paid, partly_paid, signed_unpaid) > 0, "contracts in every state"
     assert past > 0 and upcoming > 0 and unstaffed > 0
+    assert payments > 0 and corrections == 1 and methods >= 3, "a ledger to show"
+    # Selim handed his clients over; Sofia left events behind for --no-support to show.
+    assert leavers == 2 and clients_of_leavers == 0 and events_of_leavers > 0
+    assert notes > clients and 0 < stale < clients, "a contact history, some of it old"
     # Written by the employees whose job it is (manager, each sales rep), not by an admin.
     assert authors >= 4
     before = counts()

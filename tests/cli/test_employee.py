@@ -9,6 +9,7 @@ from tests.cli.conftest import admin_one
 from tests.world import PASSWORD, STAFF
 
 NEW_PASSWORD = "a brand new passphrase"
+HOLDINGS = ["holds_clients", "holds_contracts", "holds_future_events"]
 COLUMNS = ["id", "employee_number", "full_name", "email", "phone", "department", "is_active",
            "created_at", "updated_at"]
 
@@ -49,7 +50,7 @@ def test_everyone_lists_and_views_the_staff_directory_without_password_hashes(cl
     assert {e["id"] for e in listed} == {cli.world.ids[k] for k, *_ in STAFF}
     assert list(listed[0]) == COLUMNS
     shown = cli("employee", "view", cli.world.ids["manager"], "--format", "json")
-    assert shown.json["full_name"] == "Mona Manager" and list(shown.json) == COLUMNS
+    assert shown.json["full_name"] == "Mona Manager" and list(shown.json) == COLUMNS + HOLDINGS
     assert "password" not in shown.stdout and "$2b$" not in shown.stdout
 
 
@@ -77,7 +78,7 @@ def test_department_filter(cli):
 
 def test_active_and_inactive_filters(cli):
     cli.login("manager")
-    cli.json("employee", "deactivate", cli.world.ids["sales2"])
+    cli.json("employee", "deactivate", cli.world.ids["sales2"], "--yes")
     assert [e["id"] for e in cli.json("employee", "list", "--inactive")] == [cli.world.ids["sales2"]]
     active = {e["id"] for e in cli.json("employee", "list", "--active")}
     assert cli.world.ids["sales2"] not in active and len(active) == len(STAFF) - 1
@@ -304,7 +305,7 @@ def test_nothing_to_update_without_a_terminal(cli):
 def test_management_deactivates_and_reactivates_an_employee(cli, events):
     cli.login("manager")
     sara = cli.world.ids["sales2"]
-    assert cli.json("employee", "deactivate", sara)["is_active"] is False
+    assert cli.json("employee", "deactivate", sara, "--yes")["is_active"] is False
     r = cli("employee", "deactivate", sara)
     assert r.exit_code == 0 and "already deactivated; nothing changed" in r.stderr
     assert not can_log_in(cli, "sara@epic.test", PASSWORD)
@@ -319,7 +320,7 @@ def test_a_deactivated_employee_is_refused_at_once_though_logged_in(cli, desk):
     desk("sales").login("sales")
     assert cli("employee", "list").exit_code == 0
     desk("manager").login("manager")
-    cli.json("employee", "deactivate", cli.world.ids["sales"])
+    cli.json("employee", "deactivate", cli.world.ids["sales"], "--yes")
     desk("sales")  # Sam's access token has not expired
     r = cli("client", "list")
     assert r.exit_code == 2
@@ -332,7 +333,9 @@ def test_only_management_deactivates_and_reactivates(cli, who):
         c.execute("update epic_events.employee set is_active = false where id = %s",
                   (cli.world.ids["support2"],))
     cli.login(who)
-    r = cli("employee", "deactivate", cli.world.ids["sales2"])
+    r = cli("employee", "deactivate", cli.world.ids["sales2"], "--yes")
+    assert r.exit_code == 3 and "employee:update" in r.stderr
+    r = cli("employee", "deactivate", cli.world.ids["sales2"], "--reassign-to", cli.world.ids["sales"])
     assert r.exit_code == 3 and "employee:update" in r.stderr
     r = cli("employee", "reactivate", cli.world.ids["support2"])
     assert r.exit_code == 3 and "employee:update" in r.stderr

@@ -363,7 +363,18 @@ MALFORMED = {
     "contract create --client": ("manager", lambda i, v: ["contract", "create", "--client", v, "--total", "10"],
                                  ("client_id", "client"), (4,)),
     "contract update --pay": ("sales", lambda i, v: ["contract", "update", str(i["contract"]), "--pay", v],
-                              ("pay", "amount_due"), ()),
+                              ("pay", "amount"), ()),
+    "contract pay --amount": ("sales", lambda i, v: ["contract", "pay", str(i["contract"]), "--amount", v,
+                                                     "--method", "cash"], ("amount", "payment:correct"),
+                              (3,)),  # e.g. -1: a correction, not sales's to record
+    "contract pay --on": ("sales", lambda i, v: ["contract", "pay", str(i["contract"]), "--amount", "1",
+                                                 "--method", "cash", "--on", v], ("on", "paid_on"), ()),
+    "client note --at": ("sales", lambda i, v: ["client", "note", str(i["client"]), "--kind", "call",
+                                                "--text", "Hostile", "--at", v], ("noted_at",), ()),
+    "client note --text": ("sales", lambda i, v: ["client", "note", str(i["client"]), "--kind", "call",
+                                                  "--text", v], ("body",), ()),
+    "contract pay --reference": ("sales", lambda i, v: ["contract", "pay", str(i["contract"]), "--amount", "1",
+                                                        "--method", "cash", "--reference", v], ("reference",), ()),
     "contract update --total": ("sales", lambda i, v: ["contract", "update", str(i["contract"]), "--total", v],
                                 ("total_amount", "amount_due"), ()),
     "event create --start": ("sales", lambda i, v: ["event", "create", "--contract", str(i["signed"]), "--name",
@@ -401,7 +412,8 @@ MALFORMED = {
 }
 STRATEGY = {"--total": numbers, "--due": numbers, "--pay": numbers, "--attendees": numbers, "--start": dates,
             "--end": dates, "--from": dates, "--to": dates, "--last-contact": dates, "--if-updated-at": dates,
-            "--email": emails, "--department": text_values, "DEPARTMENT": text_values, "PERMISSION": text_values}
+            "--email": emails, "--department": text_values, "DEPARTMENT": text_values, "PERMISSION": text_values,
+            "--amount": numbers, "--on": dates, "--at": dates, "--reference": text_values, "--text": text_values}
 
 
 def _strategy(name: str):

@@ -7,8 +7,9 @@ import pytest
 from epic_events import errors
 from tests.cli.conftest import admin_one
 
-SALES_DEFAULTS = ["client:create:own", "client:update:own", "company:create",
-                  "contract:sign:own", "contract:update:own", "event:create:own_client"]
+SALES_DEFAULTS = ["client:create:own", "client:update:own", "client_note:create:own", "company:create",
+                  "contract:sign:own", "contract:update:own", "event:create:own_client",
+                  "payment:create:own"]
 
 
 def held(cli, department) -> list[str]:

@@ -184,7 +184,7 @@ def test_a_crash_reaches_sentry_with_the_employee_the_command_and_its_options(
     assert event["tags"]["command"] == "epic-events client list"
     assert event["contexts"]["command"] == {
         "path": "epic-events client list",
-        "options": {"mine": True, "search": "acme", "company_id": None, "limit": 50,
+        "options": {"mine": True, "search": "acme", "company_id": None, "stale": None, "limit": 50,
                     "offset": None, "page": None, "sort": "id", "desc": False, "fmt": "json"}}
     assert event["environment"] == "development"
     assert event["release"] == f"epic-events@{__version__}"

@@ -20,7 +20,7 @@ from epic_events import queries
 from tests.world import ROLE, login
 
 #: The tables of the permission matrix, and every table the departments' policies guard.
-BUSINESS_TABLES = ("employee", "company", "client", "contract", "event")
+BUSINESS_TABLES = ("employee", "company", "client", "contract", "event", "payment", "client_note")
 ALL_TABLES = BUSINESS_TABLES + ("department", "permission", "department_permission",
                                 "audit_log", "session", "session_token")
 #: The server's secrets (0015): read and written by the owner's functions only.

@@ -102,7 +102,7 @@ def newcomers(db):
     world.close()
 
 
-CLIENT_MINE = {"mine": True, "company_id": None, "search": None, "pattern": None,
+CLIENT_MINE = {"mine": True, "company_id": None, "search": None, "pattern": None, "stale_before": None,
                "sort": "id", "desc": False, "limit": 51, "offset": 0}
 
 

@@ -42,6 +42,7 @@ keeps this table and MATRIX below in step.
 | contract              | insert                                    | allowed    | denied  | denied  |
 | contract              | update own                                | allowed    | allowed | denied  |
 | contract              | update other's                            | allowed    | no rows | denied  |
+| contract              | set amount_due (the ledger's)             | denied     | denied  | denied  |
 | contract              | sign own                                  | allowed    | allowed | denied  |
 | contract              | sign other's                              | allowed    | no rows | denied  |
 | contract              | reassign (set sales_contact_id)           | allowed    | denied  | denied  |
@@ -53,6 +54,19 @@ keeps this table and MATRIX below in step.
 | event                 | update other's                            | allowed    | denied  | no rows |
 | event                 | assign support (set support_contact_id)   | allowed    | denied  | denied  |
 | event                 | delete                                    | allowed    | denied  | denied  |
+| payment               | select                                    | allowed    | allowed | allowed |
+| payment               | insert on own contract                    | allowed    | allowed | denied  |
+| payment               | insert on other's contract                | allowed    | denied  | denied  |
+| payment               | insert a correction (negative amount)     | allowed    | denied  | denied  |
+| payment               | insert naming who recorded it             | denied     | denied  | denied  |
+| payment               | update                                    | denied     | denied  | denied  |
+| payment               | delete                                    | denied     | denied  | denied  |
+| client_note           | select                                    | allowed    | allowed | allowed |
+| client_note           | insert on own client                      | allowed    | allowed | denied  |
+| client_note           | insert on other's client                  | allowed    | denied  | denied  |
+| client_note           | insert naming who wrote it                | denied     | denied  | denied  |
+| client_note           | update                                    | denied     | denied  | denied  |
+| client_note           | delete                                    | denied     | denied  | denied  |
 | department_permission | select                                    | allowed    | allowed | allowed |
 | department_permission | insert (role grant)                       | allowed    | denied  | denied  |
 | department_permission | update                                    | denied     | denied  | denied  |
@@ -156,10 +170,12 @@ MATRIX = [
     Case("contract", "select", "select id, client_id, sales_contact_id from contract", (A, A, A)),
     Case("contract", "insert", "insert into contract (client_id, total_amount) values (%(client)s, 500)",
          (A, D, D)),
-    Case("contract", "update own", "update contract set amount_due = 100 where id = %(contract)s",
+    Case("contract", "update own", "update contract set total_amount = 1100 where id = %(contract)s",
          (A, A, D)),
-    Case("contract", "update other's", "update contract set amount_due = 100 where id = %(contract2)s",
+    Case("contract", "update other's", "update contract set total_amount = 1100 where id = %(contract2)s",
          (A, N, D)),
+    Case("contract", "set amount_due (the ledger's)",
+         "update contract set amount_due = 100 where id = %(contract)s", (D, D, D)),
     Case("contract", "sign own", "update contract set is_signed = true where id = %(contract)s",
          (A, A, D)),
     Case("contract", "sign other's", "update contract set is_signed = true where id = %(target)s",
@@ -183,6 +199,38 @@ MATRIX = [
     Case("event", "assign support (set support_contact_id)",
          "update event set support_contact_id = %(support2)s where id = %(event)s", (A, D, D)),
     Case("event", "delete", "delete from event where id = %(event_unassigned)s", (A, D, D)),
+    # --- payment (the ledger: never edited, never deleted) -----------------
+    Case("payment", "select", "select id, contract_id, amount from payment", (A, A, A)),
+    Case("payment", "insert on own contract",
+         "insert into payment (contract_id, amount, method) values (%(contract)s, 50, 'transfer')",
+         (A, A, D)),
+    Case("payment", "insert on other's contract",
+         "insert into payment (contract_id, amount, method) values (%(contract2)s, 50, 'transfer')",
+         (A, D, D)),
+    Case("payment", "insert a correction (negative amount)",
+         "insert into payment (contract_id, amount, method) values (%(contract)s, -50, 'other')",
+         (A, D, D)),
+    Case("payment", "insert naming who recorded it",
+         "insert into payment (contract_id, amount, method, recorded_by)"
+         " values (%(contract)s, 50, 'cash', %(sales)s)", (D, D, D)),
+    Case("payment", "update", "update payment set amount = 1", (D, D, D)),
+    Case("payment", "delete", "delete from payment", (D, D, D)),
+    # --- client_note (contact history: never edited, never deleted) ----------
+    Case("client_note", "select", "select id, client_id, kind from client_note", (A, A, A),
+         setup="insert into epic_events.client_note (client_id, kind, body, written_by)"
+               " select c.id, 'call', 'Seeded', c.sales_contact_id from epic_events.client c"
+               " where c.email = 'client@client.test' returning id"),
+    Case("client_note", "insert on own client",
+         "insert into client_note (client_id, kind, body) values (%(client)s, 'call', 'Asked for a quote')",
+         (A, A, D)),
+    Case("client_note", "insert on other's client",
+         "insert into client_note (client_id, kind, body) values (%(client2)s, 'call', 'Asked for a quote')",
+         (A, D, D)),
+    Case("client_note", "insert naming who wrote it",
+         "insert into client_note (client_id, kind, body, written_by)"
+         " values (%(client)s, 'call', 'x', %(sales)s)", (D, D, D)),
+    Case("client_note", "update", "update client_note set body = 'rewritten'", (D, D, D)),
+    Case("client_note", "delete", "delete from client_note", (D, D, D)),
     # --- department_permission (role grant / revoke) ------------------------
     Case("department_permission", "select",
          "select department, permission_code from department_permission", (A, A, A)),
@@ -263,7 +311,8 @@ def test_the_documented_matrix_is_the_tested_one():
 
 def test_matrix_covers_every_table_and_operation():
     """The matrix above names each protected table with all four operations."""
-    tables = ("employee", "company", "client", "contract", "event", "department_permission",
+    tables = ("employee", "company", "client", "contract", "event", "payment", "client_note",
+              "department_permission",
               "audit_log", "session", "session_token")
     for table in tables:
         verbs = {c.statement.split()[0].lower() for c in MATRIX if c.table == table}
@@ -275,7 +324,7 @@ def test_matrix_covers_every_table_and_operation():
 @pytest.mark.parametrize("department", DEPARTMENTS)
 def test_everyone_logged_in_reads_every_client_contract_and_event(world, department):
     actor = world.as_(ACTOR[department])
-    for table in ("company", "client", "contract", "event", "employee"):
+    for table in ("company", "client", "contract", "event", "employee", "payment"):
         total = admin_value(world.db, f"select count(*) from epic_events.{table}")
         assert actor.count(f"select id from {table}") == total > 0
 
@@ -350,9 +399,9 @@ def test_management_reassigns_a_client_and_its_contracts_follow(world):
         "select sales_contact_id from contract where client_id = %(client)s", world.ids)}
     assert contacts == {world.ids["sales2"]}
     # And the rights follow the contact: Sara now updates them, Sam no longer does.
-    assert world.as_("sales2").count("update contract set amount_due = 1 where id = %(signed)s",
+    assert world.as_("sales2").count("update contract set total_amount = 900 where id = %(signed)s",
                                      world.ids) == 1
-    assert world.as_("sales").count("update contract set amount_due = 2 where id = %(signed)s",
+    assert world.as_("sales").count("update contract set total_amount = 950 where id = %(signed)s",
                                     world.ids) == 0
 
 
@@ -384,7 +433,7 @@ def test_sales_without_sign_own_cannot_sign_but_still_updates_own_contract(world
     sales = world.as_("sales")
     with pytest.raises(errors.InsufficientPrivilege, match="signing needs"):
         sales.run("update contract set is_signed = true where id = %(contract)s", world.ids)
-    assert sales.count("update contract set amount_due = 10 where id = %(contract)s", world.ids) == 1
+    assert sales.count("update contract set total_amount = 1010 where id = %(contract)s", world.ids) == 1
 
 
 def test_management_reassigns_a_contract(world):

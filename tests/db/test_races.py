@@ -11,7 +11,7 @@ conflicting writes. Every step ends in one of:
 and anything else (a bug, an unexpected database error) fails the test.
 
 Afterwards:
-  - the invariants hold (0 <= amount_due <= total_amount, signed_at set iff
+  - the invariants hold (0 <= amount_due = total_amount - payments <= total_amount, signed_at set iff
     signed, events only on signed contracts, contacts in their department);
   - no write was lost silently: the final row is what the successful writes
     imply (e.g. amount due before - after = the sum of the payments that
@@ -50,6 +50,10 @@ START = datetime(2028, 3, 1, 9, 0, tzinfo=timezone.utc)
 INVARIANTS = """
 select 'amount_due outside 0..total_amount' as broken, id from epic_events.contract
  where not (amount_due between 0 and total_amount)
+union all
+select 'amount_due is not total_amount - payments', k.id from epic_events.contract k
+ where k.amount_due <> k.total_amount - (select coalesce(sum(p.amount), 0) from epic_events.payment p
+                                          where p.contract_id = k.id)
 union all
 select 'signed_at set iff signed', id from epic_events.contract
  where is_signed <> (signed_at is not null)
@@ -281,8 +285,10 @@ def test_concurrent_optimistic_updates_each_win_or_hear_conflict_and_none_is_los
 def test_concurrent_payments_signatures_and_reassignments_add_up(world, desks):
     db, ids = world.db, world.ids
     contract_id = ids["contract"]  # sales's, unsigned
-    admin_exec(db, "update epic_events.contract set total_amount = 5000, amount_due = 3000 where id = %s",
-               (contract_id,))
+    # 600 paid (the opening payment): 3000 due.
+    admin_exec(db, "update epic_events.contract set total_amount = 3600 where id = %s", (contract_id,))
+    paid_before = admin_value(db, "select sum(amount) from epic_events.payment where contract_id = %s",
+                              (contract_id,))
     since = last_audit_id(db)
     start = admin_one(db, "select * from epic_events.contract where id = %s", (contract_id,))
     before = jsonb_row(db, "contract", contract_id)
@@ -290,15 +296,16 @@ def test_concurrent_payments_signatures_and_reassignments_add_up(world, desks):
 
     def pay(desk, rng, _elapsed):
         paid = Decimal(rng.randint(100, 9000)) / 100
-        done = desk.run("contract.update_contract", {"id": contract_id, "expected_updated_at": None,
-                                                     "total_amount": None, "amount_due": None, "paid": paid})
-        return ("ok", paid) if done is not None else ("refused", "not their contract (reassigned)")
+        # Refused (raises) when the contract was reassigned away, or too little is due.
+        desk.run("contract.record_payment", {"contract_id": contract_id, "amount": paid,
+                                             "paid_on": None, "method": "transfer", "reference": None})
+        return "ok", paid
 
     def raise_total(desk, rng, _elapsed):
         state = desk.run("contract.contract_state", {"id": contract_id})
         done = desk.run("contract.update_contract", {
             "id": contract_id, "expected_updated_at": state["updated_at"],
-            "total_amount": state["total_amount"] + 1, "amount_due": None, "paid": None})
+            "total_amount": state["total_amount"] + 1})
         return ("ok", 1) if done is not None else ("conflict", "changed meanwhile")
 
     def sign(desk, rng, elapsed):
@@ -333,7 +340,10 @@ def test_concurrent_payments_signatures_and_reassignments_add_up(world, desks):
     reassignments, events = ok(outcomes, "reassign"), ok(outcomes, "event")
     assert payments and raises and reassignments, counts
     # What the successful writes imply.
-    assert start["amount_due"] - after["amount_due"] == sum(payments)
+    # A raise of the total raises what is due by as much (amount_due = total - paid).
+    assert start["amount_due"] - after["amount_due"] == sum(payments) - len(raises)
+    assert admin_value(db, "select sum(amount) from epic_events.payment where contract_id = %s",
+                       (contract_id,)) - paid_before == sum(payments)
     assert after["total_amount"] == start["total_amount"] + len(raises)
     assert len(signatures) == 1 and after["is_signed"] and after["signed_at"] == signatures[0]
     assert after["sales_contact_id"] == reassignments[-1]
@@ -343,7 +353,7 @@ def test_concurrent_payments_signatures_and_reassignments_add_up(world, desks):
 
     # One audit row per successful write; replaying them gives the final row.
     audit = audit_rows(db, "contract", contract_id, since)
-    kinds = Counter(next(k for k in ("amount_due", "total_amount", "is_signed", "sales_contact_id")
+    kinds = Counter(next(k for k in ("total_amount", "amount_due", "is_signed", "sales_contact_id")
                          if k in a["changes"]) for a in audit)
     assert kinds == Counter({"amount_due": len(payments), "total_amount": len(raises),
                              "is_signed": 1, "sales_contact_id": len(reassignments)}) - Counter()

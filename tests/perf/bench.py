@@ -77,7 +77,8 @@ USERS = {"sales": "sales1@bench.example", "support": "support1@bench.example",
          "management": "manager@bench.example",
          # A sales employee hired today, with no client or contract yet.
          "newcomer": "newcomer@bench.example"}
-TABLES = ("company", "client", "contract", "event", "employee")  # RLS off for the comparison
+TABLES = ("company", "client", "contract", "event", "employee", "payment",
+          "client_note")  # RLS off for the comparison
 
 GOALS = {
     "command_vs_floor": 1.3,   # each command <= 1.3x (import click, psycopg, jwt + psql)
@@ -104,7 +105,7 @@ class Case:
         return f"{self.name} as {self.user}"
 
 
-def cases(client_id: int) -> list[Case]:
+def cases(client_id: int, contract_id: int, employee_id: int) -> list[Case]:
     """The commands, with the parameters each sends, built by the commands' own helpers."""
     from epic_events.cli import contract, event
     from epic_events.cli.options import paging
@@ -113,7 +114,7 @@ def cases(client_id: int) -> list[Case]:
     return [
         Case("client list --limit 50 --format json", "sales",
              ["client", "list", "--limit", "50", "--format", "json"], "client.list_clients",
-             params={"mine": False, "company_id": None, "search": None, "pattern": None,
+             params={"mine": False, "company_id": None, "search": None, "pattern": None, "stale_before": None,
                      "sort": "id", "desc": False, **window}),
         Case("contract list --unsigned --mine --limit 50", "sales",
              ["contract", "list", "--unsigned", "--mine", "--limit", "50"],
@@ -126,6 +127,11 @@ def cases(client_id: int) -> list[Case]:
              params=event.list_parameters(assigned_to_me=True, **window)),
         Case("client view ID", "sales", ["client", "view", str(client_id)], "client.get_client",
              list_=False, params={"id": client_id}),
+        # Issue 14: the ledger and what an employee holds.
+        Case("contract payments ID", "sales", ["contract", "payments", str(contract_id)],
+             "contract.list_payments", list_=False, params={"contract_id": contract_id}),
+        Case("employee view ID", "management", ["employee", "view", str(employee_id)],
+             "employee.employee_holdings", list_=False, params={"id": employee_id}),
         # Not in the issue's list: the case that exposed --mine walking the whole
         # id index for someone with few rows of their own (see contract.sql).
         Case("contract list --unsigned --mine --limit 50", "newcomer",
@@ -224,7 +230,8 @@ def _load(conn, size: dict, password: dict, log) -> None:
         select i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
           from pg_index i
          where i.indrelid = any (array['epic_events.company', 'epic_events.client',
-                                       'epic_events.contract', 'epic_events.event']::regclass[])
+                                       'epic_events.contract', 'epic_events.event',
+                                       'epic_events.payment']::regclass[])
            and not exists (select from pg_constraint c where c.conindid = i.indexrelid)
     """).fetchall()
     with conn.transaction():
@@ -473,7 +480,9 @@ def prepare(server: Server, dbname: str, home: Path) -> Setup:
             )
             select id from theirs order by id offset (select count(*) / 2 from theirs) limit 1
         """, (logins["sales"].employee_id,)).fetchone()[0]
-        the_cases = cases(client_id)
+        contract_id = admin.execute("select min(id) from epic_events.contract where client_id = %s",
+                                    (client_id,)).fetchone()[0]
+        the_cases = cases(client_id, contract_id, logins["sales"].employee_id)
         sql_of = {c.key: statements(admin, c, logins[c.user]) for c in the_cases}
     setup = Setup(dbname, the_cases, logins, sql_of,
                   [psql(), "-XAtq", "-h", server.socket_dir, "-p", str(server.port),

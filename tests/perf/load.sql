@@ -115,6 +115,16 @@ select k.id,
  where k.n <= %(events)s
  order by k.n;
 
+-- step: payments
+-- The ledger (0017): each contract's paid part is one payment, as the
+-- migration carries it in (what payment_updates_amount_due would keep).
+insert into epic_events.payment (contract_id, amount, paid_on, method, reference, recorded_by, recorded_at)
+select k.id, k.total_amount - k.amount_due, k.created_at::date, 'transfer', 'opening balance', null,
+       k.created_at
+  from epic_events.contract k
+ where k.total_amount - k.amount_due > 0
+ order by k.id;
+
 -- step: newcomer
 -- A sales employee hired today: no client, no contract yet.
 insert into epic_events.employee (full_name, email, department, password_salt,
@@ -150,6 +160,12 @@ select 'event supported by no active support employee', count(*)
   left join epic_events.employee e on e.id = v.support_contact_id
  where v.support_contact_id is not null
    and (e.id is null or e.department <> 'support' or not e.is_active)
+union all
+select 'amount_due is not total_amount - payments', count(*)
+  from epic_events.contract k
+  left join (select contract_id, sum(amount) as paid
+               from epic_events.payment group by contract_id) p on p.contract_id = k.id
+ where k.amount_due <> k.total_amount - coalesce(p.paid, 0)
 union all
 select 'fewer events than asked', %(events)s - count(*)
   from epic_events.event;
