@@ -27,7 +27,7 @@ DEPARTMENT_ROLES = ("epic_management", "epic_sales", "epic_support")
 #: A column of each table, to write an UPDATE that parses.
 A_COLUMN = {"department": "name", "permission": "code", "department_permission": "granted_at",
             "audit_log": "occurred_at", "session": "expires_at", "session_token": "expires_at",
-            "signing_key": "kid", "auth_secret": "purpose", "login_attempt": "attempted_at"}
+            "signing_key": "kid", "auth_secret": "purpose", "login_attempt": "attempted_at", "payment": "amount", "client_note": "body"}
 
 
 @pytest.mark.parametrize("table", ALL_TABLES + SECRET_TABLES)

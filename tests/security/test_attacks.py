@@ -60,6 +60,9 @@ def test_the_shared_dsn_reaches_only_the_functions_meant_for_it(db, role):
            and not exists (select from pg_depend d where d.classid = 'pg_proc'::regclass
                             and d.objid = p.oid and d.deptype = 'e')""", (role,))
     expected = EXECUTABLE["epic_authenticator" if role == "epic_authenticator" else "departments"]
+    if role == "epic_management":
+        # SECURITY INVOKER: the caller's own grants and policies decide each move (0018).
+        expected = expected | {"offboard_employee(bigint,bigint)"}
     assert {r["f"].replace(", ", ",") for r in rows} == expected
 
 
@@ -391,7 +394,7 @@ WRITES = [
     "update epic_events.employee set phone = '+33700000009' where id = %(support2)s",
     "update epic_events.company set name = 'Hijacked' where id = %(company)s",
     "update epic_events.client set phone = '+33700000009' where id = %(client2)s",
-    "update epic_events.contract set amount_due = 0 where id = %(contract2)s",
+    "update epic_events.contract set total_amount = total_amount + 100 where id = %(contract2)s",
     "update epic_events.event set support_contact_id = %(support)s where id = %(event_unassigned)s",
     "delete from epic_events.event where id = %(event_unassigned)s",
     "delete from epic_events.department_permission where department = 'sales'",
@@ -681,3 +684,14 @@ def test_an_old_session_cannot_change_the_password(world):
         assert request(c, "epic_sales", sales.access_token)
         with pytest.raises(errors.InsufficientPrivilege, match="last 5 minutes"):
             c.execute("select epic_events.change_own_password(%s, sha256('x'))", ("$2b$04$" + "a" * 22,))
+
+
+@pytest.mark.parametrize("role", ("epic_sales", "epic_support"))
+def test_offboarding_is_managements_alone(world, role):
+    key = {"epic_sales": "sales", "epic_support": "support"}[role]
+    with authenticator(world.db) as c:
+        with pytest.raises(errors.InsufficientPrivilege, match="permission denied for function"):
+            with c.transaction():
+                assert request(c, role, world.as_(key).access_token)
+                c.execute("select * from epic_events.offboard_employee(%s, %s)",
+                          (world.ids["sales2"], world.ids["sales"]))
