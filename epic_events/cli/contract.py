@@ -220,14 +220,15 @@ def update(app, contract_id, total, due, pay, if_updated_at, fmt):
         return tx.run("contract.get_contract", {"id": contract_id})
 
     row = app.run(work, rule=RULE_UPDATE if pay is None else RULE_PAY,
-                  fields={**FIELDS, "amount_due": "--pay" if pay is not None else "--total"})
+                  fields={**FIELDS, "amount_due": "--pay" if pay is not None else "--total",
+                          "amount": "--pay"})
     emit(row, app.format(fmt), DETAIL, title=f"Updated contract {row['id']}")
 
 
 @contract.command()
 @click.argument("contract_id", type=ID, shell_complete=complete_ids("completion.contracts"))
 @click.option("--amount", metavar="AMOUNT",
-              help="Amount received, e.g. 1500.50; negative for a correction (management).")
+              help=f"Amount received, negative for a correction (management): {validate.AMOUNT_HELP}.")
 @click.option("--method", type=click.Choice(METHODS), help="How it was paid.")
 @click.option("--on", "paid_on", metavar="DATE", help="When it was paid (default: today).")
 @click.option("--reference", metavar="TEXT", help="Cheque number, transfer reference, ...")
@@ -249,8 +250,8 @@ def pay(app, contract_id, amount, method, paid_on, reference, fmt):
     """
     amount = ask(amount, "amount", "--amount", _ledger_amount, "Amount")
     method = ask(method, "method", "--method", _method, f"Method ({'|'.join(METHODS)})")
-    on = validate.moment("on", paid_on).date() if paid_on is not None else None
-    reference = validate.text("reference", reference) if reference is not None else None
+    on = validate.moment("--on", paid_on).date() if paid_on is not None else None
+    reference = validate.text("--reference", reference) if reference is not None else None
 
     def work(tx):
         state = tx.run("contract.contract_state", {"id": contract_id})
@@ -259,7 +260,8 @@ def pay(app, contract_id, amount, method, paid_on, reference, fmt):
         payment_id = _record_payment(tx, state, contract_id, amount, method, on, reference)
         return tx.run("contract.get_payment", {"id": payment_id})
 
-    row = app.run(work, rule=RULE_PAY)
+    row = app.run(work, rule=RULE_PAY, fields={"amount": "--amount", "method": "--method",
+                                               "paid_on": "--on", "reference": "--reference"})
     observability.event("payment recorded", contract_id=contract_id, payment_id=row["id"])
     emit(row, app.format(fmt), PAYMENT, title=f"Payment {row['id']} · contract {contract_id}")
 

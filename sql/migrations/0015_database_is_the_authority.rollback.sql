@@ -81,6 +81,7 @@ drop function epic_events.sign_access_token(bigint, text, uuid);
 drop function epic_events.hmac_sha256(bytea, bytea, bytea);
 drop function epic_events.bootstrap_manager(text, text, text, text, bytea);
 drop function epic_events.rotate_signing_key();
+drop function epic_events.require_read_committed();
 drop function epic_events.new_signing_key();
 
 -- The 0003 audit trigger, word for word.
@@ -430,7 +431,39 @@ alter function epic_events.keep_one_manager() set search_path = pg_catalog, epic
 alter function epic_events.check_contact() set search_path = pg_catalog, epic_events;
 alter function epic_events.revoke_sessions_of_deactivated() set search_path = pg_catalog, epic_events;
 alter function epic_events.contract_defaults() set search_path = pg_catalog, epic_events;
-alter function epic_events.contract_signing() set search_path = pg_catalog, epic_events;
+-- 0009's contract_signing(), word for word.
+create or replace function epic_events.contract_signing() returns trigger
+    language plpgsql
+    set search_path = pg_catalog, epic_events
+as $$
+declare
+    was_signed boolean := tg_op = 'UPDATE' and old.is_signed;
+begin
+    if was_signed and not new.is_signed then
+        raise exception 'contract %: a signed contract cannot be unsigned', new.id
+            using errcode = 'check_violation', constraint = 'contract_signature_is_final',
+                  table = 'contract', column = 'is_signed';
+    end if;
+    if new.is_signed and not was_signed then
+        -- Department roles need the right; the owner and admins (migrations,
+        -- bootstrap) are not departments.
+        if current_user in ('epic_management', 'epic_sales', 'epic_support')
+           and not (epic_events.has_permission('contract:sign')
+                    or (epic_events.has_permission('contract:sign:own')
+                        and new.sales_contact_id = epic_events.current_employee_id())) then
+            raise exception 'contract %: signing needs contract:sign, or contract:sign:own as its sales contact', new.id
+                using errcode = 'insufficient_privilege', table = 'contract';
+        end if;
+        new.signed_at := now();
+    elsif tg_op = 'INSERT' or not new.is_signed then
+        new.signed_at := null;
+    else
+        new.signed_at := old.signed_at;
+    end if;
+    return new;
+end
+$$;
+
 alter function epic_events.client_reassign_moves_contracts() set search_path = pg_catalog, epic_events;
 alter function epic_events.event_needs_signed_contract() set search_path = pg_catalog, epic_events;
 alter function epic_events.keep_contacts_in_department() set search_path = pg_catalog, epic_events;

@@ -100,10 +100,46 @@ alter function epic_events.keep_one_manager() set search_path = pg_catalog, epic
 alter function epic_events.check_contact() set search_path = pg_catalog, epic_events, pg_temp;
 alter function epic_events.revoke_sessions_of_deactivated() set search_path = pg_catalog, epic_events, pg_temp;
 alter function epic_events.contract_defaults() set search_path = pg_catalog, epic_events, pg_temp;
-alter function epic_events.contract_signing() set search_path = pg_catalog, epic_events, pg_temp;
 alter function epic_events.client_reassign_moves_contracts() set search_path = pg_catalog, epic_events, pg_temp;
 alter function epic_events.event_needs_signed_contract() set search_path = pg_catalog, epic_events, pg_temp;
 alter function epic_events.keep_contacts_in_department() set search_path = pg_catalog, epic_events, pg_temp;
+
+-- Signing: the CLI's login is checked whatever role it switched to.
+create or replace function epic_events.contract_signing() returns trigger
+    language plpgsql
+    set search_path = pg_catalog, epic_events, pg_temp
+as $$
+declare
+    was_signed boolean := tg_op = 'UPDATE' and old.is_signed;
+begin
+    if was_signed and not new.is_signed then
+        raise exception 'contract %: a signed contract cannot be unsigned', new.id
+            using errcode = 'check_violation', constraint = 'contract_signature_is_final',
+                  table = 'contract', column = 'is_signed';
+    end if;
+    if new.is_signed and not was_signed then
+        -- Department roles need the right; the owner and admins (migrations,
+        -- bootstrap) are not departments. The CLI's login counts as one
+        -- whatever role is in use: a role switched to 'none' half-way
+        -- through a statement (0015) must not sign unchecked.
+        if (current_user in ('epic_management', 'epic_sales', 'epic_support')
+            or session_user = 'epic_authenticator')
+           and not (epic_events.has_permission('contract:sign')
+                    or (epic_events.has_permission('contract:sign:own')
+                        and new.sales_contact_id = epic_events.current_employee_id())) then
+            raise exception 'contract %: signing needs contract:sign, or contract:sign:own as its sales contact', new.id
+                using errcode = 'insufficient_privilege', table = 'contract';
+        end if;
+        new.signed_at := now();
+    elsif tg_op = 'INSERT' or not new.is_signed then
+        new.signed_at := null;
+    else
+        new.signed_at := old.signed_at;
+    end if;
+    return new;
+end
+$$;
+
 
 -- The old entry points go: each was a hole or a claim-based check.
 drop function epic_events.auth_find_employee(text);
@@ -482,6 +518,22 @@ comment on function epic_events.verify_access_token(text) is
 -- Login, refresh, logout: what the authenticator may call.
 -- ---------------------------------------------------------------------------
 
+-- Every entry point reads the truth as it is now: READ COMMITTED only. Under
+-- REPEATABLE READ a caller may import an old snapshot (SET TRANSACTION
+-- SNAPSHOT) and see failures not yet counted, or a session before its
+-- revocation.
+create function epic_events.require_read_committed() returns void
+    language plpgsql stable
+    set search_path = pg_catalog, epic_events, pg_temp
+as $$
+begin
+    if current_setting('transaction_isolation') <> 'read committed' then
+        raise exception 'authentication runs in READ COMMITTED transactions only'
+            using errcode = 'invalid_transaction_state';
+    end if;
+end
+$$;
+
 -- bcrypt's salt for this email; an unknown email gets a fake one, the same at
 -- every call, of the cost the newest account uses, so the answer does not tell
 -- whether the email exists.
@@ -548,6 +600,7 @@ declare
     verdict   text;
     attempt   uuid;
 begin
+    perform epic_events.require_read_committed();
     -- One attempt per email at a time: two concurrent guesses cannot both
     -- pass the count below.
     perform pg_advisory_xact_lock(hashtextextended('epic_events.login:' || v_email, 0));
@@ -585,6 +638,7 @@ declare
     emp    epic_events.employee;
     opened record;
 begin
+    perform epic_events.require_read_committed();
     select * into att from epic_events.login_attempt a where a.id = p_attempt for update;
     -- attempted_at < now(): the attempt was made before this transaction
     -- began, so it is committed; its own transaction gets no answer.
@@ -652,6 +706,7 @@ declare
     refresh text := epic_events.base64url(epic_events.random_bytes_32());
     expires timestamptz := now() + interval '1 day';
 begin
+    perform epic_events.require_read_committed();
     -- Row locks serialize two refreshes of one token: the second sees
     -- rotated_at set by the first and is treated as a replay.
     select * into tok from epic_events.session_token t where t.token_hash = digest for update;
@@ -701,6 +756,7 @@ declare
     ses     epic_events.session;
     revoked integer;
 begin
+    perform epic_events.require_read_committed();
     select s.* into ses
       from epic_events.session_token t
       join epic_events.session s on s.id = t.session_id
@@ -750,6 +806,7 @@ declare
     claims jsonb := epic_events.verify_access_token(p_access_token);
     ses    epic_events.session;
 begin
+    perform epic_events.require_read_committed();
     if current_setting('transaction_read_only') = 'on' then
         raise exception 'check_request() needs a read-write transaction (it records the caller)'
             using errcode = 'read_only_sql_transaction';
@@ -800,6 +857,8 @@ create or replace function epic_events.current_employee_id() returns bigint
     language plpgsql stable security definer
     set search_path = pg_catalog, epic_events, pg_temp
 as $$
+declare
+    stamp bigint;
 begin
     -- Nested IFs: currval() raises until check_request() has set the
     -- registers in this backend, so it is only reached once it has.
@@ -807,12 +866,18 @@ begin
     -- keeps one open (timeouts off) is nobody afterwards.
     if current_setting('epic.request_checked', true) = 'on'
        and clock_timestamp() < now() + interval '5 minutes' then
-        if currval('epic_events.request_stamp'::regclass)
-           = (extract(epoch from now()) * 1000000)::bigint * 4
-             -- (parenthesised: PL/pgSQL ends an IF condition at its first THEN)
-             + (case current_setting('role') when 'epic_management' then 1
-                                             when 'epic_sales' then 2
-                                             when 'epic_support' then 3 else 0 end) then
+        stamp := currval('epic_events.request_stamp'::regclass);
+        if stamp / 4 = (extract(epoch from now()) * 1000000)::bigint then
+            -- Checked in this transaction, and only for the role it was
+            -- checked in. Another role now means the caller switched inside
+            -- the request (set_config('role', ...) within a statement: its
+            -- privileges, policies and triggers would disagree): refused.
+            if stamp % 4 <> (case current_setting('role') when 'epic_management' then 1
+                                                          when 'epic_sales' then 2
+                                                          when 'epic_support' then 3 else 0 end) then
+                raise exception 'the role in use changed after check_request() in this transaction'
+                    using errcode = 'insufficient_privilege';
+            end if;
             return currval('epic_events.request_employee'::regclass);
         end if;
     end if;
@@ -821,8 +886,9 @@ end
 $$;
 
 -- The department check_request() verified the caller for, in this
--- transaction, whatever role is in use now; else NULL. The restrictive
--- policies below compare it with the role each policy was chosen for.
+-- transaction; else NULL. The restrictive policies below compare it with the
+-- role each policy was chosen for (and it refuses a switched role, as
+-- current_employee_id() does).
 create function epic_events.caller_department() returns text
     language plpgsql stable security definer
     set search_path = pg_catalog, epic_events, pg_temp
@@ -834,6 +900,12 @@ begin
        and clock_timestamp() < now() + interval '5 minutes' then
         stamp := currval('epic_events.request_stamp'::regclass);
         if stamp / 4 = (extract(epoch from now()) * 1000000)::bigint then
+            if stamp % 4 <> (case current_setting('role') when 'epic_management' then 1
+                                                          when 'epic_sales' then 2
+                                                          when 'epic_support' then 3 else 0 end) then
+                raise exception 'the role in use changed after check_request() in this transaction'
+                    using errcode = 'insufficient_privilege';
+            end if;
             return case stamp % 4 when 1 then 'management' when 2 then 'sales'
                                   when 3 then 'support' end;
         end if;

@@ -66,7 +66,7 @@ def test_management_notes_any_client_and_everyone_reads_them(cli):
 @pytest.mark.parametrize(("options", "message"), [
     (("--text", "Hello"), "missing option --kind"),
     (("--kind", "call"), "missing option --text"),
-    (("--kind", "call", "--text", "   "), "body: must not be empty"),
+    (("--kind", "call", "--text", "   "), "--text: must not be empty"),
     (("--kind", "call", "--text", "Hi", "--at", "someday"), "noted_at: not a date"),
     (("--kind", "call", "--text", "Hi", "--at",
       (datetime.now() + timedelta(days=5)).strftime("%d/%m/%Y")), "noted_at: "),

@@ -52,7 +52,7 @@ def test_a_refused_amount_says_why_and_changes_nothing(cli, typed, reason):
     before = admin_one(cli.world, "select count(*) from epic_events.contract")
     r = cli("contract", "create", "--client", cli.world.ids["client"], "--total", typed)
     assert r.exit_code == 1
-    assert r.stderr.startswith("error: total_amount: ") and reason in r.stderr, r.stderr
+    assert r.stderr.startswith("error: --total: ") and reason in r.stderr, r.stderr
     assert admin_one(cli.world, "select count(*) from epic_events.contract") == before
 
 
@@ -69,21 +69,25 @@ def test_an_ambiguous_amount_gets_a_hint(cli, typed, hint):
 def test_what_a_table_prints_reads_back(cli):
     cli.login("sales")
     contract = cli.world.ids["contract"]
-    cli.json("contract", "update", contract, "--total", "18500", "--due", "12345.6")
+    cli.json("contract", "update", contract, "--total", "18500")  # 600 already paid: 17,900 due
+    cli.json("contract", "pay", contract, "--amount", "5554.4", "--method", "transfer")
     card = cli("contract", "view", contract, "--format", "table").stdout
     total, due = re.findall(r"[0-9][0-9,]*\.[0-9]{2} €", card)[:2]
     assert (total, due) == ("18,500.00 €", "12,345.60 €")
-    updated = cli("contract", "update", contract, "--total", total, "--due", due, "--format", "json")
+    updated = cli("contract", "update", contract, "--total", total, "--format", "json")
     assert updated.exit_code == 0, updated.stderr
     assert '"total_amount": 18500.00' in updated.stdout and '"amount_due": 12345.60' in updated.stdout
+    paid = cli("contract", "pay", contract, "--amount", due, "--method", "card", "--format", "json")
+    assert paid.exit_code == 0, paid.stderr
+    assert '"amount": 12345.60' in paid.stdout and '"amount_due": 0.00' in paid.stdout
 
 
 def test_every_amount_option_states_the_grammar_in_its_help(cli):
-    for command in (("contract", "create"), ("contract", "update")):
+    for command, amount_options in ((("contract", "create"), ("--total", "--due")),
+                                    (("contract", "update"), ("--total", "--pay")),
+                                    (("contract", "pay"), ("--amount",))):
         text = " ".join(cli(*command, "--help").stdout.split())
-        for option in ("--total", "--due", "--pay"):
-            if option == "--pay" and command[1] == "create":
-                continue
+        for option in amount_options:
             described = text.split(f"{option} AMOUNT", 1)[1].split(" --", 1)[0]
             assert "18,500.00" in described and "1,000 is ambiguous" in described, (command, option)
 
@@ -92,7 +96,8 @@ def test_every_amount_option_states_the_grammar_in_its_help(cli):
 
 def test_json_amounts_have_exactly_two_decimals_nested_ones_too(cli):
     cli.login("manager")
-    cli.json("contract", "update", cli.world.ids["contract"], "--total", "12000", "--due", "1298.5")
+    cli.json("contract", "update", cli.world.ids["contract"], "--total", "12000")  # 600 paid
+    cli.json("contract", "pay", cli.world.ids["contract"], "--amount", "10101.5", "--method", "cash")
     view = cli("contract", "view", cli.world.ids["contract"], "--format", "json").stdout
     assert '"total_amount": 12000.00,' in view and '"amount_due": 1298.50,' in view
     listed = cli("contract", "list", "--format", "json").stdout

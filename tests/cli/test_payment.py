@@ -26,7 +26,7 @@ def payments_in_ledger(cli, key="contract") -> int:
 
 def test_sales_record_a_payment_on_their_contract_and_the_amount_due_follows(cli):
     cli.login("sales")
-    paid = cli.json("contract", "pay", cli.world.ids["contract"], "--amount", "150,50",
+    paid = cli.json("contract", "pay", cli.world.ids["contract"], "--amount", "150.50",
                     "--method", "transfer", "--on", "27/11/2026", "--reference", "VIR-118")
     assert list(paid) == PAYMENT_KEYS + ["total_amount", "amount_due"]
     assert {k: paid[k] for k in ("amount", "paid_on", "method", "reference", "recorded_by",
@@ -84,7 +84,7 @@ def test_a_correction_is_a_negative_payment_by_management_only(cli):
     assert (fixed["amount"], fixed["amount_due"]) == (-50.0, 450.0)
     r = cli("contract", "pay", cli.world.ids["contract"], "--amount", "-550.01", "--method", "other")
     assert r.exit_code == 1
-    assert r.stderr.startswith("error: amount: a correction of 550.01 is more than the 550.00 paid")
+    assert r.stderr.startswith("error: --amount: a correction of 550.01 is more than the 550.00 paid")
     assert payments_in_ledger(cli) == 2
 
 
@@ -92,20 +92,20 @@ def test_a_payment_above_what_is_due_is_refused(cli):
     cli.login("sales")
     r = cli("contract", "pay", cli.world.ids["contract"], "--amount", "400.01", "--method", "card")
     assert r.exit_code == 1
-    assert r.stderr == ("error: amount: a payment of 400.01 is more than the 400.00 still due"
+    assert r.stderr == ("error: --amount: a payment of 400.01 is more than the 400.00 still due"
                         f" on contract {cli.world.ids['contract']}\n")
     assert cli.json("contract", "pay", cli.world.ids["contract"], "--amount", "400",
                     "--method", "card")["amount_due"] == 0.0
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    (("--amount", "0", "--method", "cash"), "amount: must not be 0"),
-    (("--amount", "lots", "--method", "cash"), "amount: not an amount"),
-    (("--amount", "1.005", "--method", "cash"), "amount: at most two decimals"),
-    (("--amount", "10", "--method", "cash", "--on", "someday"), "on: not a date"),
+    (("--amount", "0", "--method", "cash"), "--amount: must not be 0"),
+    (("--amount", "lots", "--method", "cash"), "--amount: not an amount"),
+    (("--amount", "1.005", "--method", "cash"), "--amount: at most two decimals"),
+    (("--amount", "10", "--method", "cash", "--on", "someday"), "--on: not a date"),
     (("--amount", "10", "--method", "cash", "--on", (date.today() + timedelta(days=3)).strftime("%d/%m/%Y")),
-     "paid_on: "),
-    (("--amount", "10", "--method", "cash", "--reference", "line\nbreak"), "reference: "),
+     "--on: "),
+    (("--amount", "10", "--method", "cash", "--reference", "line\nbreak"), "--reference: "),
     (("--amount", "10"), "missing option --method"),
     (("--method", "cash"), "missing option --amount"),
 ])
@@ -122,7 +122,7 @@ def test_pay_asks_the_amount_and_the_method_on_a_terminal(cli):
     cli.as_terminal()
     r = cli("contract", "pay", cli.world.ids["contract"], "--format", "json", input="0\n25\ncrypto\ncheque\n")
     assert r.exit_code == 0, r.stderr
-    assert "amount: must not be 0" in r.stderr and "method: must be one of" in r.stderr
+    assert "--amount: must not be 0" in r.stderr and "method: must be one of" in r.stderr
     assert due(cli) == Decimal("375.00")
 
 

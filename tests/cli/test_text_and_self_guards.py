@@ -41,7 +41,7 @@ def test_names_locations_and_notes_are_stored_trimmed(cli):
 def test_control_characters_in_notes_are_refused_by_name(cli):
     cli.login("support")
     r = cli("event", "update", cli.world.ids["event"], "--notes", "ok\x1b]0;owned\x07")
-    assert r.exit_code == 1 and r.stderr.startswith("error: notes:")
+    assert r.exit_code == 1 and r.stderr.startswith("error: --notes:")
 
 
 # --- one client per email ------------------------------------------------------------------------

@@ -145,8 +145,12 @@ def test_the_check_is_bound_to_the_role_it_was_made_in(world, sales):
     with authenticator(world.db) as conn:
         assert begin_request(conn, sales.role, sales.access_token)
         for other in ("epic_management", "epic_support", "none"):
+            conn.execute("savepoint s")
             conn.execute("select set_config('role', %s, true)", (other,))
-            assert who(conn) is None, other
+            # Another role in a checked transaction is refused outright (0015).
+            with pytest.raises(errors.InsufficientPrivilege, match="role in use changed"):
+                who(conn)
+            conn.execute("rollback to savepoint s")
         # Back in the checked role, in the same transaction: the same employee again.
         conn.execute("select set_config('role', %s, true)", (sales.role,))
         assert who(conn) == world.ids["sales"]

@@ -489,11 +489,15 @@ def test_a_read_only_transaction_cannot_enter_a_request(world):
             request(c, "epic_sales", world.as_("sales").access_token)
 
 
-def test_switching_role_inside_a_request_drops_the_identity(world):
+def test_switching_role_inside_a_request_is_refused(world):
+    """A request is for the role it was checked in; anything else in the same
+    transaction is refused outright (a statement's privileges, policies and
+    triggers would otherwise disagree about who is acting)."""
     with authenticator(world.db) as c:
         assert request(c, "epic_sales", world.as_("sales").access_token)
         c.execute("set local role epic_management")
-        assert who(c) is None
+        with pytest.raises(errors.InsufficientPrivilege, match="role in use changed"):
+            who(c)
 
 
 def test_a_logout_bites_at_the_next_transaction(world):
@@ -695,3 +699,68 @@ def test_offboarding_is_managements_alone(world, role):
                 assert request(c, role, world.as_(key).access_token)
                 c.execute("select * from epic_events.offboard_employee(%s, %s)",
                           (world.ids["sales2"], world.ids["sales"]))
+
+
+# --- the red team's second round ------------------------------------------------------------------
+
+def test_an_old_snapshot_cannot_be_used_to_log_in_or_to_enter_a_request(world):
+    """Under REPEATABLE READ a caller could import a snapshot taken before failures
+    were counted or a session revoked (SET TRANSACTION SNAPSHOT): refused."""
+    with authenticator(world.db) as holder, authenticator(world.db) as c:
+        holder.execute("begin isolation level repeatable read")
+        snapshot_id = holder.execute("select pg_export_snapshot()").fetchone()[0]
+        for statement, params in (
+                ("select epic_events.auth_login(%s, 'guess')", (email_of("sales"),)),
+                ("select * from epic_events.auth_login_result(gen_random_uuid())", None),
+                ("select * from epic_events.auth_refresh(%s)", (world.as_("sales").refresh_token,)),
+                ("select epic_events.auth_logout(%s, false)", (world.as_("sales").refresh_token,)),
+                ("select set_config('role', 'epic_sales', true), epic_events.check_request(%s)",
+                 (world.as_("sales").access_token,))):
+            c.execute("begin isolation level repeatable read")
+            c.execute(f"set transaction snapshot '{snapshot_id}'")
+            with pytest.raises(errors.InvalidTransactionState, match="READ COMMITTED"):
+                c.execute(statement, params)
+            c.rollback()
+        holder.rollback()
+
+
+def test_a_role_switched_in_returning_cannot_unname_the_audit_row(world):
+    sales = world.as_("sales")  # logged in first: the login is audited too
+    before = snapshot(world.db, "client", "audit_log")
+    with authenticator(world.db) as c:
+        assert request(c, "epic_sales", sales.access_token)
+        with pytest.raises(errors.InsufficientPrivilege, match="role in use changed"):
+            c.execute("update epic_events.client set phone = '+33600000001' where id = %s"
+                      " returning id, set_config('role', 'epic_support', true)", (world.ids["client"],))
+        c.rollback()
+    assert snapshot(world.db, "client", "audit_log") == before
+
+
+@pytest.mark.parametrize("switch_to", ["none", "epic_support"])
+def test_a_role_switched_between_rows_signs_nothing(world, switch_to):
+    admin_exec(world.db, "delete from epic_events.department_permission"
+                         " where department = 'sales' and permission_code = 'contract:sign:own'")
+    admin_exec(world.db, "update epic_events.contract set is_signed = false where id = %s"
+                         " and not is_signed", (world.ids["contract"],))
+    before = snapshot(world.db, "contract")
+    with authenticator(world.db) as c:
+        assert request(c, "epic_sales", world.as_("sales").access_token)
+        with pytest.raises(errors.InsufficientPrivilege):
+            c.execute("update epic_events.contract set is_signed = true where id in (%s, %s)"
+                      " and (id = %s or set_config('role', %s, true) is not null)",
+                      (world.ids["signed"], world.ids["contract"], world.ids["signed"], switch_to))
+        c.rollback()
+    assert snapshot(world.db, "contract") == before
+
+
+def test_a_role_switched_between_rows_moves_no_contact_out_of_their_department(world):
+    before = snapshot(world.db, "employee")
+    with authenticator(world.db) as c:
+        assert request(c, "epic_management", world.as_("manager").access_token)
+        with pytest.raises(errors.InsufficientPrivilege):
+            c.execute("update epic_events.employee set department = case when id = %s then 'support'"
+                      " else department end where id in (%s, %s)"
+                      " and (id = %s or set_config('role', 'epic_sales', true) is not null)",
+                      (world.ids["sales"], world.ids["manager2"], world.ids["sales"], world.ids["manager2"]))
+        c.rollback()
+    assert snapshot(world.db, "employee") == before
