@@ -28,6 +28,7 @@ COMMANDS = {
     "client": ("client", "client", "Clients: list, view, create, update, reassign, delete."),
     "contract": ("contract", "contract", "Contracts: list, view, create, update, sign, reassign, delete."),
     "event": ("event", "event", "Events: list, agenda, view, create, update, assign-support, delete."),
+    "report": ("report", "report", "Numbers for management: sales and events over a period."),
     "role": ("role", "role", "Department permissions: list, view, grant, revoke."),
     "db": ("database", "db", "Migrations, first account, and the embedded local server."),
 }
