@@ -100,7 +100,7 @@ def list_(app, no_support, mine, starts_from, starts_to, contract_id, limit, off
     if fmt == ICS:
         more = len(rows) > limit
         rows, caption = page_caption(rows, limit, window["offset"])
-        _write_ics(rows, domain, f"{caption} of the list" if more else "")
+        _write_ics(rows, domain, f"the file holds {caption}" if more else "")
         return
     emit_page(app, rows, limit, window["offset"], fmt, "Events", LIST, RECORD)
 
@@ -176,8 +176,6 @@ def agenda(app, week, day, mine, fmt):
     elif fmt == "table":
         _print_agenda(rows, first, days, title, more)
     else:
-        from ..render import emit
-
         emit(rows, fmt, AGENDA_RECORD, title=title)
         if more:
             click.echo(more, err=True)

@@ -163,3 +163,12 @@ def test_agenda_on_a_terminal_is_day_by_day_in_local_time(cli, paris):
         assert text in tuesday
     assert "nothing" in out[out.index(days[0]):out.index(days[1])]
     assert "3 events" in out
+
+
+def test_event_list_as_ics_holds_the_page_and_says_when_there_is_more(cli):
+    cli.login("manager")
+    r = cli("event", "list", "--limit", "2", "--format", "ics")
+    assert len(ics_events(r)) == 2
+    assert "note: the file holds rows 1–2; more with --offset 2" in r.stderr
+    r = cli("event", "list", "--limit", "2", "--offset", "2", "--format", "ics")
+    assert len(ics_events(r)) == 1 and r.stderr == ""
