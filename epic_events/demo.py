@@ -282,13 +282,16 @@ def _tour() -> None:
     for who, email, commands in (
         ("management", MANAGER[1], [("contract", "list", "--unsigned", "--limit", "5"),
                                     ("event", "list", "--no-support", "--limit", "5"),
-                                    ("employee", "list", "--inactive")]),
+                                    ("employee", "list", "--inactive"),
+                                    ("report", "sales"),
+                                    ("report", "events")]),
         ("sales", "sam@epic-events.demo", [("client", "list", "--mine", "--limit", "5"),
                                             ("contract", "list", "--mine", "--unpaid", "--limit", "5"),
                                             ("contract", "payments", "3"),
                                             ("client", "list", "--mine", "--stale", "30", "--limit", "5"),
                                             ("client", "view", "3")]),
-        ("support", "suzy@epic-events.demo", [("event", "list", "--mine", "--limit", "5")]),
+        ("support", "suzy@epic-events.demo", [("event", "list", "--mine", "--limit", "5"),
+                                              ("event", "agenda")]),
     ):
         print(f"\n\033[1m── As {who} ({email}) ──\033[0m", flush=True)
         show("login", "--email", email, "--password-stdin", password=True)

@@ -18,6 +18,10 @@ from decimal import Decimal
 from uuid import UUID
 
 FORMATS = ("table", "json", "csv")
+#: iCalendar: only `event list` and `event agenda` write it (epic_events/ics.py).
+ICS = "ics"
+ICS_ONLY = ("ics is only for `event list` and `event agenda` (an iCalendar file); "
+            "use table, json or csv")
 
 
 @dataclass(frozen=True)

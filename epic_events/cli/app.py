@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .. import config, errors, observability
-from ..render import default_format
+from ..render import ICS, ICS_ONLY, default_format
 
 if TYPE_CHECKING:  # annotations only
     from .. import auth, db
@@ -29,8 +29,13 @@ class App:
         self.claims: auth.Claims | None = None
         self._conn = None
 
-    def format(self, override: str | None) -> str:
-        return override or self.fmt or default_format()
+    def format(self, override: str | None, ics: bool = False) -> str:
+        """The output format; `ics` only where the command writes iCalendar (the
+        root's `--format ics` reaches every command)."""
+        fmt = override or self.fmt or default_format()
+        if fmt == ICS and not ics:
+            raise errors.InvalidInput(f"--format: {ICS_ONLY}")
+        return fmt
 
     @cached_property
     def dsn(self) -> str:

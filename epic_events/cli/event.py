@@ -1,4 +1,4 @@
-"""event list | view | create | update | assign-support | delete."""
+"""event list | agenda | view | create | update | assign-support | delete."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import re
 import click
 
 from .. import errors, validate
-from ..render import Column, emit
+from ..render import ICS, Column, emit
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
-from .options import (ask, complete_ids, delete_record, emit_page, expect_option, no_row_error,
-                      optional, output_option, paging, paging_options, parse_expected,
-                      require_employee)
+from .options import (ask, calendar_output_option, complete_ids, delete_record, emit_page,
+                      expect_option, no_row_error, optional, output_option, page_caption, paging,
+                      paging_options, parse_expected, require_employee)
 from .options import ID, existing
 
 LIST = [
@@ -60,7 +60,7 @@ def event():
               help="Starting on or before DATE (a date alone includes that whole day).")
 @click.option("--contract", "contract_id", type=ID, metavar="ID", help="Only this contract's events.")
 @paging_options(("starts_at", "id", "name"))
-@output_option
+@calendar_output_option
 @click.pass_obj
 def list_(app, no_support, mine, starts_from, starts_to, contract_id, limit, offset, page, sort,
           desc, fmt):
@@ -76,27 +76,177 @@ def list_(app, no_support, mine, starts_from, starts_to, contract_id, limit, off
       epic-events event list --mine
       epic-events event list --no-support --from 01/06/2027 --to 30/06/2027
       epic-events event list --contract 7 --sort name --format csv > events.csv
+      epic-events event list --mine --limit 500 --format ics > my-events.ics
     """
     since = validate.moment("--from", starts_from) if starts_from is not None else None
     until = _until(starts_to) if starts_to is not None else None
     if since is not None and until is not None and until < since:
         raise errors.InvalidInput("--to: before --from")
     window = paging(limit, offset, page)
+    fmt = app.format(fmt, ics=True)
 
     def work(tx):
         department = app.claims.department
-        if mine and department not in ("sales", "support"):
-            raise errors.InvalidInput(
-                "--mine: management has no events of its own (for sales it means the events "
-                "of their contracts, for support the events assigned to them); use "
-                "--no-support or --contract")
-        return tx.run("event.list_events", list_parameters(
+        if mine:
+            _mine_allowed(department, "--no-support or --contract")
+        rows = tx.run("event.list_events", list_parameters(
             no_support=no_support, assigned_to_me=mine and department == "support",
             sold_by_me=mine and department == "sales", me=app.claims.employee_id,
             contract_id=contract_id, starts_from=since, starts_until=until, sort=sort, desc=desc,
             **window))
+        return rows, (tx.run("event.calendar_domain") if fmt == ICS else None)
 
-    emit_page(app, app.run(work), limit, window["offset"], fmt, "Events", LIST, RECORD)
+    rows, domain = app.run(work)
+    if fmt == ICS:
+        more = len(rows) > limit
+        rows, caption = page_caption(rows, limit, window["offset"])
+        _write_ics(rows, domain, f"the file holds {caption}" if more else "")
+        return
+    emit_page(app, rows, limit, window["offset"], fmt, "Events", LIST, RECORD)
+
+
+def _mine_allowed(department: str, instead: str) -> None:
+    if department not in ("sales", "support"):
+        raise errors.InvalidInput(
+            "--mine: management has no events of its own (for sales it means the events "
+            f"of their contracts, for support the events assigned to them); use {instead}")
+
+
+AGENDA_LIMIT = 1000
+
+
+@event.command()
+@click.option("--week", "week", is_flag=False, flag_value="", default=None, metavar="[DATE]",
+              help="The week (Monday to Sunday) of DATE, or of today: the default.")
+@click.option("--day", "day", metavar="DATE", help="That one day.")
+@click.option("--mine", is_flag=True,
+              help="Support: the events assigned to you; sales: the events of your contracts.")
+@calendar_output_option
+@click.pass_obj
+def agenda(app, week, day, mine, fmt):
+    """The events of a week or a day, day by day, in local time.
+
+    Each event shows its times, client (with phone and email), place,
+    attendees and support contact. Events are listed on the day they start.
+    `--format ics` writes the same events as an iCalendar file (times in UTC,
+    one stable UID per event: importing a newer file updates, not duplicates).
+
+    \b
+    Examples:
+      epic-events event agenda --mine
+      epic-events event agenda --week 07/06/2027
+      epic-events event agenda --day 04/06/2027
+      epic-events event agenda --mine --format ics > agenda.ics
+    """
+    from datetime import datetime, timedelta
+
+    if week is not None and day is not None:
+        raise errors.InvalidInput("--week and --day: give one or the other")
+    if day is not None:
+        first = validate.moment("--day", day).astimezone().date()
+        days = 1
+    else:
+        today = (validate.moment("--week", week).astimezone().date() if week
+                 else datetime.now().astimezone().date())
+        first, days = today - timedelta(days=today.weekday()), 7
+    starts_from = _local_midnight(first)
+    starts_before = _local_midnight(first + timedelta(days=days))
+    fmt = app.format(fmt, ics=True)
+
+    def work(tx):
+        department = app.claims.department
+        if mine:
+            _mine_allowed(department, "event agenda without --mine, or event list --no-support")
+        rows = tx.run("event.agenda", {
+            "starts_from": starts_from, "starts_before": starts_before,
+            "assigned_to_me": mine and department == "support",
+            "sold_by_me": mine and department == "sales", "limit": AGENDA_LIMIT + 1})
+        return rows, (tx.run("event.calendar_domain") if fmt == ICS else None)
+
+    rows, domain = app.run(work)
+    more = ""
+    if len(rows) > AGENDA_LIMIT:
+        rows = rows[:AGENDA_LIMIT]
+        more = f"only the first {AGENDA_LIMIT} events: narrow with --day or --mine"
+    last = first + timedelta(days=days - 1)
+    title = (f"Agenda · {first:%A %d/%m/%Y}" if days == 1
+             else f"Agenda · week of {first:%d/%m/%Y} to {last:%d/%m/%Y}")
+    if fmt == ICS:
+        _write_ics(rows, domain, more, name=title)
+    elif fmt == "table":
+        _print_agenda(rows, first, days, title, more)
+    else:
+        emit(rows, fmt, AGENDA_RECORD, title=title)
+        if more:
+            click.echo(more, err=True)
+
+
+AGENDA_RECORD = RECORD[:4] + [Column("client_email", "Client email"),
+                              Column("client_phone", "Client phone")] + RECORD[4:]
+
+
+def _local_midnight(day):
+    from datetime import datetime
+
+    return datetime(day.year, day.month, day.day).astimezone()
+
+
+def _write_ics(rows: list, domain: str, note: str, name: str = "Epic Events") -> None:
+    """The iCalendar file on standard output (bytes: CRLF line ends, as RFC 5545 has them)."""
+    import sys
+
+    from .. import ics
+
+    data = ics.calendar(rows, domain, name=name)
+    out = getattr(sys.stdout, "buffer", None)
+    if out is not None:
+        sys.stdout.flush()
+        out.write(data)
+        out.flush()
+    else:
+        sys.stdout.write(data.decode("utf-8"))
+    if note:
+        click.echo(f"note: {note}", err=True)
+
+
+def _print_agenda(rows: list, first, days: int, title: str, more: str) -> None:
+    """Day by day: a heading per day, then its events (times in local time)."""
+    from datetime import timedelta
+
+    from rich.table import Table
+
+    from ..render import _escape, console
+
+    out = console()
+    out.rule(f"[bold]{_escape(title)}[/bold]")
+    by_day: dict = {}
+    for row in rows:
+        by_day.setdefault(row["starts_at"].astimezone().date(), []).append(row)
+    for n in range(days):
+        day = first + timedelta(days=n)
+        events = by_day.get(day, [])
+        out.print(f"\n[bold]{day:%A %d/%m/%Y}[/bold]"
+                  + ("" if events else "  [dim]nothing[/dim]"))
+        if not events:
+            continue
+        # Two columns: the times, then the event in three short lines that wrap
+        # between words, so that an email or a phone number is never cut.
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column()
+        for r in events:
+            start, end = r["starts_at"].astimezone(), r["ends_at"].astimezone()
+            until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%d/%m %H:%M}"
+            support = (_escape(r["support_contact_name"]) if r["support_contact_name"]
+                       else "[yellow]none yet[/yellow]")
+            client = " · ".join(_escape(v) for v in (r["client_name"], r["client_phone"],
+                                                     r["client_email"]) if v)
+            grid.add_row(f"[bold]{start:%H:%M}–{until}[/bold]",
+                         f"[bold]#{r['id']} {_escape(r['name'])}[/bold] · {_escape(r['location'])}"
+                         f" · {r['attendees']} attendees\nClient: {client}\nSupport: {support}")
+        out.print(grid)
+    out.print(f"\n[dim]{len(rows)} event{'s' if len(rows) != 1 else ''}"
+              + (f" · {more}" if more else "") + " · times in local time[/dim]")
 
 
 def list_parameters(no_support=False, assigned_to_me=False, sold_by_me=False, me=None,

@@ -13,8 +13,8 @@ import sys
 import click
 
 from .. import __version__, errors, observability
-from ..render import FORMATS
 from .app import App
+from .options import FormatChoice
 
 # name -> (module, attribute, one-line help shown by --help without importing it)
 COMMANDS = {
@@ -27,7 +27,8 @@ COMMANDS = {
     "company": ("company", "company", "Companies: list, view, create, update, delete."),
     "client": ("client", "client", "Clients: list, view, create, update, reassign, delete."),
     "contract": ("contract", "contract", "Contracts: list, view, create, update, sign, reassign, delete."),
-    "event": ("event", "event", "Events: list, view, create, update, assign-support, delete."),
+    "event": ("event", "event", "Events: list, agenda, view, create, update, assign-support, delete."),
+    "report": ("report", "report", "Numbers for management: sales and events over a period."),
     "role": ("role", "role", "Department permissions: list, view, grant, revoke."),
     "db": ("database", "db", "Migrations, first account, and the embedded local server."),
 }
@@ -138,8 +139,9 @@ def _silence_stdout() -> None:
 
 @click.group(cls=RootGroup, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--format", "fmt", type=click.Choice(FORMATS),
-              help="Output format of every read (default: table on a terminal, JSON otherwise).")
+@click.option("--format", "fmt", type=FormatChoice(ics=True),
+              help="Output format of every read (default: table on a terminal, JSON otherwise; "
+                   "ics for event list and event agenda).")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(__version__, prog_name="epic-events")
 @click.pass_context

@@ -7,13 +7,34 @@ import sys
 import click
 
 from .. import errors, observability, validate
-from ..render import FORMATS
+from ..render import FORMATS, ICS, ICS_ONLY
+
+
+class FormatChoice(click.Choice):
+    """table, json or csv; with `ics`, also iCalendar. Elsewhere `--format ics` is
+    refused with a sentence saying where it works, not Click's bare list."""
+
+    def __init__(self, ics: bool = False):
+        super().__init__(FORMATS + ((ICS,) if ics else ()))
+        self.ics = ics
+
+    def convert(self, value, param, ctx):
+        if not self.ics and isinstance(value, str) and value.strip().lower() == ICS:
+            self.fail(ICS_ONLY, param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def output_option(fn):
     """--format on every command that prints records."""
-    return click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+    return click.option("--format", "fmt", type=FormatChoice(), default=None,
                         help="table (default on a terminal), json or csv.")(fn)
+
+
+def calendar_output_option(fn):
+    """--format of the commands that can also write an iCalendar file."""
+    return click.option("--format", "fmt", type=FormatChoice(ics=True), default=None,
+                        help="table (default on a terminal), json, csv, or ics (an "
+                             "iCalendar file for any calendar application).")(fn)
 
 
 def paging_options(sorts: tuple[str, ...]):

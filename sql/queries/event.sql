@@ -21,7 +21,9 @@
 --   few (a newcomer): otherwise it walks every event in start order looking
 --   for theirs. It only narrows: current_employee_id() still has the last word.
 -- The CASE terms of the ORDER BY fold the same way.
-select v.id, v.contract_id, k.client_id, c.full_name as client_name, v.name,
+-- The client's email and phone are for `--format ics` (its DESCRIPTION).
+select v.id, v.contract_id, k.client_id, c.full_name as client_name,
+       c.email as client_email, c.phone as client_phone, v.name,
        v.support_contact_id, s.full_name as support_contact_name,
        v.starts_at, v.ends_at, v.location, v.attendees, v.notes,
        v.created_at, v.updated_at
@@ -104,3 +106,32 @@ returning id;
 delete from event
  where id = :id
 returning id;
+
+-- name: agenda
+-- `event agenda`: the events starting in [:starts_from, :starts_before), in
+-- start order, with how to reach each client (the day-by-day view and the
+-- iCalendar file show it). An event running past midnight is listed on the
+-- day it starts, with its end. Filters as in list-events: :assigned_to_me
+-- (support's --mine), :sold_by_me (sales' --mine). Walks event_starts_idx
+-- over the period (or event_support_contact_idx for support's --mine).
+select v.id, v.contract_id, k.client_id, c.full_name as client_name,
+       c.email as client_email, c.phone as client_phone, v.name,
+       v.support_contact_id, s.full_name as support_contact_name,
+       v.starts_at, v.ends_at, v.location, v.attendees, v.notes,
+       v.created_at, v.updated_at
+  from event v
+  join contract k on k.id = v.contract_id
+  join client c on c.id = k.client_id
+  left join employee s on s.id = v.support_contact_id
+ where v.starts_at >= :starts_from
+   and v.starts_at < :starts_before
+   and (not :assigned_to_me or v.support_contact_id = (select epic_events.current_employee_id()))
+   and (not :sold_by_me or k.sales_contact_id = (select epic_events.current_employee_id()))
+ order by v.starts_at, v.id
+ limit :limit;
+
+-- name: calendar-domain$
+-- The right-hand side of every event's iCalendar UID (event-<id>@<this>):
+-- the database's name, the same for every employee and every export, so that
+-- importing a new export updates the events a calendar already has.
+select current_database()::text || '.epic-events';

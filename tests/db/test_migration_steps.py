@@ -80,9 +80,21 @@ CATALOG = {
 MIGRATION_IDS = [m.id for m in read_migrations(str(MIGRATIONS_DIR))]
 
 
+# The permission codes are the policies' vocabulary: a migration may only seed
+# one (0021, report:read), and its rollback must take it back.
+PERMISSIONS = {
+    "permission codes": "select code, description from epic_events.permission",
+    "seeded rights": "select department, permission_code from epic_events.department_permission",
+}
+
+
 def catalog(dsn: str) -> dict[str, set]:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        return {part: set(conn.execute(query).fetchall()) for part, query in CATALOG.items()}
+        found = {part: set(conn.execute(query).fetchall()) for part, query in CATALOG.items()}
+        seeded = conn.execute("select to_regclass('epic_events.department_permission')").fetchone()[0]
+        for part, query in PERMISSIONS.items():
+            found[part] = set(conn.execute(query).fetchall()) if seeded else set()
+        return found
 
 
 def apply_next(dsn: str) -> str:
@@ -107,7 +119,7 @@ def tables_in_schema(dsn: str) -> set[str]:
 def differences(before: dict[str, set], after: dict[str, set]) -> dict[str, dict]:
     return {part: {"left behind or changed": after[part] - before[part],
                    "missing": before[part] - after[part]}
-            for part in CATALOG if before[part] != after[part]}
+            for part in (*CATALOG, *PERMISSIONS) if before[part] != after[part]}
 
 
 @pytest.fixture

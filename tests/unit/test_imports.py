@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("sentry_sdk", "yoyo", "rich", "bcrypt", "keyring", "phonenumbers")
+HEAVY = ("sentry_sdk", "yoyo", "rich", "bcrypt", "keyring", "phonenumbers", "icalendar")
 ROOT = Path(__file__).resolve().parents[2]
 
 
