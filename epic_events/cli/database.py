@@ -184,6 +184,43 @@ def rotate_key():
     click.echo(f"New signing key {kid}; the previous one verifies its tokens until they expire.")
 
 
+@db.command(name="purge-audit")
+@click.option("--before", required=True, metavar="DATE",
+              help="Delete the audit rows that occurred before DATE (dd/mm/yyyy or ISO 8601).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def purge_audit(before, yes):
+    """Delete audit rows older than DATE (retention); the purge itself is recorded.
+
+    Admin connection (EPIC_EVENTS_ADMIN_DSN) only: the owner's
+    purge_audit_log() deletes them despite the append-only trigger, then adds
+    one audit row naming the login, the cutoff and how many rows went. Export
+    first if you keep them elsewhere: `epic-events audit --all --format csv`.
+
+    \b
+    Example:
+      epic-events db purge-audit --before 01/01/2025
+    """
+    from datetime import datetime
+
+    from .. import auth
+
+    cutoff = validate.moment("--before", before)
+    if cutoff > datetime.now(cutoff.tzinfo):
+        raise errors.InvalidInput("--before: must be in the past")
+    shown = cutoff.astimezone().strftime("%d/%m/%Y %H:%M")
+    options.confirm(f"Delete every audit row older than {shown}?", yes, "purge-audit",
+                    "nothing was deleted")
+    conn = database.connect(database.admin_dsn(), "EPIC_EVENTS_ADMIN_DSN")
+    try:
+        with auth.transaction(conn) as tx:
+            tx.run("employee.become_owner")
+            deleted = tx.run("audit.purge", {"before": cutoff})
+    finally:
+        conn.close()
+    click.echo(f"deleted {deleted} audit row{'' if deleted == 1 else 's'} older than {shown}; "
+               "the purge is recorded in the audit trail")
+
+
 # --- backup and restore (epic_events/backup.py) ----------------------------------------------
 
 def _backup_target() -> tuple[str, bool]:

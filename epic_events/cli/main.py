@@ -29,6 +29,7 @@ COMMANDS = {
     "contract": ("contract", "contract", "Contracts: list, view, create, update, sign, reassign, delete."),
     "event": ("event", "event", "Events: list, view, create, update, assign-support, delete."),
     "role": ("role", "role", "Department permissions: list, view, grant, revoke."),
+    "audit": ("audit", "audit", "Audit trail (management): who changed what, when; logins too."),
     "db": ("database", "db", "Migrations, first account, and the embedded local server."),
 }
 
