@@ -120,9 +120,12 @@ def transaction(conn):
         with db.transaction(conn) as tx:
             yield tx
     except errors.AppError as exc:
-        if isinstance(exc.__cause__, pgerr.InvalidSchemaName | pgerr.UndefinedFunction
-                      | pgerr.UndefinedTable | pgerr.UndefinedObject):
+        if isinstance(exc.__cause__, pgerr.InvalidSchemaName):
             raise errors.Unreachable(NOT_MIGRATED) from None
+        if isinstance(exc.__cause__, pgerr.UndefinedFunction | pgerr.UndefinedTable
+                      | pgerr.UndefinedObject):
+            # A schema there, but older than this CLI (or without schema_version()).
+            raise db.schema_mismatch(None) from None
         raise
 
 
@@ -148,11 +151,16 @@ LOGIN_REFUSED = {
 def login(conn, store, email: str, password: str) -> tuple[Claims, dict]:
     """Prove the password to the database, and keep the tokens it issues.
 
-    Three short transactions: the salt; the proof (the database records its
-    verdict, committed before it is told); the verdict and the tokens.
+    Three short transactions: the salt (and the schema's version); the proof
+    (the database records its verdict, committed before it is told); the
+    verdict and the tokens.
     """
+    from . import db
+
     with transaction(conn) as tx:
-        salt = tx.run("session.login_salt", {"email": email})
+        first = tx.run("session.login_salt", {"email": email})
+    db.check_schema(first["schema"])
+    salt = first["salt"]
     bcrypt_proof = proof(password, salt)
     with transaction(conn) as tx:
         attempt = tx.run("session.login", {"email": email, "proof": bcrypt_proof})

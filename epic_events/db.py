@@ -4,19 +4,24 @@ Every command that acts as an employee runs in exactly one transaction:
 
     begin
     select set_config('role', 'epic_<department>', true),
-           set_config('epic.request', check_request(<access token>), true)
+           check_request(<access token>) is not null,
+           schema_version()
     <the named queries of the command>
     commit
 
 The database verifies the token and the session in that first statement; the
 department role and the caller's identity hold for this transaction only,
-and RLS sees them through current_employee_id().
+and RLS sees them through current_employee_id(). The same statement tells the
+schema's version (the newest migration applied): a schema other than the one
+this package's migrations end with stops the command (exit 6) before it runs
+anything, naming both and what to run.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 
 import psycopg
 from psycopg.rows import dict_row
@@ -28,6 +33,56 @@ ROLE_OF = {"management": "epic_management", "sales": "epic_sales", "support": "e
 
 class SessionNotLive(errors.NotLoggedIn):
     """The database no longer honours this session (revoked, expired, deactivated, moved)."""
+
+
+class SchemaMismatch(errors.Unreachable):
+    """The database's schema is not the one this CLI was built for (exit 6)."""
+
+
+@cache
+def expected_schema() -> str:
+    """The newest migration this package carries: the schema it was built for."""
+    from .paths import MIGRATIONS_DIR
+
+    ids = [p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql")
+           if not p.name.endswith(".rollback.sql")]
+    if not ids:
+        raise errors.AppError(f"no migrations in {MIGRATIONS_DIR}: this installation of "
+                              "epic-events is incomplete; reinstall it")
+    return max(ids)
+
+
+# The migration that made the schema tell its version: a schema without
+# schema_version() is older than it.
+VERSIONED_SINCE = "0024_schema_version"
+
+
+def check_schema(found: str | None) -> None:
+    """Raise SchemaMismatch unless the database is at expected_schema()."""
+    if found != expected_schema():
+        raise schema_mismatch(found)
+
+
+def schema_mismatch(found: str | None) -> SchemaMismatch:
+    """What to say of a database at `found` (None: it predates schema_version())."""
+    expected = expected_schema()
+    if found is None or found < expected:
+        at = found or f"a migration older than {VERSIONED_SINCE}"
+        return SchemaMismatch(
+            f"the database schema is behind this epic-events: the database is at {at}, "
+            f"this epic-events needs {expected}: an admin runs `epic-events db migrate`")
+    return SchemaMismatch(
+        f"the database schema is ahead of this epic-events: the database is at {found}, "
+        f"this epic-events was built for {expected}: upgrade epic-events "
+        "(pipx upgrade epic-events, or install the wheel of that release)")
+
+
+# What an older schema answers when asked for something it does not have yet.
+def _missing_object(exc: psycopg.Error) -> bool:
+    from psycopg import errors as pgerr
+
+    return isinstance(exc, pgerr.UndefinedFunction | pgerr.UndefinedTable | pgerr.UndefinedColumn
+                      | pgerr.InvalidSchemaName | pgerr.UndefinedObject)
 
 
 @dataclass(frozen=True)
@@ -107,10 +162,17 @@ def transaction(conn: psycopg.Connection, identity: Identity | None = None):
     try:
         tx = Transaction(conn)
         if identity is not None:
-            claims = tx.run("session.begin_request", {
-                "role": ROLE_OF[identity.department],
-                "access_token": identity.access_token,
-            })
+            try:
+                claims = tx.run("session.begin_request", {
+                    "role": ROLE_OF[identity.department],
+                    "access_token": identity.access_token,
+                })
+            except psycopg.Error as exc:
+                if _missing_object(exc):
+                    _rollback(conn)
+                    raise schema_mismatch(None) from None
+                raise
+            check_schema(claims["schema"])
             if not claims["live"]:
                 raise SessionNotLive(
                     "your session has ended (logged out, expired, or your account changed): "

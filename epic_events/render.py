@@ -64,6 +64,7 @@ def _record(row: dict, columns: list[Column] | None, money) -> dict:
 # NUL), and comes out as the bare number 18500.00.
 _MONEY_MARK = "\x00money\x00"
 _MONEY_MARKED = re.compile(r'"\\u0000money\\u0000(-?[0-9]+\.[0-9]{2})"')
+_ANY_NUMBER_MARKED = re.compile(r'"\\u0000money\\u0000(-?[0-9]+(?:\.[0-9]+)?)"')
 
 
 def to_json(data, columns=None) -> str:
@@ -77,6 +78,17 @@ def to_json(data, columns=None) -> str:
     else:
         payload = _record(data, columns, money)
     return _MONEY_MARKED.sub(r"\1", json.dumps(payload, ensure_ascii=False, indent=2))
+
+
+def compact_json(value) -> str:
+    """A value (a row's changes, nested JSON) as one line of JSON, amounts exact."""
+    import json
+
+    def number(exact: Decimal) -> str:  # as the database wrote it: 18500.00, 0.5
+        return f"{_MONEY_MARK}{exact:f}"
+
+    return _ANY_NUMBER_MARKED.sub(r"\1", json.dumps(_plain(value, number), ensure_ascii=False,
+                                                separators=(", ", ": ")))
 
 
 # OWASP's rule against CSV injection: a cell starting with one of these is run

@@ -184,6 +184,131 @@ def rotate_key():
     click.echo(f"New signing key {kid}; the previous one verifies its tokens until they expire.")
 
 
+@db.command(name="purge-audit")
+@click.option("--before", required=True, metavar="DATE",
+              help="Delete the audit rows that occurred before DATE (dd/mm/yyyy or ISO 8601).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def purge_audit(before, yes):
+    """Delete audit rows older than DATE (retention); the purge itself is recorded.
+
+    Admin connection (EPIC_EVENTS_ADMIN_DSN) only: the owner's
+    purge_audit_log() deletes them despite the append-only trigger, then adds
+    one audit row naming the login, the cutoff and how many rows went. Export
+    first if you keep them elsewhere: `epic-events audit --all --format csv`.
+
+    \b
+    Example:
+      epic-events db purge-audit --before 01/01/2025
+    """
+    from datetime import datetime
+
+    from .. import auth
+
+    cutoff = validate.moment("--before", before)
+    if cutoff > datetime.now(cutoff.tzinfo):
+        raise errors.InvalidInput("--before: must be in the past")
+    shown = cutoff.astimezone().strftime("%d/%m/%Y %H:%M")
+    options.confirm(f"Delete every audit row older than {shown}?", yes, "purge-audit",
+                    "nothing was deleted")
+    conn = database.connect(database.admin_dsn(), "EPIC_EVENTS_ADMIN_DSN")
+    try:
+        with auth.transaction(conn) as tx:
+            tx.run("employee.become_owner")
+            deleted = tx.run("audit.purge", {"before": cutoff})
+    finally:
+        conn.close()
+    click.echo(f"deleted {deleted} audit row{'' if deleted == 1 else 's'} older than {shown}; "
+               "the purge is recorded in the audit trail")
+
+
+@db.command()
+@click.option("--format", "fmt", type=click.Choice(("table", "json")), default=None,
+              help="table (default on a terminal) or json.")
+def review(fmt):
+    """What each department may do, read from the live catalog, and what breaks the rules.
+
+    Admin connection (EPIC_EVENTS_ADMIN_DSN). Prints the effective rights
+    (department x table x operation: allowed, own rows or refused, with the
+    grant and the policies behind each cell and the permission codes that
+    widen it), the functions each role may execute (owner, SECURITY DEFINER,
+    search_path), and every breach of the house rules: a table without forced
+    row-level security, a function whose search_path does not end with
+    pg_temp, anything granted to PUBLIC, TEMP for PUBLIC, a table a department
+    touches without its restrictive _checked_for_ policy. Exit 0 either way:
+    a script reads `problems` in the JSON.
+
+    \b
+    Examples:
+      epic-events db review
+      epic-events db review --format json | jq '.problems'
+    """
+    from .. import auth, review as reviews
+    from ..render import default_format, to_json
+
+    conn = database.connect(database.admin_dsn(), "EPIC_EVENTS_ADMIN_DSN")
+    try:
+        with auth.transaction(conn) as tx:
+            tx.run("employee.become_owner")
+            report = reviews.build(tx)
+    finally:
+        conn.close()
+    if (fmt or default_format()) == "json":
+        click.echo(to_json(report))
+        return
+    _print_review(report)
+
+
+def _print_review(report: dict) -> None:
+    from rich.table import Table
+
+    from ..render import console
+
+    out = console()
+    departments = sorted({c["department"] for c in report["matrix"]})
+    matrix = Table(title="Effective rights (refused everywhere: left out)", show_lines=True)
+    for label in ("Table", "Operation", *departments):
+        matrix.add_column(label)
+    cells = {(c["table"], c["operation"], c["department"]): c for c in report["matrix"]}
+    for table in sorted({c["table"] for c in report["matrix"]}):
+        for op in ("select", "insert", "update", "delete"):
+            row = [cells[(table, op, d)] for d in departments]
+            if all(c["outcome"] == "refused" for c in row):
+                continue
+            matrix.add_row(table, op, *(_cell_text(c) for c in row))
+    out.print(matrix)
+    functions = Table(title="Functions each role may execute")
+    for label in ("Role", "Function", "Owner", "Definer", "search_path"):
+        functions.add_column(label)
+    for f in report["functions"]:
+        functions.add_row(f["grantee"], f["function_name"], f["owner"],
+                          "yes" if f["security_definer"] else "no", f["search_path"] or "(not set)")
+    out.print(functions)
+    if not report["problems"]:
+        out.print("No house rule broken.")
+        return
+    problems = Table(title="House rules broken")
+    for label in ("Rule", "Object", "Detail"):
+        problems.add_column(label)
+    for p in report["problems"]:
+        problems.add_row(p["rule"], p["object"], p["detail"])
+    out.print(problems)
+
+
+def _cell_text(cell: dict) -> str:
+    from rich.markup import escape
+
+    if cell["outcome"] == "refused" and cell["grant"] == "none":
+        return "refused\n[dim]no grant[/dim]"
+    lines = [cell["outcome"], f"[dim]grant: {escape(cell['grant'])}[/dim]"]
+    permissive = [p for p in cell["policies"] if "_checked_for_" not in p]  # the rest: in JSON
+    if permissive:
+        lines.append(f"[dim]policy: {escape(', '.join(permissive))}[/dim]")
+    if cell["widened_by"]:
+        lines.append(f"[dim]codes: {escape(', '.join(cell['widened_by']))}; held: "
+                     f"{escape(', '.join(cell['held']) or 'none')}[/dim]")
+    return "\n".join(lines)
+
+
 # --- backup and restore (epic_events/backup.py) ----------------------------------------------
 
 def _backup_target() -> tuple[str, bool]:

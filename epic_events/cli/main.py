@@ -30,6 +30,7 @@ COMMANDS = {
     "event": ("event", "event", "Events: list, agenda, view, create, update, assign-support, delete."),
     "report": ("report", "report", "Numbers for management: sales and events over a period."),
     "role": ("role", "role", "Department permissions: list, view, grant, revoke."),
+    "audit": ("audit", "audit", "Audit trail (management): who changed what, when; logins too."),
     "db": ("database", "db", "Migrations, first account, and the embedded local server."),
 }
 

@@ -4,8 +4,9 @@
 -- Written only by the audit_row_change() trigger, attached to each business
 -- table by that table's own migration. Nobody may update or delete a row: no
 -- role holds UPDATE/DELETE/TRUNCATE, and a trigger refuses them even for the
--- owner or a superuser (short of disabling triggers, which leaves its own trace
--- in the server log).
+-- owner or a superuser, short of disabling the trigger. That is DDL, and
+-- reaches the server log only with log_statement = 'ddl' (or pgaudit): with
+-- the default, 'none', it leaves no trace (README, "The audit trail").
 
 -- Fail fast instead of queueing behind live traffic (and blocking it):
 -- each statement waits at most 5s for a lock and runs at most a minute.

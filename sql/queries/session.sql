@@ -3,12 +3,17 @@
 -- database verify the access token and the session (migration 0015); the
 -- caller holds for this transaction only. Not live: every policy denies.
 -- The role is set first (left to right): check_request() checks it too.
+-- schema: the newest migration applied (0024), which the CLI compares with
+-- the one it was built for, in this same round trip.
 select set_config('role', :role, true) as role,
-       epic_events.check_request(:access_token) is not null as live;
+       epic_events.check_request(:access_token) is not null as live,
+       epic_events.schema_version() as schema;
 
--- name: login-salt$
--- Login, step 1: the bcrypt salt for this email (a stable fake one if unknown).
-select epic_events.auth_login_salt(:email);
+-- name: login-salt^
+-- Login, step 1: the bcrypt salt for this email (a stable fake one if unknown),
+-- and the schema's version (0024), checked before anything else happens.
+select epic_events.auth_login_salt(:email) as salt,
+       epic_events.schema_version() as schema;
 
 -- name: login$
 -- Login, step 2: the database records its verdict on the bcrypt proof and

@@ -112,7 +112,7 @@ def begin_request(conn: psycopg.Connection, role: str | None, token: str | None)
     if role is None:
         return conn.execute("select epic_events.check_request(%s) is not null", (token,)).fetchone()[0]
     return conn.execute(queries.get("session.begin_request").sql,
-                        {"role": role, "access_token": token}).fetchone()[-1]
+                        {"role": role, "access_token": token}).fetchone()[1]
 
 
 def run_as(conn: psycopg.Connection, query: str, params=None, *, role: str | None,

@@ -121,7 +121,7 @@ def test_notes_keep_tabs_and_line_breaks_inside_only(world):
 
 def test_every_text_column_of_every_table_is_checked(world):
     """Each text column has a check constraint of its own, or references one that has;
-    the audit log's, written by its trigger from the catalog, are the documented exception,
+    the audit log's, written by its trigger from the catalog and session_user, are the documented exception,
     and so is the email a login attempt typed (owner-only, kept as typed, for the throttle)."""
     unchecked = admin_value(world.db, """
         select coalesce(array_agg(c.relname || '.' || a.attname order by 1), '{}')
@@ -133,8 +133,8 @@ def test_every_text_column_of_every_table_is_checked(world):
            and not exists (select from pg_constraint k
                             where k.conrelid = c.oid and k.contype in ('c', 'f')
                               and a.attnum = any (k.conkey))""")
-    assert set(unchecked) <= {"audit_log.db_role", "audit_log.table_name", "audit_log.row_id",
-                              "login_attempt.email_key"}
+    assert set(unchecked) <= {"audit_log.db_role", "audit_log.login_role", "audit_log.table_name",
+                              "audit_log.row_id", "login_attempt.email_key"}
 
 
 # --- one client per email --------------------------------------------------------------------

@@ -352,7 +352,7 @@ def explain(conn, case: Case, who: Login, rls: bool, times: int = 1, fmt: str = 
             conn.execute(f"alter table epic_events.{table} {switch} row level security")
         live = conn.execute(queries.get("session.begin_request").sql,
                             who.begin_request()).fetchone()
-        assert live[-1], "the bench's session is not live"
+        assert live[1], "the bench's session is not live"
         return [conn.execute(statement, case.params, prepare=False).fetchall()
                 for _ in range(times)]
 

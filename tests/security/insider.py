@@ -29,7 +29,7 @@ def request(conn: psycopg.Connection, role: str | None, token: str | None) -> bo
         return row[0]
     row = conn.execute(queries.get("session.begin_request").sql,
                        {"role": role, "access_token": token}).fetchone()
-    return row[-1]
+    return row[1]
 
 
 def who(conn: psycopg.Connection):

@@ -43,10 +43,12 @@ def conn(db):
 EXECUTABLE = {
     "epic_authenticator": {
         "auth_login_salt(text)", "auth_login(text,text)", "auth_login_result(uuid)", "auth_refresh(text)",
-        "auth_logout(text,boolean)", "check_request(text)", "current_employee_id()"},
+        "auth_logout(text,boolean)", "check_request(text)", "current_employee_id()",
+        "schema_version()"},
     "departments": {
         "check_request(text)", "current_employee_id()", "current_session_id()",
-        "caller_department()", "has_permission(text)", "change_own_password(text,bytea)"},
+        "caller_department()", "has_permission(text)", "change_own_password(text,bytea)",
+        "schema_version()"},
 }
 
 
@@ -86,6 +88,7 @@ def test_the_old_entry_points_are_gone(conn, call):
     "select epic_events.record_auth_event('login', 1, 'x', '{}')",
     "select epic_events.bootstrap_manager('Eve', 'eve@x.test', null, '$2b$04$abcdefghijklmnopqrstuv', sha256('x'))",
     "select epic_events.random_bytes_32()",
+    "select epic_events.purge_audit_log(now())",
 ])
 @pytest.mark.parametrize("role", (None,) + DEPARTMENT_ROLES)
 def test_owner_functions_are_not_callable(conn, call, role):
@@ -764,3 +767,31 @@ def test_a_role_switched_between_rows_moves_no_contact_out_of_their_department(w
                       (world.ids["sales"], world.ids["manager2"], world.ids["sales"], world.ids["manager2"]))
         c.rollback()
     assert snapshot(world.db, "employee") == before
+
+
+# --- schema_version() (0024): reachable from the shared DSN, it tells a migration id only ---------
+
+def test_the_version_tells_the_migration_id_and_nothing_else(conn):
+    """The DSN alone learns the newest migration id (the package holds it anyway); the
+    function reads yoyo's table as the owner, and that table stays closed to the caller."""
+    from epic_events import db as database
+
+    assert conn.execute("select epic_events.schema_version()").fetchone()[0] == database.expected_schema()
+    for statement in ("select * from public._yoyo_migration",
+                      "select * from public._yoyo_log"):
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute(statement)
+        conn.rollback()
+
+
+def test_the_version_ignores_a_shadowing_table_in_pg_temp(db):
+    """Its body names yoyo's table with its schema, and pg_temp comes last: nothing the
+    caller creates is read as the owner (TEMP is revoked anyway; as the admin here)."""
+    from epic_events import db as database
+
+    with db.admin() as conn:
+        conn.execute("begin")
+        conn.execute("create temporary table _yoyo_migration (migration_id text)")
+        conn.execute("insert into pg_temp._yoyo_migration values ('9999_forged')")
+        assert conn.execute("select epic_events.schema_version()").fetchone()[0] == database.expected_schema()
+        conn.execute("rollback")
