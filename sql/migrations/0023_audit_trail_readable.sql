@@ -1,5 +1,5 @@
 -- The audit trail, readable and honest: the login beside the role, and retention.
--- depends: 0019_client_notes
+-- depends: 0021_report_permission
 --
 -- Before: audit_log.db_role recorded the role in use (SET ROLE: epic_sales,
 -- epic_owner, ...), not the login that ran the change; an admin who SET ROLE
