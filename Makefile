@@ -33,7 +33,7 @@ test: $(STAMP)
 
 # Its own PostgreSQL and data (1M clients), loaded once for both parts: one
 # command at a time (tests/perf/bench.py, about 2 minutes, bench-results/latest.md),
-# then many at once with pgbench (tests/perf/concurrency.py, about 2 minutes more,
+# then many at once with pgbench (tests/perf/concurrency.py, about 3 minutes more,
 # bench-results/load.md). Both parts always run; fails when either misses a goal.
 BENCH_DIR_PARENT ?= $(shell test -w /dev/shm && echo /dev/shm || echo $${TMPDIR:-/tmp})
 

@@ -20,11 +20,13 @@ Every transaction starts with the request entry (session.begin_request: the
 department role, then check_request(<access token>), which writes the three
 registers of 0015 with setval()).
 
-Three modes, at 1, 8, 32 and 64 clients (each run --seconds long, persistent
+Four modes, at 1, 8, 32 and 64 clients (each run --seconds long, persistent
 connections, as behind a pooler; `-M extended`, as psycopg sends queries):
   rules     as the authenticator, everything on;
   entry     the same, row level security disabled on the tables (what the
             request entry and the grants cost, without the policies);
+  connect   the rules with a new connection per transaction (pgbench -C):
+            each CLI command opens one when no pooler is in front;
   baseline  the same statements as the owner (the admin, SET ROLE epic_owner),
             row level security disabled on the tables, no request check (the
             first statement only sets the role) and current_employee_id()
@@ -63,8 +65,10 @@ CLIENTS = (1, 8, 32, 64)
 # rules: everything on; entry: the same scripts (the request entry included) with
 # RLS disabled; baseline: no entry, no RLS, as the owner. rules - entry is what
 # the policies cost, entry - baseline what the request entry (and the grants) cost.
-MODES = ("rules", "entry", "baseline")
-SCRIPTS_OF = {"rules": "rules", "entry": "rules", "baseline": "baseline"}
+# connect: the rules with a new connection per transaction (pgbench -C), as
+# each CLI command opens one when there is no pooler.
+MODES = ("rules", "entry", "baseline", "connect")
+SCRIPTS_OF = {"rules": "rules", "entry": "rules", "baseline": "baseline", "connect": "rules"}
 GOALS = {
     "rules_vs_baseline": 0.8,  # TPS with the rules >= 0.8x the baseline, at every client count
 }
@@ -236,13 +240,14 @@ def pgbench(server: bench.Server, dbname: str, scripts: list[Path], run: Run, se
     logs.mkdir()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGHOST": server.socket_dir,
            "PGPORT": str(server.port), "PGDATABASE": dbname}
-    if run.mode in ("rules", "entry"):
+    if run.mode != "baseline":
         env["PGUSER"] = "epic_authenticator"
     else:  # the admin; the statements' unqualified names as the department roles see them
         env["PGUSER"] = _admin_user(server)
         env["PGOPTIONS"] = "-c search_path=epic_events,pg_catalog"
     argv = [PGBENCH, "-n", "-M", "extended", "-c", str(run.clients), "-j", str(min(run.clients, 2)),
-            "-T", str(seconds), "-l", "--log-prefix", str(logs / "tx")]
+            "-T", str(seconds), "-l", "--log-prefix", str(logs / "tx"),
+            *(["-C"] if run.mode == "connect" else [])]
     for path in scripts:
         argv += ["-f", f"{path}@1"]
     stop = threading.Event()
@@ -254,7 +259,7 @@ def pgbench(server: bench.Server, dbname: str, scripts: list[Path], run: Run, se
         stop.set()
         sampler.join()
     out = done.stdout + done.stderr
-    found = re.search(r"tps = ([\d.]+) \((without|excluding)", out)
+    found = re.search(r"tps = ([\d.]+) \(", out)
     if done.returncode != 0 or not found:
         raise SystemExit(f"pgbench failed ({done.returncode}) for {run.mode} at {run.clients}:\n{out[-3000:]}")
     run.tps = float(found.group(1))
@@ -345,6 +350,9 @@ def report(runs: dict[tuple[str, int], Run], seconds: int, elapsed: float,
         "- **rules**: as the authenticator, everything on (the request entry, RLS, grants).",
         "- **entry**: the same, with row level security disabled on the tables: the request",
         "  entry and the grants, no policies.",
+        "- **connect**: the rules, with a new connection per transaction (`pgbench -C`), as",
+        "  each CLI command opens one when there is no pooler (the backend's start and the",
+        "  authentication, over the Unix socket, count in its latency).",
         "- **baseline**: the same statements as the owner, RLS disabled, no request check (the",
         "  first statement only sets the role), the caller's id written in where the query asks",
         "  the database for it.",
@@ -360,24 +368,27 @@ def report(runs: dict[tuple[str, int], Run], seconds: int, elapsed: float,
         " client count; no step where more clients lower the TPS (rules).",
         "",
         "| clients | rules TPS | entry TPS | baseline TPS | rules/baseline | entry/baseline |"
-        " rules p50 ms | rules p99 ms | baseline p50 ms | baseline p99 ms | errors | goal |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        " rules p50 ms | rules p99 ms | baseline p50 ms | baseline p99 ms | connect TPS |"
+        " connect p50 / p99 ms | errors | goal |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     previous = 0.0
     for n in CLIENTS:
-        rules, entry, base = (runs[(m, n)] for m in MODES)
+        rules, entry, base, connect = (runs[(m, n)] for m in MODES)
         ratio = rules.tps / base.tps
         verdict = check(ratio >= GOALS["rules_vs_baseline"], f"{n} clients: rules {ratio:.2f}x the baseline")
         if rules.tps < previous:
             verdict += " · " + check(False, f"{n} clients: TPS {rules.tps:.0f} below the previous step"
                                             f" ({previous:.0f})")
         previous = rules.tps
-        errors = "; ".join(f"{r.mode}: {r.failed}" for r in (rules, entry, base) if r.failed) or "none"
+        errors = "; ".join(f"{r.mode}: {r.failed}" for r in (rules, entry, base, connect)
+                           if r.failed) or "none"
         if errors != "none":
             verdict += " · " + check(False, f"{n} clients: {errors}")
         lines.append(f"| {n} | {rules.tps:.0f} | {entry.tps:.0f} | {base.tps:.0f} | {ratio:.2f} |"
                      f" {entry.tps / base.tps:.2f} | {rules.p50:.2f} | {rules.p99:.2f} |"
-                     f" {base.p50:.2f} | {base.p99:.2f} | {errors} | {verdict} |")
+                     f" {base.p50:.2f} | {base.p99:.2f} | {connect.tps:.0f} |"
+                     f" {connect.p50:.2f} / {connect.p99:.2f} | {errors} | {verdict} |")
     lines += [
         "",
         "## Wait events (pg_stat_activity, every 20 ms)",
@@ -468,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = {}
         for n in CLIENTS:
             for mode in MODES:
-                set_rls(server, dbname, on=mode == "rules")
+                set_rls(server, dbname, on=mode in ("rules", "connect"))
                 try:
                     runs[(mode, n)] = pgbench(server, dbname, scripts[SCRIPTS_OF[mode]],
                                               Run(mode, n), args.seconds, work)
