@@ -143,13 +143,17 @@ LOGIN_REFUSED = {
     "inactive": "login failed: this account is deactivated",
     "unknown": "login failed: the database lost track of this attempt; try again",
 }
+NO_ACCOUNT_YET = ("no account exists yet on this machine's database: "
+                  "run `make demo` or `epic-events db bootstrap`")
 
 
-def login(conn, store, email: str, password: str) -> tuple[Claims, dict]:
+def login(conn, store, email: str, password: str, hint_if_empty: bool = False) -> tuple[Claims, dict]:
     """Prove the password to the database, and keep the tokens it issues.
 
     Three short transactions: the salt; the proof (the database records its
-    verdict, committed before it is told); the verdict and the tokens.
+    verdict, committed before it is told); the verdict and the tokens. With
+    hint_if_empty (the embedded default), a failure on a database that holds
+    no employee at all says how to create one.
     """
     with transaction(conn) as tx:
         salt = tx.run("session.login_salt", {"email": email})
@@ -164,7 +168,12 @@ def login(conn, store, email: str, password: str) -> tuple[Claims, dict]:
             # use that session again, so it is closed rather than left to expire.
             tx.run("session.logout", {"refresh_token": replaced["refresh"], "all": False})
     if found["status"] != "ok":
-        raise errors.NotLoggedIn(LOGIN_REFUSED.get(found["status"], "login failed"))
+        message = LOGIN_REFUSED.get(found["status"], "login failed")
+        if found["status"] == "failed" and hint_if_empty:
+            with transaction(conn) as tx:
+                if not tx.run("session.has_accounts"):
+                    message = f"{message}\n{NO_ACCOUNT_YET}"
+        raise errors.NotLoggedIn(message)
     tokens = _tokens(found)
     claims = claims_of(tokens["access"])
     store.save(tokens)
