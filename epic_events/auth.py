@@ -127,11 +127,11 @@ def transaction(conn):
 
 
 def token_store(dsn: str):
-    from psycopg.conninfo import conninfo_to_dict
-
+    from . import db
     from .tokens import TokenStore, target_key
 
-    p = conninfo_to_dict(dsn)
+    # Before any connection (whoami, logout): a DSN that does not parse is reported, not a crash.
+    p = db.parse_dsn(dsn)
     where = f"{p.get('host', '')}|{p.get('port', '')}|{p.get('dbname', '')}"
     return TokenStore(target_key(where))
 
