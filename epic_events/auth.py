@@ -130,11 +130,11 @@ def transaction(conn):
 
 
 def token_store(dsn: str):
-    from psycopg.conninfo import conninfo_to_dict
-
+    from . import db
     from .tokens import TokenStore, target_key
 
-    p = conninfo_to_dict(dsn)
+    # Before any connection (whoami, logout): a DSN that does not parse is reported, not a crash.
+    p = db.parse_dsn(dsn)
     where = f"{p.get('host', '')}|{p.get('port', '')}|{p.get('dbname', '')}"
     return TokenStore(target_key(where))
 
@@ -146,14 +146,17 @@ LOGIN_REFUSED = {
     "inactive": "login failed: this account is deactivated",
     "unknown": "login failed: the database lost track of this attempt; try again",
 }
+NO_ACCOUNT_YET = ("no account exists yet on this machine's database: "
+                  "run `make demo` or `epic-events db bootstrap`")
 
 
-def login(conn, store, email: str, password: str) -> tuple[Claims, dict]:
+def login(conn, store, email: str, password: str, hint_if_empty: bool = False) -> tuple[Claims, dict]:
     """Prove the password to the database, and keep the tokens it issues.
 
     Three short transactions: the salt (and the schema's version); the proof
     (the database records its verdict, committed before it is told); the
-    verdict and the tokens.
+    verdict and the tokens. With hint_if_empty (the embedded default), a
+    failure on a database that holds no employee at all says how to create one.
     """
     from . import db
 
@@ -172,7 +175,12 @@ def login(conn, store, email: str, password: str) -> tuple[Claims, dict]:
             # use that session again, so it is closed rather than left to expire.
             tx.run("session.logout", {"refresh_token": replaced["refresh"], "all": False})
     if found["status"] != "ok":
-        raise errors.NotLoggedIn(LOGIN_REFUSED.get(found["status"], "login failed"))
+        message = LOGIN_REFUSED.get(found["status"], "login failed")
+        if found["status"] == "failed" and hint_if_empty:
+            with transaction(conn) as tx:
+                if not tx.run("session.has_accounts"):
+                    message = f"{message}\n{NO_ACCOUNT_YET}"
+        raise errors.NotLoggedIn(message)
     tokens = _tokens(found)
     claims = claims_of(tokens["access"])
     store.save(tokens)

@@ -113,20 +113,25 @@ def admin_dsn() -> str:
     return embedded.admin_dsn()
 
 
+def parse_dsn(dsn: str, setting: str = "DATABASE_URL") -> dict:
+    """The DSN's parts; one that does not parse is named by its variable, never quoted."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return conninfo_to_dict(dsn)
+    except psycopg.Error:
+        raise errors.Unreachable(
+            f"{setting} is not a valid PostgreSQL connection string "
+            "(postgresql://user@host/dbname, or key=value pairs)") from None
+
+
 def connect(dsn: str, setting: str = "DATABASE_URL", **kwargs) -> psycopg.Connection:
     """A connection; `setting` names where the DSN came from, for messages.
 
     A DSN that does not parse is reported by the name of its variable: the
     driver's own message would quote it, password included.
     """
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        password = conninfo_to_dict(dsn).get("password")
-    except psycopg.Error:
-        raise errors.Unreachable(
-            f"{setting} is not a valid PostgreSQL connection string "
-            "(postgresql://user@host/dbname, or key=value pairs)") from None
+    password = parse_dsn(dsn, setting).get("password")
     try:
         return psycopg.connect(dsn, connect_timeout=10, application_name="epic-events", **kwargs)
     except psycopg.Error as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .. import auth, errors, validate
+from .. import auth, config, errors, validate
 from ..render import Column, emit, human
 from .options import ask, output_option, password_stdin_option, read_password
 
@@ -27,12 +27,14 @@ def login(app, email, password_stdin):
 
     \b
     Examples:
-      epic-events login --email mona@epic-events.fr
-      pass show epic | epic-events login --email mona@epic-events.fr --password-stdin
+      epic-events login --email mona@epic-events.demo
+      pass show epic | epic-events login --email mona@epic-events.demo --password-stdin
     """
     email = ask(email, "email", "--email", validate.email, "Email")
     password = read_password(password_stdin, confirm=False)
-    claims, employee = auth.login(app.conn, app.store, email, password)
+    # On the embedded default, a failure on an empty database says how to fill it.
+    claims, employee = auth.login(app.conn, app.store, email, password,
+                                  hint_if_empty=not config.get("DATABASE_URL"))
     click.echo(f"Logged in as {employee['full_name']} ({employee['department']}).", err=True)
 
 

@@ -1,5 +1,5 @@
 -- Numbers for management: the permission code report:read.
--- depends: 0019_client_notes
+-- depends: 0020_login_hint
 --
 -- `epic-events report sales|events` runs the named queries of
 -- sql/queries/report.sql. Each figure reads tables everyone logged in already

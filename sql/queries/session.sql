@@ -15,6 +15,10 @@ select set_config('role', :role, true) as role,
 select epic_events.auth_login_salt(:email) as salt,
        epic_events.schema_version() as schema;
 
+-- name: has-accounts$
+-- After a failed login only: does this database hold any employee yet (0020)?
+select epic_events.auth_has_accounts();
+
 -- name: login$
 -- Login, step 2: the database records its verdict on the bcrypt proof and
 -- returns only the attempt's id: the verdict is told once this is committed.

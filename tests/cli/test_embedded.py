@@ -138,3 +138,29 @@ def test_the_embedded_agency_backs_up_and_restores_with_the_wheels_tools(tmp_pat
     # The archive's schema may be older than the migrations: the next command checks it again.
     assert not embedded._schema_is_current()
     assert embedded.app_dsn() and embedded._schema_is_current()
+
+
+def test_a_failed_login_on_an_empty_embedded_database_says_how_to_fill_it(monkeypatch):
+    from click.testing import CliRunner
+
+    from epic_events.cli.main import cli
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    def login(email, password):
+        return runner.invoke(cli, ["login", "--email", email, "--password-stdin"], input=password + "\n")
+
+    empty = login("mona@epic-events.demo", "whatever-password")
+    assert empty.exit_code == 2
+    assert empty.stderr.splitlines() == [
+        "error: login failed: unknown email or wrong password",
+        "no account exists yet on this machine's database: run `make demo` or `epic-events db bootstrap`"]
+    made = runner.invoke(cli, ["db", "bootstrap", "--email", "mona@epic-events.demo", "--name", "Mona Martin",
+                               "--password-stdin"], input="a-long-password-1\n")
+    assert made.exit_code == 0, made.stderr
+    # Someone exists now: a wrong password or an unknown email gets no hint.
+    for email in ("mona@epic-events.demo", "nobody@epic-events.demo"):
+        wrong = login(email, "not-the-password")
+        assert wrong.exit_code == 2
+        assert wrong.stderr == "error: login failed: unknown email or wrong password\n"

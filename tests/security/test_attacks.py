@@ -19,7 +19,7 @@ from psycopg import errors
 from tests import pg
 from tests.db.helpers import BUSINESS_TABLES, admin_exec, admin_all, admin_value, authenticator, snapshot
 from tests.security.insider import claims_of, real_key, request, sign, who
-from tests.world import PASSWORD, ROLE, STAFF, login
+from tests.world import PASSWORD, ROLE, STAFF, World, login
 
 DEPARTMENT_ROLES = ("epic_management", "epic_sales", "epic_support")
 SECRET_TABLES = ("session", "session_token", "signing_key", "auth_secret", "login_attempt")
@@ -44,7 +44,7 @@ EXECUTABLE = {
     "epic_authenticator": {
         "auth_login_salt(text)", "auth_login(text,text)", "auth_login_result(uuid)", "auth_refresh(text)",
         "auth_logout(text,boolean)", "check_request(text)", "current_employee_id()",
-        "schema_version()"},
+        "schema_version()", "auth_has_accounts()"},
     "departments": {
         "check_request(text)", "current_employee_id()", "current_session_id()",
         "caller_department()", "has_permission(text)", "change_own_password(text,bytea)",
@@ -152,6 +152,35 @@ def test_the_salt_tells_nothing_about_who_exists(world, conn):
     import bcrypt
 
     assert bcrypt.hashpw(b"guess", unknown.encode()).decode().startswith(unknown)
+
+
+def test_the_login_hint_tells_only_whether_anyone_exists(db):
+    """auth_has_accounts() (0020): one bit, the same for every caller; no name, no count, no identity."""
+    has = lambda c: c.execute("select epic_events.auth_has_accounts()").fetchone()[0]  # noqa: E731
+    with authenticator(db) as c:
+        assert has(c) is False  # an empty database: nothing to protect
+    one = World.build(db)  # the staff of tests/world.py
+    try:
+        with authenticator(db) as c:
+            assert has(c) is True
+            assert c.execute("select epic_events.current_employee_id()").fetchone()[0] is None
+    finally:
+        one.close()
+    fn = admin_all(db, """
+        select p.pronargs, p.prorettype::regtype::text as returns, p.prosecdef, p.proconfig,
+               has_function_privilege('public', p.oid, 'execute') as public
+          from pg_proc p where p.oid = 'epic_events.auth_has_accounts()'::regprocedure""")[0]
+    assert fn == {"pronargs": 0, "returns": "boolean", "prosecdef": True,
+                  "proconfig": ["search_path=pg_catalog, epic_events, pg_temp"], "public": False}
+
+
+@pytest.mark.parametrize("role", DEPARTMENT_ROLES)
+def test_the_login_hint_is_not_the_departments(world, conn, role):
+    with pytest.raises(errors.InsufficientPrivilege, match="permission denied for function"):
+        with conn.transaction():
+            assert request(conn, role, world.as_({"epic_management": "manager", "epic_sales": "sales",
+                                                  "epic_support": "support"}[role]).access_token)
+            conn.execute("select epic_events.auth_has_accounts()")
 
 
 # --- opening a session without the password ---------------------------------------------------
