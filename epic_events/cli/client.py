@@ -7,7 +7,7 @@ import click
 from .. import errors, validate
 from ..render import Column, emit
 from . import options
-from .options import (ask, complete_ids, delete_record, emit_page, expect_option, like_pattern,
+from .options import (ask, complete_ids, delete_record, emit_list, expect_option, like_pattern,
                       no_row_error, optional, output_option, paging, paging_options, parse_expected,
                       require_employee)
 from .options import ID
@@ -59,7 +59,7 @@ def client():
 @paging_options(("id", "name", "created_at"))
 @output_option
 @click.pass_obj
-def list_(app, mine, search, company_id, stale, limit, offset, page, sort, desc, fmt):
+def list_(app, mine, search, company_id, stale, limit, offset, page, sort, desc, all_rows, fmt):
     """List clients, a page at a time.
 
     \b
@@ -68,18 +68,18 @@ def list_(app, mine, search, company_id, stale, limit, offset, page, sort, desc,
       epic-events client list --mine --stale 30
       epic-events client list --search acme --sort name
       epic-events client list --page 2 --format csv > clients.csv
+      epic-events client list --all --format csv > clients.csv
     """
     from datetime import datetime, timedelta, timezone
 
     if search is not None:
         search = validate.search("--search", search)
     stale_before = datetime.now(timezone.utc) - timedelta(days=stale) if stale is not None else None
-    window = paging(limit, offset, page)
-    rows = app.run(lambda tx: tx.run("client.list_clients", {
+    window = paging(limit, offset, page, all_rows)
+    emit_list(app, "client.list_clients", {
         "mine": mine, "company_id": company_id, "search": search,
         "pattern": like_pattern(search), "stale_before": stale_before, "sort": sort, "desc": desc,
-        **window}))
-    emit_page(app, rows, limit, window["offset"], fmt, "Clients", LIST, RECORD)
+        **window}, window, limit, fmt, "Clients", LIST, RECORD)
 
 
 @client.command()
@@ -369,3 +369,4 @@ def _times(r: dict) -> dict:
     from datetime import datetime
 
     return {**r, "starts_at": datetime.fromisoformat(r["starts_at"]) if r["starts_at"] else None}
+

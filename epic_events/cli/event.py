@@ -9,7 +9,7 @@ import click
 from .. import errors, validate
 from ..render import Column, emit
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
-from .options import (ask, complete_ids, delete_record, emit_page, expect_option, no_row_error,
+from .options import (ask, complete_ids, delete_record, emit_list, expect_option, no_row_error,
                       optional, output_option, paging, paging_options, parse_expected,
                       require_employee)
 from .options import ID, existing
@@ -63,7 +63,7 @@ def event():
 @output_option
 @click.pass_obj
 def list_(app, no_support, mine, starts_from, starts_to, contract_id, limit, offset, page, sort,
-          desc, fmt):
+          desc, all_rows, fmt):
     """List events, soonest first, a page at a time.
 
     Dates are dd/mm/yyyy, dd/mm/yyyy HH:MM or ISO 8601. --mine depends on your
@@ -81,22 +81,22 @@ def list_(app, no_support, mine, starts_from, starts_to, contract_id, limit, off
     until = _until(starts_to) if starts_to is not None else None
     if since is not None and until is not None and until < since:
         raise errors.InvalidInput("--to: before --from")
-    window = paging(limit, offset, page)
+    window = paging(limit, offset, page, all_rows)
 
-    def work(tx):
+    def parameters(tx):
         department = app.claims.department
         if mine and department not in ("sales", "support"):
             raise errors.InvalidInput(
                 "--mine: management has no events of its own (for sales it means the events "
                 "of their contracts, for support the events assigned to them); use "
                 "--no-support or --contract")
-        return tx.run("event.list_events", list_parameters(
+        return list_parameters(
             no_support=no_support, assigned_to_me=mine and department == "support",
             sold_by_me=mine and department == "sales", me=app.claims.employee_id,
             contract_id=contract_id, starts_from=since, starts_until=until, sort=sort, desc=desc,
-            **window))
+            **window)
 
-    emit_page(app, app.run(work), limit, window["offset"], fmt, "Events", LIST, RECORD)
+    emit_list(app, "event.list_events", parameters, window, limit, fmt, "Events", LIST, RECORD)
 
 
 def list_parameters(no_support=False, assigned_to_me=False, sold_by_me=False, me=None,
