@@ -1,4 +1,4 @@
-"""client list | view | create | update | note | reassign | delete."""
+"""client list | view | create | update | note | import | reassign | delete."""
 
 from __future__ import annotations
 
@@ -370,3 +370,7 @@ def _times(r: dict) -> dict:
 
     return {**r, "starts_at": datetime.fromisoformat(r["starts_at"]) if r["starts_at"] else None}
 
+
+from .client_import import import_  # noqa: E402 (the command lives in its own module)
+
+client.add_command(import_)

@@ -146,3 +146,33 @@ select c.id,
            and c.sales_contact_id = epic_events.current_employee_id()) as may_note
   from client c
  where c.id = :id;
+
+-- name: import-staff
+-- `client import`: who a sales_contact cell may name (an id or an email).
+-- Everyone reads the staff directory; the database still decides, per row,
+-- whom a client may be given to (RLS, and 0011's department trigger).
+select id, lower(email) as email, department, is_active
+  from employee;
+
+-- name: existing-client-emails
+-- `client import`: which of these emails (lower-cased) a client already has
+-- (client_email_key, 0016: unique whatever the case). Everyone reads every client.
+select lower(email) as email, id
+  from client
+ where lower(email) = any (:emails::text[]);
+
+-- name: import-clients
+-- `client import`: a batch of clients in one statement, the arrays read
+-- side by side (unnest of several arrays). COPY FROM is refused on a table
+-- with row-level security (COPY FROM not supported with row-level security):
+-- this is INSERT, so every row passes the policies, grants, checks and
+-- triggers as `client create` does. A null sales contact is the caller.
+-- Ids come back with their email, unique whatever the case, to pair them
+-- with the file's lines.
+insert into client (full_name, email, phone, company_id, sales_contact_id)
+select r.full_name, r.email, r.phone, r.company_id,
+       coalesce(r.sales_contact_id, (select epic_events.current_employee_id()))
+  from unnest(:full_names::text[], :emails::text[], :phones::text[], :company_ids::bigint[],
+              :sales_contact_ids::bigint[])
+       as r (full_name, email, phone, company_id, sales_contact_id)
+returning id, lower(email) as email;
