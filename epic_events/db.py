@@ -112,6 +112,14 @@ class Transaction:
             while batch := cur.fetchmany(size):
                 yield batch
 
+    def copy_out(self, dotted: str, params: dict | None = None):
+        """The bytes of a named `copy (…) to stdout` query, block by block as the
+        server sends them. COPY takes no bound parameters: psycopg merges them into
+        the statement client-side, each quoted as a literal by its adapter."""
+        query = queries.get(dotted)
+        with self.conn.cursor() as cur, cur.copy(query.sql, params or {}) as copy:
+            yield from copy
+
 
 @contextmanager
 def transaction(conn: psycopg.Connection, identity: Identity | None = None):

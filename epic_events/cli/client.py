@@ -79,7 +79,7 @@ def list_(app, mine, search, company_id, stale, limit, offset, page, sort, desc,
     emit_list(app, "client.list_clients", {
         "mine": mine, "company_id": company_id, "search": search,
         "pattern": like_pattern(search), "stale_before": stale_before, "sort": sort, "desc": desc,
-        **window}, window, limit, fmt, "Clients", LIST, RECORD)
+        **window}, window, limit, fmt, "Clients", LIST, RECORD, csv_query="client.export_clients_csv")
 
 
 @client.command()

@@ -97,3 +97,44 @@ def test_one_cursor_keeps_the_callers_identity_for_the_whole_stream(world):
         assert len(first) + len(rest) == 301
     finally:
         conn.rollback()
+
+
+def test_the_servers_csv_of_all_clients_is_the_pages_csv_byte_for_byte(cli):
+    """client list --all --format csv is written by the server (COPY, client.sql
+    export-clients-csv): quoting, formula cells, NULLs and timestamps (with and
+    without microseconds) as render.to_csv writes them."""
+    with cli.world.db.admin() as conn:
+        company = conn.execute("insert into epic_events.company (name) values"
+                               " ('=Evil, \"Co\"') returning id").fetchone()[0]
+        conn.execute(
+            "insert into epic_events.client (full_name, email, phone, company_id, sales_contact_id,"
+            " last_contact_at, created_at) values"
+            " ('+Plus \"quoted\", name', '=eq@x.io', '+33612345678', %s, %s,"
+            "  '2026-01-02 03:04:05.000007+00', '2026-01-02 03:04:05+00'),"
+            " ('-Minus', '-minus@x.io', null, null, %s, '2026-06-30 23:59:59+02', now()),"
+            " ('Zoé Ünicode', 'z@x.io', null, null, %s, null, '1999-12-31 23:59:59.5+00')",
+            (company, cli.world.ids["sales"], cli.world.ids["sales2"], cli.world.ids["sales"]))
+    cli.login("sales")
+    for extra in ((), ("--mine", "--desc"), ("--sort", "name"), ("--search", "o"),
+                  ("--sort", "created_at", "--desc")):
+        paged = cli("client", "list", *extra, "--limit", "1000", "--format", "csv")
+        every = cli("client", "list", *extra, "--all", "--format", "csv")
+        assert every.exit_code == 0, every.stderr
+        assert every.stdout == paged.stdout, extra
+    rows = {r["email"]: r for r in csv.DictReader(io.StringIO(
+        cli("client", "list", "--all", "--format", "csv").stdout))}
+    plus = rows["'=eq@x.io"]
+    assert plus["full_name"] == "'+Plus \"quoted\", name" and plus["company_name"] == "'=Evil, \"Co\""
+    assert plus["last_contact_at"] == "2026-01-02T03:04:05.000007+00:00"
+    assert plus["created_at"] == "2026-01-02T03:04:05+00:00"
+    assert rows["'-minus@x.io"]["last_contact_at"] == "2026-06-30T21:59:59+00:00"
+    assert rows["z@x.io"]["phone"] == "" and rows["z@x.io"]["created_at"] == "1999-12-31T23:59:59.500000+00:00"
+
+
+def test_the_servers_csv_reads_under_row_level_security(cli):
+    """COPY (query) TO applies the SELECT policies as the query would: --mine is the
+    caller's, and a caller without a live request gets nothing."""
+    cli.login("sales2")
+    rows = list(csv.DictReader(io.StringIO(
+        cli("client", "list", "--all", "--mine", "--format", "csv").stdout)))
+    assert [int(r["id"]) for r in rows] == [cli.world.ids["client2"]]
