@@ -301,7 +301,7 @@ def _emit(app, report: dict, fmt: str | None) -> None:
     from ..render import Column, emit
 
     fmt = app.format(fmt)
-    verb = "would create" if report["dry_run"] else "created"
+    verb = "would be created" if report["dry_run"] else "created"
     summary = (f"{len(report['created'])} client(s) {verb}, "
                f"{len(report['skipped'])} row(s) skipped")
     if fmt == "json":
