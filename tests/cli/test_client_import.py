@@ -176,3 +176,37 @@ def test_many_rows_go_in_batches_in_one_transaction(cli, tmp_path):
         {"line": n + 1, "reason": "email: a client with this email already exists "
                                   "(emails are compared ignoring case)"}]
     assert _count(cli.world) == before + n
+
+
+def test_an_import_longer_than_a_request_lasts_stops_and_writes_nothing(cli, tmp_path, monkeypatch):
+    from epic_events.cli import client_import
+
+    monkeypatch.setattr(client_import, "BATCH", 1)
+    monkeypatch.setattr(client_import, "DEADLINE_S", -1)  # as if 5 minutes had passed
+    cli.login("sales")
+    before = _count(cli.world)
+    r = cli("client", "import", _file(tmp_path, "full_name,email\nA,a@x.io\nB,b@x.io\n"))
+    assert r.exit_code == 1 and "split the file" in r.stderr
+    assert _count(cli.world) == before
+
+
+def test_the_progress_bar_shows_on_a_terminal_only(monkeypatch):
+    import io
+
+    from epic_events.cli import client_import
+
+    assert client_import._Progress(10).bar is None  # pytest's stderr is no terminal
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr("sys.stderr", Terminal())
+    progress = client_import._Progress(10)
+    try:
+        assert progress.bar is not None
+        progress.checked()
+        progress.written(10)
+        assert progress.bar.tasks[1].completed == 10
+    finally:
+        progress.stop()
