@@ -7,9 +7,9 @@ import click
 from .. import errors, validate
 from ..render import Column, emit
 from . import options
-from .options import (ask, complete_ids, delete_record, emit_list, expect_option, like_pattern,
+from .options import (ask, complete_ids, delete_record, emit_page, expect_option, like_pattern,
                       no_row_error, optional, output_option, paging, paging_options, parse_expected,
-                      require_employee)
+                      require_employee, stream_all)
 from .options import ID
 
 LIST = [
@@ -76,10 +76,15 @@ def list_(app, mine, search, company_id, stale, limit, offset, page, sort, desc,
         search = validate.search("--search", search)
     stale_before = datetime.now(timezone.utc) - timedelta(days=stale) if stale is not None else None
     window = paging(limit, offset, page, all_rows)
-    emit_list(app, "client.list_clients", {
-        "mine": mine, "company_id": company_id, "search": search,
-        "pattern": like_pattern(search), "stale_before": stale_before, "sort": sort, "desc": desc,
-        **window}, window, limit, fmt, "Clients", LIST, RECORD, csv_query="client.export_clients_csv")
+    params = {"mine": mine, "company_id": company_id, "search": search,
+              "pattern": like_pattern(search), "stale_before": stale_before, "sort": sort,
+              "desc": desc, **window}
+    if all_rows:
+        stream_all(app, "client.list_clients", lambda tx: params, fmt, "Clients", LIST, RECORD,
+                   csv_query="client.export_clients_csv")
+        return
+    rows = app.run(lambda tx: tx.run("client.list_clients", params))
+    emit_page(app, rows, limit, window["offset"], fmt, "Clients", LIST, RECORD)
 
 
 @client.command()
