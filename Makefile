@@ -31,7 +31,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(SQL_TESTS) --pg-server=$(PG_ALSO) -q || status=$$?; \
 	exit $$status
 
-# Its own PostgreSQL and data (1M clients): about 2 minutes; writes
+# Its own PostgreSQL and data (1M clients): about 2 minutes, 5 more for the bulk
+# export and import (tests/perf/bulk.py; --bulk-runs 0 skips them); writes
 # bench-results/latest.md and fails when a goal is missed (tests/perf/bench.py).
 bench: $(STAMP)
 	$(BIN)/python -m tests.perf.bench
