@@ -160,6 +160,26 @@ class Transaction:
                 return None if row is None else next(iter(row.values()))
             return cur.fetchall()
 
+    def stream(self, dotted: str, params: dict | None = None, size: int = 5000):
+        """The rows of a named query in batches of `size`, through a server-side
+        (named) cursor: memory holds one batch, whatever the number of rows.
+
+        The cursor lives in this transaction (WITHOUT HOLD): it is closed at its end.
+        """
+        query = queries.get(dotted)
+        with self.conn.cursor(name="epic_events_stream", row_factory=dict_row) as cur:
+            cur.execute(query.sql, params or {})
+            while batch := cur.fetchmany(size):
+                yield batch
+
+    def copy_out(self, dotted: str, params: dict | None = None):
+        """The bytes of a named `copy (…) to stdout` query, block by block as the
+        server sends them. COPY takes no bound parameters: psycopg merges them into
+        the statement client-side, each quoted as a literal by its adapter."""
+        query = queries.get(dotted)
+        with self.conn.cursor() as cur, cur.copy(query.sql, params or {}) as copy:
+            yield from copy
+
 
 @contextmanager
 def transaction(conn: psycopg.Connection, identity: Identity | None = None):

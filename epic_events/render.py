@@ -67,16 +67,17 @@ _MONEY_MARKED = re.compile(r'"\\u0000money\\u0000(-?[0-9]+\.[0-9]{2})"')
 _ANY_NUMBER_MARKED = re.compile(r'"\\u0000money\\u0000(-?[0-9]+(?:\.[0-9]+)?)"')
 
 
+def _json_money(value: Decimal) -> str:
+    return f"{_MONEY_MARK}{value:.2f}"
+
+
 def to_json(data, columns=None) -> str:
     import json
 
-    def money(value: Decimal) -> str:
-        return f"{_MONEY_MARK}{value:.2f}"
-
     if isinstance(data, list):
-        payload = [_record(r, columns, money) for r in data]
+        payload = [_record(r, columns, _json_money) for r in data]
     else:
-        payload = _record(data, columns, money)
+        payload = _record(data, columns, _json_money)
     return _MONEY_MARKED.sub(r"\1", json.dumps(payload, ensure_ascii=False, indent=2))
 
 
@@ -108,20 +109,48 @@ def _csv_cell(value):
     return value
 
 
+def _csv_money(value: Decimal) -> _Number:
+    return _Number(f"{value:.2f}")
+
+
 def to_csv(rows: list[dict], columns=None) -> str:
     import csv
     import io
-
-    def money(value: Decimal) -> _Number:
-        return _Number(f"{value:.2f}")
 
     keys = [c.key for c in columns] if columns else (list(rows[0]) if rows else [])
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(keys)
     for row in rows:
-        writer.writerow([_csv_cell(_plain(row.get(k), money)) for k in keys])
+        writer.writerow([_csv_cell(_plain(row.get(k), _csv_money)) for k in keys])
     return out.getvalue()
+
+
+def stream(batches, fmt: str, columns: list[Column]) -> None:
+    """--all: rows written batch by batch as they arrive, never all in memory. The
+    output is exactly what to_csv / to_json would write for the same rows at once."""
+    import csv
+    import json
+
+    out = sys.stdout
+    keys = [c.key for c in columns]
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(keys)
+        for batch in batches:
+            writer.writerows([[_csv_cell(_plain(row.get(k), _csv_money)) for k in keys]
+                              for row in batch])
+        return
+    first = True
+    for batch in batches:
+        # Each record as json.dumps(indent=2) writes it inside a list: two more spaces.
+        text = ",\n".join(
+            "  " + json.dumps(_record(row, columns, _json_money), ensure_ascii=False,
+                              indent=2).replace("\n", "\n  ")
+            for row in batch)
+        out.write(("[\n" if first else ",\n") + _MONEY_MARKED.sub(r"\1", text))
+        first = False
+    out.write("[]\n" if first else "\n]\n")
 
 
 class _Number:

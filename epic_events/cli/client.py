@@ -1,4 +1,4 @@
-"""client list | view | create | update | note | reassign | delete."""
+"""client list | view | create | update | note | import | reassign | delete."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from ..render import Column, emit
 from . import options
 from .options import (ask, complete_ids, delete_record, emit_page, expect_option, like_pattern,
                       no_row_error, optional, output_option, paging, paging_options, parse_expected,
-                      require_employee)
+                      require_employee, stream_all)
 from .options import ID
 
 LIST = [
@@ -59,7 +59,7 @@ def client():
 @paging_options(("id", "name", "created_at"))
 @output_option
 @click.pass_obj
-def list_(app, mine, search, company_id, stale, limit, offset, page, sort, desc, fmt):
+def list_(app, mine, search, company_id, stale, limit, offset, page, sort, desc, all_rows, fmt):
     """List clients, a page at a time.
 
     \b
@@ -68,17 +68,22 @@ def list_(app, mine, search, company_id, stale, limit, offset, page, sort, desc,
       epic-events client list --mine --stale 30
       epic-events client list --search acme --sort name
       epic-events client list --page 2 --format csv > clients.csv
+      epic-events client list --all --format csv > clients.csv
     """
     from datetime import datetime, timedelta, timezone
 
     if search is not None:
         search = validate.search("--search", search)
     stale_before = datetime.now(timezone.utc) - timedelta(days=stale) if stale is not None else None
-    window = paging(limit, offset, page)
-    rows = app.run(lambda tx: tx.run("client.list_clients", {
-        "mine": mine, "company_id": company_id, "search": search,
-        "pattern": like_pattern(search), "stale_before": stale_before, "sort": sort, "desc": desc,
-        **window}))
+    window = paging(limit, offset, page, all_rows)
+    params = {"mine": mine, "company_id": company_id, "search": search,
+              "pattern": like_pattern(search), "stale_before": stale_before, "sort": sort,
+              "desc": desc, **window}
+    if all_rows:
+        stream_all(app, "client.list_clients", lambda tx: params, fmt, "Clients", LIST, RECORD,
+                   csv_query="client.export_clients_csv")
+        return
+    rows = app.run(lambda tx: tx.run("client.list_clients", params))
     emit_page(app, rows, limit, window["offset"], fmt, "Clients", LIST, RECORD)
 
 
@@ -369,3 +374,8 @@ def _times(r: dict) -> dict:
     from datetime import datetime
 
     return {**r, "starts_at": datetime.fromisoformat(r["starts_at"]) if r["starts_at"] else None}
+
+
+from .client_import import import_  # noqa: E402 (the command lives in its own module)
+
+client.add_command(import_)

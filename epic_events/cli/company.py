@@ -7,7 +7,7 @@ import click
 from .. import errors, validate
 from ..render import Column, emit
 from . import options  # options.stdin_is_terminal: tests play a terminal through it
-from .options import (ask, complete_ids, delete_record, emit_page, expect_option, like_pattern,
+from .options import (ask, complete_ids, delete_record, emit_list, expect_option, like_pattern,
                       no_row_error, output_option, paging, paging_options, parse_expected)
 from .options import ID
 
@@ -35,7 +35,7 @@ def company():
 @paging_options(("id", "name", "created_at"))
 @output_option
 @click.pass_obj
-def list_(app, search, limit, offset, page, sort, desc, fmt):
+def list_(app, search, limit, offset, page, sort, desc, all_rows, fmt):
     """List companies with their number of clients, a page at a time.
 
     \b
@@ -46,10 +46,10 @@ def list_(app, search, limit, offset, page, sort, desc, fmt):
     """
     if search is not None:
         search = validate.search("--search", search)
-    window = paging(limit, offset, page)
-    rows = app.run(lambda tx: tx.run("company.list_companies", {
-        "search": search, "pattern": like_pattern(search), "sort": sort, "desc": desc, **window}))
-    emit_page(app, rows, limit, window["offset"], fmt, "Companies", LIST, RECORD)
+    window = paging(limit, offset, page, all_rows)
+    emit_list(app, "company.list_companies", {
+        "search": search, "pattern": like_pattern(search), "sort": sort, "desc": desc, **window},
+        window, limit, fmt, "Companies", LIST, RECORD)
 
 
 @company.command()

@@ -7,7 +7,7 @@ import click
 from .. import errors, observability, validate
 from ..render import Column, emit, human
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
-from .options import (ask, complete_ids, delete_record, emit_page, expect_option, no_row_error,
+from .options import (ask, complete_ids, delete_record, emit_list, expect_option, no_row_error,
                       optional, output_option, paging, paging_options, parse_expected,
                       require_employee)
 from .options import ID, existing
@@ -74,7 +74,7 @@ def contract():
 @paging_options(("id", "created_at", "amount_due"))
 @output_option
 @click.pass_obj
-def list_(app, unsigned, unpaid, mine, client_id, limit, offset, page, sort, desc, fmt):
+def list_(app, unsigned, unpaid, mine, client_id, limit, offset, page, sort, desc, all_rows, fmt):
     """List contracts, a page at a time.
 
     \b
@@ -83,11 +83,10 @@ def list_(app, unsigned, unpaid, mine, client_id, limit, offset, page, sort, des
       epic-events contract list --unpaid --sort amount_due --desc
       epic-events contract list --client 12 --format csv > contracts.csv
     """
-    window = paging(limit, offset, page)
-    rows = app.run(lambda tx: tx.run("contract.list_contracts", list_parameters(
+    window = paging(limit, offset, page, all_rows)
+    emit_list(app, "contract.list_contracts", list_parameters(
         unsigned=unsigned, unpaid=unpaid, mine=mine, client_id=client_id, sort=sort, desc=desc,
-        **window)))
-    emit_page(app, rows, limit, window["offset"], fmt, "Contracts", LIST, RECORD)
+        **window), window, limit, fmt, "Contracts", LIST, RECORD)
 
 
 def list_parameters(unsigned=False, unpaid=False, mine=False, client_id=None, sort="id",

@@ -8,7 +8,7 @@ from .. import errors, observability, validate
 from ..db import ROLE_OF
 from ..render import Column, emit
 from . import options  # options.stdin_is_terminal: tests play a terminal through it
-from .options import (ask, complete_ids, delete_record, emit_page, expect_option, no_row_error,
+from .options import (ask, complete_ids, delete_record, emit_list, expect_option, no_row_error,
                       optional, output_option, paging, paging_options, parse_expected,
                       password_stdin_option, read_password)
 from .options import ID, complete_choices
@@ -61,7 +61,7 @@ def employee():
 @paging_options(("id", "name", "department", "created_at"))
 @output_option
 @click.pass_obj
-def list_(app, department, active, limit, offset, page, sort, desc, fmt):
+def list_(app, department, active, limit, offset, page, sort, desc, all_rows, fmt):
     """List the staff directory, a page at a time.
 
     \b
@@ -70,10 +70,10 @@ def list_(app, department, active, limit, offset, page, sort, desc, fmt):
       epic-events employee list --inactive --sort name
       epic-events employee list --page 2 --format csv > staff.csv
     """
-    window = paging(limit, offset, page)
-    rows = app.run(lambda tx: tx.run("employee.list_employees", {
-        "department": department, "active": active, "sort": sort, "desc": desc, **window}))
-    emit_page(app, rows, limit, window["offset"], fmt, "Employees", LIST, RECORD)
+    window = paging(limit, offset, page, all_rows)
+    emit_list(app, "employee.list_employees", {
+        "department": department, "active": active, "sort": sort, "desc": desc, **window},
+        window, limit, fmt, "Employees", LIST, RECORD)
 
 
 @employee.command()

@@ -9,7 +9,7 @@ import click
 from .. import errors, validate
 from ..render import ICS, Column, emit
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
-from .options import (ask, calendar_output_option, complete_ids, delete_record, emit_page,
+from .options import (ask, calendar_output_option, complete_ids, delete_record, emit_list,
                       expect_option, no_row_error, optional, output_option, page_caption, paging,
                       paging_options, parse_expected, require_employee)
 from .options import ID, existing
@@ -63,7 +63,7 @@ def event():
 @calendar_output_option
 @click.pass_obj
 def list_(app, no_support, mine, starts_from, starts_to, contract_id, limit, offset, page, sort,
-          desc, fmt):
+          desc, all_rows, fmt):
     """List events, soonest first, a page at a time.
 
     Dates are dd/mm/yyyy, dd/mm/yyyy HH:MM or ISO 8601. --mine depends on your
@@ -82,27 +82,30 @@ def list_(app, no_support, mine, starts_from, starts_to, contract_id, limit, off
     until = _until(starts_to) if starts_to is not None else None
     if since is not None and until is not None and until < since:
         raise errors.InvalidInput("--to: before --from")
-    window = paging(limit, offset, page)
+    window = paging(limit, offset, page, all_rows)
     fmt = app.format(fmt, ics=True)
+    if fmt == ICS and window["limit"] is None:
+        raise errors.InvalidInput("--all: not with --format ics (a calendar file holds one page: "
+                                  "--limit, up to 1000)")
 
-    def work(tx):
+    def parameters(tx):
         department = app.claims.department
         if mine:
             _mine_allowed(department, "--no-support or --contract")
-        rows = tx.run("event.list_events", list_parameters(
+        return list_parameters(
             no_support=no_support, assigned_to_me=mine and department == "support",
             sold_by_me=mine and department == "sales", me=app.claims.employee_id,
             contract_id=contract_id, starts_from=since, starts_until=until, sort=sort, desc=desc,
-            **window))
-        return rows, (tx.run("event.calendar_domain") if fmt == ICS else None)
+            **window)
 
-    rows, domain = app.run(work)
     if fmt == ICS:
+        rows, domain = app.run(lambda tx: (tx.run("event.list_events", parameters(tx)),
+                                           tx.run("event.calendar_domain")))
         more = len(rows) > limit
         rows, caption = page_caption(rows, limit, window["offset"])
         _write_ics(rows, domain, f"the file holds {caption}" if more else "")
         return
-    emit_page(app, rows, limit, window["offset"], fmt, "Events", LIST, RECORD)
+    emit_list(app, "event.list_events", parameters, window, limit, fmt, "Events", LIST, RECORD)
 
 
 def _mine_allowed(department: str, instead: str) -> None:

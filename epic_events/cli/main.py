@@ -25,7 +25,7 @@ COMMANDS = {
     "password": ("auth", "password", "Change your own password (asks the current one)."),
     "employee": ("employee", "employee", "Staff: list, view, create, update, (de)activate, delete."),
     "company": ("company", "company", "Companies: list, view, create, update, delete."),
-    "client": ("client", "client", "Clients: list, view, create, update, reassign, delete."),
+    "client": ("client", "client", "Clients: list, view, create, update, import, reassign, delete."),
     "contract": ("contract", "contract", "Contracts: list, view, create, update, sign, reassign, delete."),
     "event": ("event", "event", "Events: list, agenda, view, create, update, assign-support, delete."),
     "report": ("report", "report", "Numbers for management: sales and events over a period."),

@@ -38,8 +38,11 @@ def calendar_output_option(fn):
 
 
 def paging_options(sorts: tuple[str, ...]):
-    """--limit/--offset/--page and --sort/--desc on every list."""
+    """--limit/--offset/--page/--all and --sort/--desc on every list."""
     def decorate(fn):
+        fn = click.option("--all", "all_rows", is_flag=True,
+                          help="Every matching row, streamed as it is read (csv/json; a table "
+                               f"stops at {TABLE_ALL_MAX:,} rows).")(fn)
         fn = click.option("--desc", is_flag=True, help="Sort in descending order.")(fn)
         fn = click.option("--sort", type=click.Choice(sorts), default=sorts[0], show_default=True,
                           help="Sort key.")(fn)
@@ -53,9 +56,22 @@ def paging_options(sorts: tuple[str, ...]):
     return decorate
 
 
-def paging(limit: int, offset: int | None, page: int | None) -> dict:
+#: --all in a table: Rich lays a table out from all its rows, in memory, so a
+#: table of --all stops here (csv and json stream any number of rows).
+TABLE_ALL_MAX = 10_000
+
+
+def paging(limit: int, offset: int | None, page: int | None, all_rows: bool = False) -> dict:
     if offset is not None and page is not None:
         raise errors.InvalidInput("--offset and --page: give one or the other")
+    if all_rows:
+        ctx = click.get_current_context(silent=True)
+        given = ctx is not None and ctx.get_parameter_source("limit") not in (
+            None, click.core.ParameterSource.DEFAULT)
+        if offset is not None or page is not None or given:
+            raise errors.InvalidInput("--all: streams every row; leave out --limit, --offset and --page")
+        # LIMIT NULL is no limit: the same named query, read through a cursor (stream_all).
+        return {"limit": None, "offset": 0}
     start = offset if offset is not None else ((page or 1) - 1) * limit
     # One row more than shown tells whether there is a next page, without count(*).
     return {"limit": limit + 1, "offset": start}
@@ -81,6 +97,64 @@ def emit_page(app, rows: list, limit: int, offset: int, fmt: str | None, title: 
     fmt = app.format(fmt)
     emit(rows, fmt, table_columns if fmt == "table" else record_columns, title=title,
          caption=caption)
+
+
+def emit_list(app, query: str, params, window: dict, limit: int, fmt: str | None, title: str,
+              table_columns, record_columns, csv_query: str | None = None) -> None:
+    """A list command's output: a page, or with --all (window["limit"] is None) every row.
+
+    `params(tx)` (or a dict) gives the named query's parameters, window included.
+    `csv_query`, a `copy (…) to stdout` of the same rows formatted by the server,
+    writes --all --format csv at the speed of psql's \\copy.
+    """
+    def parameters(tx):
+        return params(tx) if callable(params) else params
+
+    if window["limit"] is not None:
+        rows = app.run(lambda tx: tx.run(query, parameters(tx)))
+        emit_page(app, rows, limit, window["offset"], fmt, title, table_columns, record_columns)
+        return
+    stream_all(app, query, parameters, fmt, title, table_columns, record_columns, csv_query)
+
+
+def stream_all(app, query: str, parameters, fmt: str | None, title: str, table_columns,
+               record_columns, csv_query: str | None = None) -> None:
+    """--all: every row through a server-side cursor in the request's own transaction,
+    written as each batch arrives (csv, json), so memory stays flat whatever the size.
+
+    One query, one snapshot: the policies' InitPlans (current_employee_id(),
+    has_permission()) are evaluated once, when the cursor's query starts, and hold
+    for every FETCH of it, even past the 5 minutes a request's identity lasts for
+    statements started later (0015). A table needs every row to lay itself out:
+    it stops at TABLE_ALL_MAX rows and asks for csv or json.
+    """
+    from .. import render
+
+    fmt = app.format(fmt)
+
+    def work(tx):
+        if fmt == "csv" and csv_query is not None:
+            sys.stdout.flush()
+            out = sys.stdout.buffer
+            for block in tx.copy_out(csv_query, parameters(tx)):
+                out.write(block)
+            out.flush()
+            return
+        batches = tx.stream(query, parameters(tx))
+        if fmt == "table":
+            rows = []
+            for batch in batches:
+                rows.extend(batch)
+                if len(rows) > TABLE_ALL_MAX:
+                    raise errors.InvalidInput(
+                        f"--all: more than {TABLE_ALL_MAX:,} rows do not make a table; "
+                        "use --format csv or --format json, which stream every row")
+            render.emit(rows, fmt, table_columns, title=title,
+                        caption=f"{len(rows):,} rows" if rows else None)
+            return
+        render.stream(batches, fmt, record_columns)
+
+    app.run(work)
 
 
 def password_stdin_option(fn):

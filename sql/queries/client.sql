@@ -146,3 +146,110 @@ select c.id,
            and c.sales_contact_id = epic_events.current_employee_id()) as may_note
   from client c
  where c.id = :id;
+
+-- name: import-staff
+-- `client import`: who a sales_contact cell may name (an id or an email).
+-- Everyone reads the staff directory; the database still decides, per row,
+-- whom a client may be given to (RLS, and 0011's department trigger).
+select id, lower(email) as email, department, is_active
+  from employee;
+
+-- name: existing-client-emails
+-- `client import`: which of these emails (lower-cased) a client already has
+-- (client_email_key, 0016: unique whatever the case). Everyone reads every client.
+select lower(email) as email, id
+  from client
+ where lower(email) = any (:emails::text[]);
+
+-- name: import-clients
+-- `client import`: a batch of clients in one statement, the arrays read
+-- side by side (unnest of several arrays). COPY FROM is refused on a table
+-- with row-level security (COPY FROM not supported with row-level security):
+-- this is INSERT, so every row passes the policies, grants, checks and
+-- triggers as `client create` does. A null sales contact is the caller.
+-- Ids come back with their email, unique whatever the case, to pair them
+-- with the file's lines.
+insert into client (full_name, email, phone, company_id, sales_contact_id)
+select r.full_name, r.email, r.phone, r.company_id,
+       coalesce(r.sales_contact_id, (select epic_events.current_employee_id()))
+  from unnest(:full_names::text[], :emails::text[], :phones::text[], :company_ids::bigint[],
+              :sales_contact_ids::bigint[])
+       as r (full_name, email, phone, company_id, sales_contact_id)
+returning id, lower(email) as email;
+
+-- name: export-clients-csv
+-- `client list --all --format csv`: list-clients in full as one COPY … TO
+-- STDOUT, its cells written by the server as render.to_csv writes them: the
+-- data model's keys as header; text starting with = + - @ tab or CR (ascii
+-- 61 43 45 64 9 13, cheaper than left(…, 1) in (…)) behind a single quote
+-- (CSV injection); timestamps in UTC as Python's isoformat()
+-- writes them (the text of the UTC timestamp, its fraction padded to six
+-- digits when it has one, a T, +00:00: a third of to_char()'s cost; ISO
+-- DateStyle, the default, which psycopg needs too); NULL an empty cell. Python writing 1M rows cell by cell took
+-- 5x the time of psql's \copy; this is the same work as psql's.
+-- The inner query is list-clients word for word (tests/unit/test_queries.py
+-- checks it; tests/cli/test_list_all.py that the output is the pages' CSV
+-- byte for byte), sent with limit NULL (all) and offset 0: its LIMIT keeps
+-- it a subquery of its own (not pulled up), so the outer query only formats
+-- the rows in the order they come, and company_name is read once per row.
+-- COPY takes no bound parameters: the driver merges them into the text,
+-- quoted as literals (psycopg's cursor.copy(query, params)). It reads under
+-- RLS as any query (COPY TO applies the SELECT policies; only COPY FROM is
+-- refused on such tables), in one statement: the authenticator's
+-- statement_timeout (30 s, 0015) bounds it.
+copy (
+select
+       l.id,
+       case when ascii(l.full_name) in (61, 43, 45, 64, 9, 13) then '''' || l.full_name
+            else l.full_name end as full_name,
+       case when ascii(l.email) in (61, 43, 45, 64, 9, 13) then '''' || l.email
+            else l.email end as email,
+       case when ascii(l.phone) in (61, 43, 45, 64, 9, 13) then '''' || l.phone
+            else l.phone end as phone,
+       l.company_id,
+       case when ascii(l.company_name) in (61, 43, 45, 64, 9, 13) then '''' || l.company_name
+            else l.company_name end as company_name,
+       l.sales_contact_id,
+       case when ascii(l.sales_contact_name) in (61, 43, 45, 64, 9, 13) then '''' || l.sales_contact_name
+            else l.sales_contact_name end as sales_contact_name,
+       overlay(rpad((l.created_at at time zone 'UTC')::text,
+                    case when length((l.created_at at time zone 'UTC')::text) > 19 then 26 else 19 end,
+                    '0') placing 'T' from 11 for 1) || '+00:00' as created_at,
+       overlay(rpad((l.updated_at at time zone 'UTC')::text,
+                    case when length((l.updated_at at time zone 'UTC')::text) > 19 then 26 else 19 end,
+                    '0') placing 'T' from 11 for 1) || '+00:00' as updated_at,
+       overlay(rpad((l.last_contact_at at time zone 'UTC')::text,
+                    case when length((l.last_contact_at at time zone 'UTC')::text) > 19 then 26 else 19 end,
+                    '0') placing 'T' from 11 for 1) || '+00:00' as last_contact_at
+  from (
+        select c.id, c.full_name, c.email, c.phone, c.company_id,
+               (select co.name from company co where co.id = c.company_id) as company_name,
+               c.sales_contact_id, e.full_name as sales_contact_name,
+               c.created_at, c.updated_at, c.last_contact_at
+          from client c
+          join employee e on e.id = c.sales_contact_id
+         where (not :mine
+                or c.sales_contact_id between (select epic_events.current_employee_id())
+                                          and (select epic_events.current_employee_id()))
+           and (:company_id::bigint is null or c.company_id = :company_id)
+           and (:stale_before::timestamptz is null
+                or c.last_contact_at is null
+                or c.last_contact_at < :stale_before)
+           and (:search::text is null
+                or c.full_name ilike :pattern
+                or c.email ilike :pattern
+                or exists (select
+                             from company co
+                            where co.id = c.company_id
+                              and co.name ilike :pattern))
+         order by case when :mine and not :desc then c.sales_contact_id end,
+                  case when :mine and :desc then c.sales_contact_id end desc,
+                  case when :sort = 'name' and not :desc then lower(c.full_name) end,
+                  case when :sort = 'name' and :desc then lower(c.full_name) end desc,
+                  case when :sort = 'created_at' and not :desc then c.created_at end,
+                  case when :sort = 'created_at' and :desc then c.created_at end desc,
+                  case when :desc then c.id end desc,
+                  c.id
+         limit :limit offset :offset
+       ) l
+) to stdout with (format csv, header);

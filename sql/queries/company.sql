@@ -67,3 +67,17 @@ returning id;
 delete from company
  where id = :id
 returning id;
+
+-- name: find-companies-by-names
+-- `client import`: the companies already known among the names of a file,
+-- keyed by lower(name) as the unique index company_name_key is.
+select lower(name) as key, id
+  from company
+ where lower(name) = any (:keys::text[]);
+
+-- name: create-companies
+-- `client import`: the new companies of a file, in one statement (management
+-- and sales, as create-company); their ids keyed by lower(name).
+insert into company (name)
+select unnest(:names::text[])
+returning lower(name) as key, id;

@@ -185,7 +185,8 @@ def test_a_crash_reaches_sentry_with_the_employee_the_command_and_its_options(
     assert event["contexts"]["command"] == {
         "path": "epic-events client list",
         "options": {"mine": True, "search": "acme", "company_id": None, "stale": None, "limit": 50,
-                    "offset": None, "page": None, "sort": "id", "desc": False, "fmt": "json"}}
+                    "offset": None, "page": None, "sort": "id", "desc": False, "all_rows": False,
+                    "fmt": "json"}}
     assert event["environment"] == "development"
     assert event["release"] == f"epic-events@{__version__}"
     assert "server_name" not in event  # the machine's name is not Sentry's business

