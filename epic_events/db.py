@@ -44,11 +44,15 @@ def expected_schema() -> str:
     """The newest migration this package carries: the schema it was built for."""
     from .paths import MIGRATIONS_DIR
 
-    ids = [p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql")
-           if not p.name.endswith(".rollback.sql")]
+    ids = [
+        p.name.removesuffix(".sql")
+        for p in MIGRATIONS_DIR.glob("*.sql")
+        if not p.name.endswith(".rollback.sql")
+    ]
     if not ids:
-        raise errors.AppError(f"no migrations in {MIGRATIONS_DIR}: this installation of "
-                              "epic-events is incomplete; reinstall it")
+        raise errors.AppError(
+            f"no migrations in {MIGRATIONS_DIR}: this installation of epic-events is incomplete; reinstall it"
+        )
     return max(ids)
 
 
@@ -70,19 +74,27 @@ def schema_mismatch(found: str | None) -> SchemaMismatch:
         at = found or f"a migration older than {VERSIONED_SINCE}"
         return SchemaMismatch(
             f"the database schema is behind this epic-events: the database is at {at}, "
-            f"this epic-events needs {expected}: an admin runs `epic-events db migrate`")
+            f"this epic-events needs {expected}: an admin runs `epic-events db migrate`"
+        )
     return SchemaMismatch(
         f"the database schema is ahead of this epic-events: the database is at {found}, "
         f"this epic-events was built for {expected}: upgrade epic-events "
-        "(pipx upgrade epic-events, or install the wheel of that release)")
+        "(pipx upgrade epic-events, or install the wheel of that release)"
+    )
 
 
 # What an older schema answers when asked for something it does not have yet.
 def _missing_object(exc: psycopg.Error) -> bool:
     from psycopg import errors as pgerr
 
-    return isinstance(exc, pgerr.UndefinedFunction | pgerr.UndefinedTable | pgerr.UndefinedColumn
-                      | pgerr.InvalidSchemaName | pgerr.UndefinedObject)
+    return isinstance(
+        exc,
+        pgerr.UndefinedFunction
+        | pgerr.UndefinedTable
+        | pgerr.UndefinedColumn
+        | pgerr.InvalidSchemaName
+        | pgerr.UndefinedObject,
+    )
 
 
 @dataclass(frozen=True)
@@ -107,7 +119,8 @@ def admin_dsn() -> str:
         return dsn
     if config.get("DATABASE_URL"):
         raise errors.Unreachable(
-            "EPIC_EVENTS_ADMIN_DSN is not set: migrations and bootstrap need an admin connection")
+            "EPIC_EVENTS_ADMIN_DSN is not set: migrations and bootstrap need an admin connection"
+        )
     from . import embedded
 
     return embedded.admin_dsn()
@@ -122,7 +135,8 @@ def parse_dsn(dsn: str, setting: str = "DATABASE_URL") -> dict:
     except psycopg.Error:
         raise errors.Unreachable(
             f"{setting} is not a valid PostgreSQL connection string "
-            "(postgresql://user@host/dbname, or key=value pairs)") from None
+            "(postgresql://user@host/dbname, or key=value pairs)"
+        ) from None
 
 
 def connect(dsn: str, setting: str = "DATABASE_URL", **kwargs) -> psycopg.Connection:
@@ -188,10 +202,13 @@ def transaction(conn: psycopg.Connection, identity: Identity | None = None):
         tx = Transaction(conn)
         if identity is not None:
             try:
-                claims = tx.run("session.begin_request", {
-                    "role": ROLE_OF[identity.department],
-                    "access_token": identity.access_token,
-                })
+                claims = tx.run(
+                    "session.begin_request",
+                    {
+                        "role": ROLE_OF[identity.department],
+                        "access_token": identity.access_token,
+                    },
+                )
             except psycopg.Error as exc:
                 if _missing_object(exc):
                     _rollback(conn)
@@ -201,7 +218,8 @@ def transaction(conn: psycopg.Connection, identity: Identity | None = None):
             if not claims["live"]:
                 raise SessionNotLive(
                     "your session has ended (logged out, expired, or your account changed): "
-                    "run `epic-events login`")
+                    "run `epic-events login`"
+                )
         yield tx
         conn.commit()
     except psycopg.Error as exc:

@@ -32,29 +32,103 @@ STAFF = [
     ("Sofia Silva", "sofia@epic-events.demo", "support", "07 67 89 01 23"),
 ]
 COMPANIES = [
-    "Cool Startup LLC", "Maison Durand", "Boulangerie Petit", "Atelier Lumière", "Nova Biotech",
-    "Les Jardins de Lyon", "Quai 54", "Orange Bleue SARL", "Studio Mistral", "Helios Énergie",
-    "Vignobles Caron", "Café des Arts", "Alpine Tech", "Rivage Immobilier", "Octave Musique",
-    "Bistrot Lefèvre", "Pixel & Co", "Galerie Nadar", "Transports Roux", "Clinique Pasteur",
-    "Éditions Lune", "Cabinet Moreau", "Ferme Bonnet", "Horizon Voyages",
+    "Cool Startup LLC",
+    "Maison Durand",
+    "Boulangerie Petit",
+    "Atelier Lumière",
+    "Nova Biotech",
+    "Les Jardins de Lyon",
+    "Quai 54",
+    "Orange Bleue SARL",
+    "Studio Mistral",
+    "Helios Énergie",
+    "Vignobles Caron",
+    "Café des Arts",
+    "Alpine Tech",
+    "Rivage Immobilier",
+    "Octave Musique",
+    "Bistrot Lefèvre",
+    "Pixel & Co",
+    "Galerie Nadar",
+    "Transports Roux",
+    "Clinique Pasteur",
+    "Éditions Lune",
+    "Cabinet Moreau",
+    "Ferme Bonnet",
+    "Horizon Voyages",
 ]
-FIRST = ["Kevin", "Claire", "Hugo", "Léa", "Louis", "Chloé", "Jules", "Manon", "Arthur", "Inès",
-         "Nathan", "Camille", "Paul", "Zoé", "Victor", "Alice", "Tom", "Lina"]
-LAST = ["Casey", "Dubois", "Lambert", "Fontaine", "Girard", "Mercier", "Blanc", "Garnier",
-        "Faure", "André", "Rousseau", "Vincent", "Muller", "Lefebvre", "Bertrand", "Morel"]
-EVENTS = ["Gala annuel", "Lancement produit", "Séminaire d'équipe", "Salon B2B", "Soirée clients",
-          "Mariage", "Conférence", "Team building", "Anniversaire 10 ans", "Afterwork"]
+FIRST = [
+    "Kevin",
+    "Claire",
+    "Hugo",
+    "Léa",
+    "Louis",
+    "Chloé",
+    "Jules",
+    "Manon",
+    "Arthur",
+    "Inès",
+    "Nathan",
+    "Camille",
+    "Paul",
+    "Zoé",
+    "Victor",
+    "Alice",
+    "Tom",
+    "Lina",
+]
+LAST = [
+    "Casey",
+    "Dubois",
+    "Lambert",
+    "Fontaine",
+    "Girard",
+    "Mercier",
+    "Blanc",
+    "Garnier",
+    "Faure",
+    "André",
+    "Rousseau",
+    "Vincent",
+    "Muller",
+    "Lefebvre",
+    "Bertrand",
+    "Morel",
+]
+EVENTS = [
+    "Gala annuel",
+    "Lancement produit",
+    "Séminaire d'équipe",
+    "Salon B2B",
+    "Soirée clients",
+    "Mariage",
+    "Conférence",
+    "Team building",
+    "Anniversaire 10 ans",
+    "Afterwork",
+]
 NOTES = [
-    [("call", "Premier appel : cherche un lieu pour 150 personnes en juin.", 21),
-     ("email", "Devis envoyé.", 12)],
+    [
+        ("call", "Premier appel : cherche un lieu pour 150 personnes en juin.", 21),
+        ("email", "Devis envoyé.", 12),
+    ],
     [("meeting", "Visite du Palais des Congrès avec le client.", 9)],
-    [("call", "Relance sur le devis : en attente du budget.", 4),
-     ("email", "Budget validé, contrat à préparer.", 2)],
+    [
+        ("call", "Relance sur le devis : en attente du budget.", 4),
+        ("email", "Budget validé, contrat à préparer.", 2),
+    ],
     [("call", "Dernier échange avant l'été ; à rappeler.", 120)],
 ]
-PLACES = ["42 Rue de Paris, 75000 Paris", "Quai Saint-Antoine, Lyon", "Palais des Congrès, Nice",
-          "Château de Versailles", "Halle Tony Garnier, Lyon", "Les Docks, Marseille",
-          "Cité des Sciences, Paris", "Domaine du Lac, Annecy"]
+PLACES = [
+    "42 Rue de Paris, 75000 Paris",
+    "Quai Saint-Antoine, Lyon",
+    "Palais des Congrès, Nice",
+    "Château de Versailles",
+    "Halle Tony Garnier, Lyon",
+    "Les Docks, Marseille",
+    "Cité des Sciences, Paris",
+    "Domaine du Lac, Annecy",
+]
 
 
 @contextlib.contextmanager
@@ -131,8 +205,9 @@ def reset_interrupted_load() -> None:
     print("demo: the previous demo load was interrupted; starting it afresh", file=sys.stderr)
     info = embedded.start()
     with psycopg.connect(embedded._dsn("postgres", info, "postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(
-            sql.Identifier(embedded.DBNAME)))
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(embedded.DBNAME))
+        )
     embedded._schema_stamp().unlink(missing_ok=True)
     embedded.start()
     marker.unlink()
@@ -145,8 +220,9 @@ def load() -> bool:
 
 
 def _load() -> bool:
-    code, _, err = cli("db", "bootstrap", "--email", MANAGER[1], "--name", MANAGER[0],
-                       "--password-stdin", password=True)
+    code, _, err = cli(
+        "db", "bootstrap", "--email", MANAGER[1], "--name", MANAGER[0], "--password-stdin", password=True
+    )
     if code == 5:
         return False  # already bootstrapped: the dataset (or someone's own data) is there
     if code != 0:
@@ -156,8 +232,22 @@ def _load() -> bool:
     login(MANAGER[1])
     ids: dict[str, list[int]] = {"sales": [], "support": [], "management": []}
     for name, email, dept, phone in STAFF:
-        emp = must("employee", "create", "--name", name, "--email", email, "--department", dept,
-                   "--phone", phone, "--password-stdin", "--format", "json", password=True)
+        emp = must(
+            "employee",
+            "create",
+            "--name",
+            name,
+            "--email",
+            email,
+            "--department",
+            dept,
+            "--phone",
+            phone,
+            "--password-stdin",
+            "--format",
+            "json",
+            password=True,
+        )
         ids[dept].append(emp["id"])
 
     # Sales create their own clients (they become the sales contact).
@@ -169,11 +259,20 @@ def _load() -> bool:
         for i in range(12):
             n = s_index * 12 + i
             first, last = FIRST[n % len(FIRST)], LAST[(n * 7) % len(LAST)]
-            args = ["client", "create", "--name", f"{first} {last}",
-                    "--email", f"{first.lower()}.{last.lower()}{n}@example.fr".replace("é", "e")
-                    .replace("è", "e").replace("ï", "i"),
-                    "--phone", f"06 {rnd.randint(12, 38)} {rnd.randint(10, 99)} {rnd.randint(10, 99)} "
-                               f"{rnd.randint(10, 99)}", "--format", "json"]
+            args = [
+                "client",
+                "create",
+                "--name",
+                f"{first} {last}",
+                "--email",
+                f"{first.lower()}.{last.lower()}{n}@example.fr".replace("é", "e")
+                .replace("è", "e")
+                .replace("ï", "i"),
+                "--phone",
+                f"06 {rnd.randint(12, 38)} {rnd.randint(10, 99)} {rnd.randint(10, 99)} {rnd.randint(10, 99)}",
+                "--format",
+                "json",
+            ]
             if n % 3 != 2:
                 args[-2:-2] = ["--company", companies[n % len(companies)]]
             created = must(*args)
@@ -181,9 +280,21 @@ def _load() -> bool:
             # Contact history: most clients were called or met lately; every
             # fourth not for months (`client list --mine --stale 30`).
             for kind, text, days in NOTES[n % len(NOTES)]:
-                must("client", "note", created["id"], "--kind", kind, "--text", text,
-                     "--at", (datetime.now() - timedelta(days=days, hours=rnd.randint(1, 8)))
-                     .strftime("%d/%m/%Y %H:%M"), "--format", "json")
+                must(
+                    "client",
+                    "note",
+                    created["id"],
+                    "--kind",
+                    kind,
+                    "--text",
+                    text,
+                    "--at",
+                    (datetime.now() - timedelta(days=days, hours=rnd.randint(1, 8))).strftime(
+                        "%d/%m/%Y %H:%M"
+                    ),
+                    "--format",
+                    "json",
+                )
 
     # Management drafts the contracts.
     login(MANAGER[1])
@@ -210,14 +321,36 @@ def _load() -> bool:
             deposit = round(due * 0.3, 2)
             if state in ("signed_paid", "signed_partial"):
                 # A deposit by transfer some weeks ago ...
-                must("contract", "pay", contract_id, "--amount", f"{deposit:.2f}", "--method", "transfer",
-                     "--on", _days_ago(rnd.randint(20, 40)), "--reference", f"VIR-{contract_id:05d}",
-                     "--format", "json")
+                must(
+                    "contract",
+                    "pay",
+                    contract_id,
+                    "--amount",
+                    f"{deposit:.2f}",
+                    "--method",
+                    "transfer",
+                    "--on",
+                    _days_ago(rnd.randint(20, 40)),
+                    "--reference",
+                    f"VIR-{contract_id:05d}",
+                    "--format",
+                    "json",
+                )
             if state == "signed_paid":
                 # ... and the balance, by cheque or card.
-                must("contract", "pay", contract_id, "--amount", f"{due - deposit:.2f}",
-                     "--method", rnd.choice(["cheque", "card"]), "--on", _days_ago(rnd.randint(1, 15)),
-                     "--format", "json")
+                must(
+                    "contract",
+                    "pay",
+                    contract_id,
+                    "--amount",
+                    f"{due - deposit:.2f}",
+                    "--method",
+                    rnd.choice(["cheque", "card"]),
+                    "--on",
+                    _days_ago(rnd.randint(1, 15)),
+                    "--format",
+                    "json",
+                )
             signed.append((contract_id, ids["sales"][s_index]))
         # ... and create events for their signed contracts: some past, most upcoming.
     events: list[int] = []
@@ -228,13 +361,26 @@ def _load() -> bool:
         for n, contract_id in enumerate(mine):
             start = today + timedelta(days=rnd.randint(-60, 75), hours=rnd.choice([9, 14, 18]) - today.hour)
             end = start + timedelta(hours=rnd.choice([3, 5, 8, 26]))
-            ev = must("event", "create", "--contract", contract_id,
-                      "--name", f"{EVENTS[(n + s_index) % len(EVENTS)]}",
-                      "--start", start.strftime("%d/%m/%Y %H:%M"), "--end", end.strftime("%d/%m/%Y %H:%M"),
-                      "--location", PLACES[(n * 3 + s_index) % len(PLACES)],
-                      "--attendees", str(rnd.choice([20, 45, 80, 150, 300])),
-                      "--notes", "Accueil café, vestiaire, parking réservé." if n % 2 else "",
-                      "--format", "json")
+            ev = must(
+                "event",
+                "create",
+                "--contract",
+                contract_id,
+                "--name",
+                f"{EVENTS[(n + s_index) % len(EVENTS)]}",
+                "--start",
+                start.strftime("%d/%m/%Y %H:%M"),
+                "--end",
+                end.strftime("%d/%m/%Y %H:%M"),
+                "--location",
+                PLACES[(n * 3 + s_index) % len(PLACES)],
+                "--attendees",
+                str(rnd.choice([20, 45, 80, 150, 300])),
+                "--notes",
+                "Accueil café, vestiaire, parking réservé." if n % 2 else "",
+                "--format",
+                "json",
+            )
             events.append(ev["id"])
 
     # Management staffs most events; a few stay without support on purpose.
@@ -242,14 +388,42 @@ def _load() -> bool:
     # A deposit cheque that bounced: corrected by a negative payment (never an edit).
     partial = next(c for c, _, state in contracts if state == "signed_partial")
     bounced = must("contract", "payments", partial, "--format", "json")[-1]
-    must("contract", "pay", partial, "--amount", f"-{bounced['amount']:.2f}", "--method", "other",
-         "--reference", f"{bounced['reference']} rejected by the bank", "--format", "json")
-    must("contract", "pay", partial, "--amount", f"{bounced['amount']:.2f}", "--method", "card",
-         "--reference", "paid again by card", "--format", "json")
+    must(
+        "contract",
+        "pay",
+        partial,
+        "--amount",
+        f"-{bounced['amount']:.2f}",
+        "--method",
+        "other",
+        "--reference",
+        f"{bounced['reference']} rejected by the bank",
+        "--format",
+        "json",
+    )
+    must(
+        "contract",
+        "pay",
+        partial,
+        "--amount",
+        f"{bounced['amount']:.2f}",
+        "--method",
+        "card",
+        "--reference",
+        "paid again by card",
+        "--format",
+        "json",
+    )
     for n, event_id in enumerate(events):
         if n % 4 != 3:
-            must("event", "assign-support", event_id, ids["support"][n % len(ids["support"])],
-                 "--format", "json")
+            must(
+                "event",
+                "assign-support",
+                event_id,
+                ids["support"][n % len(ids["support"])],
+                "--format",
+                "json",
+            )
     # Selim leaves: his clients and contracts go to Sara in one command. Sofia
     # leaves too, before anyone took over her events: they show up in
     # `event list --no-support` and on the dashboard.
@@ -276,22 +450,38 @@ def _tour() -> None:
 
     def show(*args: str, password: bool = False):
         print(f"\n$ epic-events {' '.join(args)}", flush=True)
-        subprocess.run([exe, *args], input=PASSWORD + "\n" if password else None, text=True,
-                       env=env, check=False)
+        subprocess.run(
+            [exe, *args], input=PASSWORD + "\n" if password else None, text=True, env=env, check=False
+        )
 
     for who, email, commands in (
-        ("management", MANAGER[1], [("contract", "list", "--unsigned", "--limit", "5"),
-                                    ("event", "list", "--no-support", "--limit", "5"),
-                                    ("employee", "list", "--inactive"),
-                                    ("report", "sales"),
-                                    ("report", "events")]),
-        ("sales", "sam@epic-events.demo", [("client", "list", "--mine", "--limit", "5"),
-                                            ("contract", "list", "--mine", "--unpaid", "--limit", "5"),
-                                            ("contract", "payments", "3"),
-                                            ("client", "list", "--mine", "--stale", "30", "--limit", "5"),
-                                            ("client", "view", "3")]),
-        ("support", "suzy@epic-events.demo", [("event", "list", "--mine", "--limit", "5"),
-                                              ("event", "agenda")]),
+        (
+            "management",
+            MANAGER[1],
+            [
+                ("contract", "list", "--unsigned", "--limit", "5"),
+                ("event", "list", "--no-support", "--limit", "5"),
+                ("employee", "list", "--inactive"),
+                ("report", "sales"),
+                ("report", "events"),
+            ],
+        ),
+        (
+            "sales",
+            "sam@epic-events.demo",
+            [
+                ("client", "list", "--mine", "--limit", "5"),
+                ("contract", "list", "--mine", "--unpaid", "--limit", "5"),
+                ("contract", "payments", "3"),
+                ("client", "list", "--mine", "--stale", "30", "--limit", "5"),
+                ("client", "view", "3"),
+            ],
+        ),
+        (
+            "support",
+            "suzy@epic-events.demo",
+            [("event", "list", "--mine", "--limit", "5"), ("event", "agenda")],
+        ),
     ):
         print(f"\n\033[1m── As {who} ({email}) ──\033[0m", flush=True)
         show("login", "--email", email, "--password-stdin", password=True)
@@ -311,7 +501,11 @@ def main() -> None:
     reset_interrupted_load()
     print(f"Embedded PostgreSQL {embedded.server_version()} at {embedded.pgdata()}")
     loaded = load()
-    print("Demo data loaded." if loaded else "Demo data already present (re-running is safe: nothing was changed).")
+    print(
+        "Demo data loaded."
+        if loaded
+        else "Demo data already present (re-running is safe: nothing was changed)."
+    )
     tour()
     print(f"""
 The demo logged its people in and out in a token store of its own: your own login is as it was.

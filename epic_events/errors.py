@@ -40,6 +40,7 @@ class InvalidInput(AppError):
 
 class Declined(AppError):
     """A confirmation answered "no": nothing was done."""
+
     exit_code = INVALID
 
     def line(self) -> str:
@@ -74,10 +75,15 @@ CONSTRAINTS: dict[str, tuple[type[AppError], str]] = {
     "employee_full_name_valid": (InvalidInput, "full_name: must be 1-200 characters, no control characters"),
     "employee_email_valid": (InvalidInput, "email: not a valid email address"),
     "employee_phone_valid": (InvalidInput, "phone: not a valid phone number"),
-    "employee_contacts_keep_department": (Conflict, "department: this employee is still a contact "
-                                          "of clients, contracts or events; reassign them first"),
+    "employee_contacts_keep_department": (
+        Conflict,
+        "department: this employee is still a contact of clients, contracts or events; reassign them first",
+    ),
     "employee_keep_one_manager": (Conflict, "cannot deactivate, move or delete the last active manager"),
-    "employee_bootstrap_once": (Conflict, "a management account already exists: use `epic-events employee create`"),
+    "employee_bootstrap_once": (
+        Conflict,
+        "a management account already exists: use `epic-events employee create`",
+    ),
     "company_name_key": (Conflict, "name: a company with this name already exists"),
     "company_name_valid": (InvalidInput, "name: must be 1-200 characters, no control characters"),
     "client_full_name_valid": (InvalidInput, "full_name: must be 1-200 characters, no control characters"),
@@ -90,8 +96,10 @@ CONSTRAINTS: dict[str, tuple[type[AppError], str]] = {
     "payment_method_valid": (InvalidInput, "method: one of transfer, card, cheque, cash, other"),
     "payment_amount_not_zero": (InvalidInput, "amount: must not be 0"),
     "payment_paid_on_plausible": (InvalidInput, "paid_on: must be in 2000 or later"),
-    "client_note_body_valid": (InvalidInput, "body: 1-10000 characters, no control characters but "
-                               "tab and newline"),
+    "client_note_body_valid": (
+        InvalidInput,
+        "body: 1-10000 characters, no control characters but tab and newline",
+    ),
     "client_note_kind_valid": (InvalidInput, "kind: one of call, email, meeting, other"),
     "event_name_valid": (InvalidInput, "name: must be 1-200 characters, no control characters"),
     "event_location_valid": (InvalidInput, "location: must be 1-500 characters"),
@@ -106,20 +114,31 @@ CONSTRAINTS: dict[str, tuple[type[AppError], str]] = {
     "company_name_clean": (InvalidInput, "--name: " + _CLEAN),
     "client_full_name_clean": (InvalidInput, "--name: " + _CLEAN),
     "client_email_clean": (InvalidInput, "--email: " + _CLEAN),
-    "client_email_key": (Conflict, "--email: a client with this email already exists "
-                         "(emails are compared ignoring case)"),
+    "client_email_key": (
+        Conflict,
+        "--email: a client with this email already exists (emails are compared ignoring case)",
+    ),
     "event_name_clean": (InvalidInput, "--name: " + _CLEAN),
     "event_location_clean": (InvalidInput, "--location: " + _CLEAN),
-    "event_notes_clean": (InvalidInput, "--notes: no spaces or line breaks at either end, "
-                          "no control characters other than tabs and line breaks"),
+    "event_notes_clean": (
+        InvalidInput,
+        "--notes: no spaces or line breaks at either end, "
+        "no control characters other than tabs and line breaks",
+    ),
     "permission_description_clean": (InvalidInput, "description: " + _CLEAN),
-    "employee_not_self": (PermissionDenied, "you cannot deactivate, delete or move yourself to "
-                          "another department: ask another manager"),
+    "employee_not_self": (
+        PermissionDenied,
+        "you cannot deactivate, delete or move yourself to another department: ask another manager",
+    ),
     "department_permission_pkey": (Conflict, "the department already holds this permission"),
     "department_permission_department_fkey": (
-        InvalidInput, "department: unknown; one of management, sales, support"),
+        InvalidInput,
+        "department: unknown; one of management, sales, support",
+    ),
     "department_permission_permission_code_fkey": (
-        InvalidInput, "permission: unknown code; see `epic-events role view DEPARTMENT` for the catalog"),
+        InvalidInput,
+        "permission: unknown code; see `epic-events role view DEPARTMENT` for the catalog",
+    ),
 }
 
 # Foreign keys refused on DELETE: what still refers, and what to do instead.

@@ -9,7 +9,7 @@ Times are in UTC. icalendar is imported only here, when a file is written.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 PRODID = "-//Epic Events//Epic Events CRM//EN"
 
@@ -32,12 +32,11 @@ def description(row: dict) -> str:
     return "\n".join(lines)
 
 
-def calendar(rows: list[dict], domain: str, name: str = "Epic Events",
-             now: datetime | None = None) -> bytes:
+def calendar(rows: list[dict], domain: str, name: str = "Epic Events", now: datetime | None = None) -> bytes:
     """The iCalendar file of `rows` (event.list_events / event.agenda rows)."""
     from icalendar import Calendar, Event
 
-    stamp = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    stamp = (now or datetime.now(UTC)).astimezone(UTC)
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -63,4 +62,4 @@ def calendar(rows: list[dict], domain: str, name: str = "Epic Events",
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)

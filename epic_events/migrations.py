@@ -27,7 +27,7 @@ def yoyo_uri(dsn: str) -> str:
         return dsn
     for scheme in ("postgresql://", "postgres://"):
         if dsn.startswith(scheme):
-            return "postgresql+psycopg://" + dsn[len(scheme):]
+            return "postgresql+psycopg://" + dsn[len(scheme) :]
     from psycopg.conninfo import conninfo_to_dict
 
     params = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}

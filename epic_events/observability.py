@@ -42,20 +42,22 @@ class _Pattern:
 
 SECRET_KEY_NAMES = _Pattern(
     r"pass(word|wd)?|secret|token|access|refresh|authori[sz]ation|cookie|api_?key|dsn|"
-    r"password_hash|hash|credential|session_id|private|verifier|proof", re.IGNORECASE)
+    r"password_hash|hash|credential|session_id|private|verifier|proof",
+    re.IGNORECASE,
+)
 _JWT = _Pattern(r"eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]{5,}")
 _BCRYPT = _Pattern(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 _URL_PASSWORD = _Pattern(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
 _SECRET_WORD = r"[\w-]*(?:pass(?:word|wd)|secret|token|api_?key)[\w-]*"
 # password=…, PGPASSWORD=…, ?token=… (conninfo, environment, query strings)
-_KV_SECRET = _Pattern(rf"(\b{_SECRET_WORD}\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s,;&}}]+)",
-                      re.IGNORECASE)
+_KV_SECRET = _Pattern(rf"(\b{_SECRET_WORD}\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s,;&}}]+)", re.IGNORECASE)
 # 'password': '…' and "token": "…" (a dict's repr, JSON)
-_QUOTED_SECRET = _Pattern(rf"""(['"]{_SECRET_WORD}['"]\s*:\s*)('[^']*'|"[^"]*"|[^\s,;}}]+)""",
-                          re.IGNORECASE)
+_QUOTED_SECRET = _Pattern(rf"""(['"]{_SECRET_WORD}['"]\s*:\s*)('[^']*'|"[^"]*"|[^\s,;}}]+)""", re.IGNORECASE)
 _AUTHORIZATION = _Pattern(
     r"""(\bauthori[sz]ation['"]?\s*[:=]\s*['"]?(?:(?:basic|bearer|digest|token)\s+)?)"""
-    r"(?!(?:basic|bearer|digest|token)\s)[\w\-.~+/=]+", re.IGNORECASE)
+    r"(?!(?:basic|bearer|digest|token)\s)[\w\-.~+/=]+",
+    re.IGNORECASE,
+)
 _BEARER = _Pattern(r"(\bbearer\s+)[\w\-.~+/=]+", re.IGNORECASE)
 FILTERED = "[Filtered]"
 
@@ -255,13 +257,13 @@ def _strings(value, out: set[str], depth: int = 0) -> None:
             _strings(v, out, depth + 1)
 
 
-def scrub(value, key: str | None = None, extra_secrets: set[str] | None = None,
-          _hidden: bool = False):
+def scrub(value, key: str | None = None, extra_secrets: set[str] | None = None, _hidden: bool = False):
     """A copy of value without secrets: by key name (everything under it) and by content."""
     hidden = _hidden or (key is not None and bool(SECRET_KEY_NAMES.search(key)))
     if isinstance(value, dict):
-        return {k: scrub(v, k if isinstance(k, str) else None, extra_secrets, hidden)
-                for k, v in value.items()}
+        return {
+            k: scrub(v, k if isinstance(k, str) else None, extra_secrets, hidden) for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [scrub(v, None, extra_secrets, hidden) for v in value]
     if hidden and not (value is None or value == "" or isinstance(value, bool)):

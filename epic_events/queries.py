@@ -28,7 +28,8 @@ _ANY_HEADER = re.compile(r"^--\s*name:.*$", re.MULTILINE)
 # Literals, quoted identifiers and comments are copied as they are (only their
 # `%` doubled, since the driver reads every `%` in the text); `::` is a cast,
 # not a parameter.
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<keep>
         (?<![\w$])[eE]'(?:[^'\\]|\\.|'')*'                     # E'…' (backslash escapes)
       | '(?:[^']|'')*'                                        # '…'
@@ -40,7 +41,9 @@ _TOKEN = re.compile(r"""
     )
   | :(?P<param>[A-Za-z_]\w*)
   | %
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 
 @dataclass(frozen=True)
@@ -71,11 +74,13 @@ def parse(text: str) -> dict[str, Query]:
     if len(headers) != len(_ANY_HEADER.findall(text)):
         good = {h.group(0).strip() for h in headers}
         bad = next(line for line in _ANY_HEADER.findall(text) if line.strip() not in good)
-        raise ValueError(f"malformed query header {bad!r} (expected `-- name: verb-noun` "
-                         "with an optional suffix ^, $ or !)")
+        raise ValueError(
+            f"malformed query header {bad!r} (expected `-- name: verb-noun` "
+            "with an optional suffix ^, $ or !)"
+        )
     for i, header in enumerate(headers):
         end = headers[i + 1].start() if i + 1 < len(headers) else len(text)
-        body = text[header.end():end].strip("\n")
+        body = text[header.end() : end].strip("\n")
         doc_lines, sql_lines = [], []
         for line in body.splitlines():
             if not sql_lines and line.startswith("--"):

@@ -13,15 +13,14 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import UUID
 
 FORMATS = ("table", "json", "csv")
 #: iCalendar: only `event list` and `event agenda` write it (epic_events/ics.py).
 ICS = "ics"
-ICS_ONLY = ("ics is only for `event list` and `event agenda` (an iCalendar file); "
-            "use table, json or csv")
+ICS_ONLY = "ics is only for `event list` and `event agenda` (an iCalendar file); use table, json or csv"
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ def _plain(value, money):
     if isinstance(value, Decimal):
         return money(value)
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat()
+        return value.astimezone(UTC).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, UUID):
@@ -88,8 +87,9 @@ def compact_json(value) -> str:
     def number(exact: Decimal) -> str:  # as the database wrote it: 18500.00, 0.5
         return f"{_MONEY_MARK}{exact:f}"
 
-    return _ANY_NUMBER_MARKED.sub(r"\1", json.dumps(_plain(value, number), ensure_ascii=False,
-                                                separators=(", ", ": ")))
+    return _ANY_NUMBER_MARKED.sub(
+        r"\1", json.dumps(_plain(value, number), ensure_ascii=False, separators=(", ", ": "))
+    )
 
 
 # OWASP's rule against CSV injection: a cell starting with one of these is run
@@ -138,16 +138,18 @@ def stream(batches, fmt: str, columns: list[Column]) -> None:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(keys)
         for batch in batches:
-            writer.writerows([[_csv_cell(_plain(row.get(k), _csv_money)) for k in keys]
-                              for row in batch])
+            writer.writerows([[_csv_cell(_plain(row.get(k), _csv_money)) for k in keys] for row in batch])
         return
     first = True
     for batch in batches:
         # Each record as json.dumps(indent=2) writes it inside a list: two more spaces.
         text = ",\n".join(
-            "  " + json.dumps(_record(row, columns, _json_money), ensure_ascii=False,
-                              indent=2).replace("\n", "\n  ")
-            for row in batch)
+            "  "
+            + json.dumps(_record(row, columns, _json_money), ensure_ascii=False, indent=2).replace(
+                "\n", "\n  "
+            )
+            for row in batch
+        )
         out.write(("[\n" if first else ",\n") + _MONEY_MARKED.sub(r"\1", text))
         first = False
     out.write("[]\n" if first else "\n]\n")
@@ -197,13 +199,28 @@ _ONE_WORD = ("email", "client_email", "phone", "client_phone")
 # When a list is wider than the terminal, these columns give way first, in this
 # order (the table says which; --format json has them all), so that the others
 # keep whole words: no email or place cut mid-word on an 80-column terminal.
-NARROW_DROPS = ("updated_at", "created_at", "ends_at", "last_contact_at", "employee_number",
-                "phone", "attendees", "client_count", "sales_contact_name", "client_name",
-                "company_name")
+NARROW_DROPS = (
+    "updated_at",
+    "created_at",
+    "ends_at",
+    "last_contact_at",
+    "employee_number",
+    "phone",
+    "attendees",
+    "client_count",
+    "sales_contact_name",
+    "client_name",
+    "company_name",
+)
 
 
-def table(rows: list[dict], columns: list[Column], title: str | None = None,
-          caption: str | None = None, width: int | None = None):
+def table(
+    rows: list[dict],
+    columns: list[Column],
+    title: str | None = None,
+    caption: str | None = None,
+    width: int | None = None,
+):
     """A Rich table. With `width` (the terminal's), every column gets at least its
     longest word, and columns of NARROW_DROPS are left out, in that order, until
     that fits: words wrap between them, never inside (Rich alone would cut them)."""
@@ -230,8 +247,13 @@ def _table(rows, columns, title, caption, widths=None):
     t = Table(title=title, caption=caption, header_style="bold", expand=False)
     for i, c in enumerate(columns):
         right = c.kind in ("money", "id", "number")
-        t.add_column(c.label, justify="right" if right else "left", overflow="fold",
-                     no_wrap=_one_word(c), width=widths[i] if widths else None)
+        t.add_column(
+            c.label,
+            justify="right" if right else "left",
+            overflow="fold",
+            no_wrap=_one_word(c),
+            width=widths[i] if widths else None,
+        )
     for row in rows:
         t.add_row(*(_escape(human(row.get(c.key), c.kind)) for c in columns))
     return t
@@ -253,8 +275,11 @@ def _widths(rows, columns, width: int) -> list[int] | None:
         lines = [line for t in texts for line in t.splitlines() or [""]]
         high = max(cell_len(line) for line in lines)
         words = [w for line in lines for w in line.split()] or [""]
-        low = high if _one_word(c) else max(max(cell_len(w) for w in words),
-                                             max(cell_len(w) for w in c.label.split()))
+        low = (
+            high
+            if _one_word(c)
+            else max(max(cell_len(w) for w in words), max(cell_len(w) for w in c.label.split()))
+        )
         lows.append(low)
         highs.append(high)
     room = width - (len(columns) + 1) - 2 * len(columns)  # borders, one space each side
@@ -262,9 +287,9 @@ def _widths(rows, columns, width: int) -> list[int] | None:
         return None
     if sum(highs) <= room:
         return highs
-    spare, need = room - sum(lows), [h - lo for h, lo in zip(highs, lows)]
+    spare, need = room - sum(lows), [h - lo for h, lo in zip(highs, lows, strict=True)]
     total = sum(need)
-    return [lo + (spare * n) // total for lo, n in zip(lows, need)]
+    return [lo + (spare * n) // total for lo, n in zip(lows, need, strict=True)]
 
 
 def card(row: dict, columns: list[Column], title: str):
@@ -282,7 +307,7 @@ def card(row: dict, columns: list[Column], title: str):
 # Control characters other than newline and tab would drive the reader's terminal
 # (ESC sequences clear the screen, retitle the window, ...): a table shows them as
 # \xNN instead. JSON and CSV keep every byte.
-_VISIBLE_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x09), *range(0x0b, 0x20), *range(0x7f, 0xa0))}
+_VISIBLE_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))}
 
 
 def _escape(text: str) -> str:
@@ -291,8 +316,9 @@ def _escape(text: str) -> str:
     return escape(text.translate(_VISIBLE_CONTROLS))
 
 
-def emit(data, fmt: str, columns: list[Column], title: str = "", caption: str | None = None,
-         extra=None) -> None:
+def emit(
+    data, fmt: str, columns: list[Column], title: str = "", caption: str | None = None, extra=None
+) -> None:
     """Print a list (rows) or one record (dict) in the chosen format."""
     if fmt == "json":
         sys.stdout.write(to_json(data, columns) + "\n")

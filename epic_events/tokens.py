@@ -68,7 +68,8 @@ class TokenStore:
                         return None
                     raise errors.NotLoggedIn(
                         "could not read your tokens from the keyring (locked?): unlock it, "
-                        "or run `epic-events login`") from None
+                        "or run `epic-events login`"
+                    ) from None
         try:
             return _parse(raw)
         except errors.NotLoggedIn:
@@ -107,9 +108,11 @@ class TokenStore:
         # marker names the keyring that took the tokens and reading them back
         # needs no discovery of all the others.
         try:
-            candidates = [] if backend is None else (
-                list(backend.backends) if type(backend).__module__.startswith(_CHAINER)
-                else [backend])
+            candidates = (
+                []
+                if backend is None
+                else (list(backend.backends) if type(backend).__module__.startswith(_CHAINER) else [backend])
+            )
         except Exception:
             candidates = []  # discovery failed: the file it is
         for candidate in candidates:
@@ -179,11 +182,13 @@ class TokenStore:
         if stat.S_IMODE(st.st_mode) & 0o077:
             raise errors.NotLoggedIn(
                 f"token file {self.file} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
-                "refusing to use it: run `epic-events login` again")
+                "refusing to use it: run `epic-events login` again"
+            )
         if st.st_uid != os.geteuid():
             raise errors.NotLoggedIn(
                 f"token file {self.file} belongs to another user; refusing to use it: "
-                "run `epic-events login` again")
+                "run `epic-events login` again"
+            )
         return self.file.read_text()
 
 
@@ -195,8 +200,11 @@ def _parse(raw: str | None) -> dict | None:
         tokens = json.loads(raw)
     except ValueError:
         tokens = None
-    if (not isinstance(tokens, dict) or not isinstance(tokens.get("access"), str)
-            or not isinstance(tokens.get("refresh"), str)):
+    if (
+        not isinstance(tokens, dict)
+        or not isinstance(tokens.get("access"), str)
+        or not isinstance(tokens.get("refresh"), str)
+    ):
         raise errors.NotLoggedIn("your stored tokens are damaged: run `epic-events login`")
     return tokens
 

@@ -8,7 +8,7 @@ aware datetimes, amounts to two decimals).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from . import config
@@ -100,13 +100,18 @@ def phone(field: str, value: str) -> str:
 # only separates thousands, and only in a number with cents (18,500.00): alone,
 # 1,000 or 1,5 could be a thousand or one and a half, so it is refused, never
 # guessed. No exponent (1e2), no more than two decimals.
-AMOUNT_HELP = ("18500, 18500.50 or 18,500.00 € as tables print (a point before the cents; "
-               "a comma only between thousands of an amount with cents: 1,000 is ambiguous)")
-_AMOUNT = re.compile(r"""
+AMOUNT_HELP = (
+    "18500, 18500.50 or 18,500.00 € as tables print (a point before the cents; "
+    "a comma only between thousands of an amount with cents: 1,000 is ambiguous)"
+)
+_AMOUNT = re.compile(
+    r"""
     (?P<sign>-)?
     (?P<units>[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)
     (?:\.(?P<cents>[0-9]+))?
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 _AMOUNT_EXAMPLES = "write 18500, 18500.50 or 18,500.00"
 
 
@@ -117,11 +122,15 @@ def amount(field: str, value: str | Decimal, negative: bool = False) -> Decimal:
     match = _AMOUNT.fullmatch(raw)
     if match is not None and "," in match["units"] and match["cents"] is None:
         # 1,000: a thousand, or one with three decimals as in French? Never guessed.
-        raise InvalidInput(f"{field}: {raw} is ambiguous (a comma separates thousands or decimals?); "
-                           f"write {raw.replace(',', '')} or {raw}.00, with a point before the cents")
+        raise InvalidInput(
+            f"{field}: {raw} is ambiguous (a comma separates thousands or decimals?); "
+            f"write {raw.replace(',', '')} or {raw}.00, with a point before the cents"
+        )
     if match is None and re.fullmatch(r"-?[0-9]+,[0-9]+", raw):
-        raise InvalidInput(f"{field}: {raw} is ambiguous (a comma separates thousands or decimals?); "
-                           f"write {raw.replace(',', '.')}, with a point before the cents")
+        raise InvalidInput(
+            f"{field}: {raw} is ambiguous (a comma separates thousands or decimals?); "
+            f"write {raw.replace(',', '.')}, with a point before the cents"
+        )
     if match is None:
         raise InvalidInput(f"{field}: not an amount; {_AMOUNT_EXAMPLES}")
     units, cents = match["units"], match["cents"]
@@ -138,8 +147,8 @@ def amount(field: str, value: str | Decimal, negative: bool = False) -> Decimal:
 
 
 _DATE_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y")
-_EARLIEST = datetime(1, 1, 2, tzinfo=timezone.utc)
-_LATEST = datetime(9999, 12, 30, tzinfo=timezone.utc)
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 def moment(field: str, value: str) -> datetime:
@@ -156,12 +165,11 @@ def moment(field: str, value: str) -> datetime:
         try:
             parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidInput(
-                f"{field}: not a date (dd/mm/yyyy, dd/mm/yyyy HH:MM or ISO 8601)") from None
+            raise InvalidInput(f"{field}: not a date (dd/mm/yyyy, dd/mm/yyyy HH:MM or ISO 8601)") from None
     try:
         if parsed.tzinfo is None:
             parsed = parsed.astimezone()  # the local time zone
-        in_utc = parsed.astimezone(timezone.utc)
+        in_utc = parsed.astimezone(UTC)
     except (ValueError, OverflowError):  # e.g. 0001-01-01 a few hours west of UTC
         in_utc = None
     # A day inside Python's years 1-9999 each side, so that the stored value reads

@@ -9,8 +9,11 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from tests import hypothesis_profiles  # noqa: F401 - registers and loads the profile
-from tests import pg, world
+from tests import (
+    hypothesis_profiles,  # noqa: F401 - registers and loads the profile
+    pg,
+    world,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -19,13 +22,25 @@ def _isolated_user_environment(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
-                     ("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache")):
+    for var, sub in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_CACHE_HOME", "cache"),
+    ):
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     monkeypatch.setenv("EPIC_EVENTS_BCRYPT_ROUNDS", "4")
-    for var in ("SENTRY_DSN", "DATABASE_URL", "EPIC_EVENTS_ADMIN_DSN", "SECRET_KEY",
-                "JWT_KID", "SECRET_KEY_PREV", "JWT_KID_PREV", "EPIC_EVENTS_CONFIG"):
+    for var in (
+        "SENTRY_DSN",
+        "DATABASE_URL",
+        "EPIC_EVENTS_ADMIN_DSN",
+        "SECRET_KEY",
+        "JWT_KID",
+        "SECRET_KEY_PREV",
+        "JWT_KID_PREV",
+        "EPIC_EVENTS_CONFIG",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -34,8 +49,13 @@ def _isolated_user_environment(tmp_path, monkeypatch):
 JWT_SHAPE = re.compile(r"eyJ[\w-]{6,}\.[\w-]{6,}")
 BCRYPT_SHAPE = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 # The passwords the tests use; any other fed through --password-stdin is added as it is used.
-KNOWN_PASSWORDS = {world.PASSWORD, "a long enough password", "a brand new passphrase",
-                   "a-brand-new-password-42", "hunter2-very-secret"}
+KNOWN_PASSWORDS = {
+    world.PASSWORD,
+    "a long enough password",
+    "a brand new passphrase",
+    "a-brand-new-password-42",
+    "hunter2-very-secret",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -59,8 +79,9 @@ def _no_secret_in_any_output(monkeypatch):
 
     def communicate(self, *args, **kwargs):
         out, err = real_communicate(self, *args, **kwargs)
-        text = "".join(part.decode(errors="replace") if isinstance(part, bytes) else part
-                       for part in (out, err) if part)
+        text = "".join(
+            part.decode(errors="replace") if isinstance(part, bytes) else part for part in (out, err) if part
+        )
         outputs.append((self.args, text))
         return out, err
 
@@ -68,19 +89,28 @@ def _no_secret_in_any_output(monkeypatch):
     monkeypatch.setattr(subprocess.Popen, "communicate", communicate)
     yield
     for command, text in outputs:
-        leaks = [what for what, found in (
-            ("a token (JWT)", JWT_SHAPE.search(text)), ("a bcrypt hash", BCRYPT_SHAPE.search(text)),
-            ("a password", any(p in text for p in passwords)), ("password_hash", "password_hash" in text))
-            if found]
+        leaks = [
+            what
+            for what, found in (
+                ("a token (JWT)", JWT_SHAPE.search(text)),
+                ("a bcrypt hash", BCRYPT_SHAPE.search(text)),
+                ("a password", any(p in text for p in passwords)),
+                ("password_hash", "password_hash" in text),
+            )
+            if found
+        ]
         assert not leaks, f"{' and '.join(leaks)} in the output of {command}"
 
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--pg-server", default=None, metavar="default|MAJOR",
+        "--pg-server",
+        default=None,
+        metavar="default|MAJOR",
         help="the PostgreSQL to test against: 'default' (EPIC_EVENTS_TEST_DSN, Docker or the"
-             " embedded wheel) or a major version, e.g. 15, started from Debian's binaries"
-             " (also EPIC_EVENTS_TEST_SERVER); skipped with the reason where they are absent")
+        " embedded wheel) or a major version, e.g. 15, started from Debian's binaries"
+        " (also EPIC_EVENTS_TEST_SERVER); skipped with the reason where they are absent",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,14 @@ from hypothesis import HealthCheck, settings
 
 # The examples of one test share its database (the function-scoped `world`):
 # each example uses names and emails of its own.
-_SHARED = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                     HealthCheck.too_slow, HealthCheck.data_too_large])
+_SHARED = dict(
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
 
 settings.register_profile("default", max_examples=30, **_SHARED)
 settings.register_profile("long", max_examples=500, **_SHARED)

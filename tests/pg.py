@@ -77,10 +77,12 @@ class Unavailable(Exception):
 
 
 def server_choice(option: str | None = None) -> str:
-    """"default" (the order above) or a PostgreSQL major version ("15")."""
+    """ "default" (the order above) or a PostgreSQL major version ("15")."""
     choice = (option or os.environ.get("EPIC_EVENTS_TEST_SERVER") or "default").strip()
     if choice != "default" and not choice.isdigit():
-        raise ValueError(f"--pg-server / EPIC_EVENTS_TEST_SERVER: 'default' or a major version, not {choice!r}")
+        raise ValueError(
+            f"--pg-server / EPIC_EVENTS_TEST_SERVER: 'default' or a major version, not {choice!r}"
+        )
     return choice
 
 
@@ -111,10 +113,17 @@ def start_server(choice: str = "default"):
         with psycopg.connect(uri, autocommit=True) as conn:
             # A throwaway server: durability buys nothing, and WAL on a RAM
             # disk should stay small.
-            for setting, value in (("fsync", "off"), ("synchronous_commit", "off"),
-                                   ("full_page_writes", "off"), ("max_wal_size", "256MB")):
-                conn.execute(psycopg.sql.SQL("alter system set {} = {}").format(
-                    psycopg.sql.Identifier(setting), psycopg.sql.Literal(value)))
+            for setting, value in (
+                ("fsync", "off"),
+                ("synchronous_commit", "off"),
+                ("full_page_writes", "off"),
+                ("max_wal_size", "256MB"),
+            ):
+                conn.execute(
+                    psycopg.sql.SQL("alter system set {} = {}").format(
+                        psycopg.sql.Identifier(setting), psycopg.sql.Literal(value)
+                    )
+                )
             conn.execute("select pg_reload_conf()")
         yield Server(uri, "embedded")
     finally:
@@ -136,8 +145,9 @@ def _unprivileged_user() -> str | None:
             return name
         except KeyError:
             continue
-    raise Unavailable("running as root and no unprivileged user (embedded_postgres, postgres,"
-                      " nobody) to run PostgreSQL as")
+    raise Unavailable(
+        "running as root and no unprivileged user (embedded_postgres, postgres, nobody) to run PostgreSQL as"
+    )
 
 
 @contextlib.contextmanager
@@ -158,15 +168,47 @@ def start_debian_cluster(major: str):
         entry = pwd.getpwnam(user)
         for path in (base, sockets):
             os.chown(path, entry.pw_uid, entry.pw_gid)
-    run = dict(user=user, cwd=base, capture_output=True, text=True, timeout=120,
-               env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"})
+    run = dict(
+        user=user,
+        cwd=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"},
+    )
     try:
-        subprocess.run([bin_dir / "initdb", "-D", data, "-U", "postgres", "--auth=trust",
-                        "--encoding=UTF8", "--no-sync"], check=True, **run)
-        subprocess.run([bin_dir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", "60",
-                        "-o", f"-c listen_addresses='' -k {sockets} -c fsync=off"
-                              " -c synchronous_commit=off -c full_page_writes=off", "start"],
-                       check=True, **run)
+        subprocess.run(
+            [
+                bin_dir / "initdb",
+                "-D",
+                data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            **run,
+        )
+        subprocess.run(
+            [
+                bin_dir / "pg_ctl",
+                "-D",
+                data,
+                "-l",
+                log,
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-c listen_addresses='' -k {sockets} -c fsync=off"
+                " -c synchronous_commit=off -c full_page_writes=off",
+                "start",
+            ],
+            check=True,
+            **run,
+        )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         detail = getattr(exc, "stderr", "") or ""
         if log.exists():
@@ -216,8 +258,7 @@ class Database:
 
     @property
     def app_dsn(self) -> str:
-        return self.server.dsn(self.name, user="epic_authenticator",
-                               password=self.authenticator_password)
+        return self.server.dsn(self.name, user="epic_authenticator", password=self.authenticator_password)
 
     def admin(self) -> psycopg.Connection:
         return psycopg.connect(self.admin_dsn, autocommit=True)
@@ -235,8 +276,8 @@ def create_template(server: Server) -> tuple[str, str]:
     with server.admin(name) as conn:
         # Over TCP (testcontainers) the authenticator logs in with a password.
         conn.execute(
-            psycopg.sql.SQL("alter role epic_authenticator password {}").format(
-                psycopg.sql.Literal(password)))
+            psycopg.sql.SQL("alter role epic_authenticator password {}").format(psycopg.sql.Literal(password))
+        )
         server.version = conn.execute("show server_version").fetchone()[0]
     return name, password
 
@@ -244,24 +285,38 @@ def create_template(server: Server) -> tuple[str, str]:
 def clone(server: Server, template: str, password: str) -> Database:
     name = f"epic_test_{uuid.uuid4().hex[:10]}"
     with server.admin() as conn:
-        conn.execute(psycopg.sql.SQL("create database {} template {}").format(
-            psycopg.sql.Identifier(name), psycopg.sql.Identifier(template)))
+        conn.execute(
+            psycopg.sql.SQL("create database {} template {}").format(
+                psycopg.sql.Identifier(name), psycopg.sql.Identifier(template)
+            )
+        )
         # CREATE DATABASE copies the data, not the database's grants nor its
         # role settings: do what the migrations did to the template (0015).
-        conn.execute(psycopg.sql.SQL("revoke temporary on database {} from public").format(
-            psycopg.sql.Identifier(name)))
+        conn.execute(
+            psycopg.sql.SQL("revoke temporary on database {} from public").format(
+                psycopg.sql.Identifier(name)
+            )
+        )
         for role, settings in conn.execute(
-                "select setrole::regrole::text, setconfig from pg_db_role_setting s"
-                " join pg_database d on d.oid = s.setdatabase where d.datname = %s", (template,)):
+            "select setrole::regrole::text, setconfig from pg_db_role_setting s"
+            " join pg_database d on d.oid = s.setdatabase where d.datname = %s",
+            (template,),
+        ):
             for setting in settings:
                 key, _, value = setting.partition("=")
-                conn.execute(psycopg.sql.SQL("alter role {} in database {} set {} = {}").format(
-                    psycopg.sql.SQL(role), psycopg.sql.Identifier(name),
-                    psycopg.sql.Identifier(key), psycopg.sql.Literal(value)))
+                conn.execute(
+                    psycopg.sql.SQL("alter role {} in database {} set {} = {}").format(
+                        psycopg.sql.SQL(role),
+                        psycopg.sql.Identifier(name),
+                        psycopg.sql.Identifier(key),
+                        psycopg.sql.Literal(value),
+                    )
+                )
     return Database(server, name, password)
 
 
 def drop(server: Server, name: str) -> None:
     with server.admin() as conn:
-        conn.execute(psycopg.sql.SQL("drop database if exists {} with (force)").format(
-            psycopg.sql.Identifier(name)))
+        conn.execute(
+            psycopg.sql.SQL("drop database if exists {} with (force)").format(psycopg.sql.Identifier(name))
+        )

@@ -50,7 +50,7 @@ def pgbouncer_binary() -> str:
 
 
 @functools.cache
-def _find_or_install() -> "str | Unavailable":
+def _find_or_install() -> str | Unavailable:
     try:
         return _find_or_install_once()
     except Unavailable as exc:
@@ -59,14 +59,17 @@ def _find_or_install() -> "str | Unavailable":
 
 def _find_or_install_once() -> str:
     found = shutil.which("pgbouncer") or next(
-        (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.access(p, os.X_OK)), None)
+        (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.access(p, os.X_OK)), None
+    )
     if found:
         return found
     if os.environ.get("EPIC_EVENTS_TEST_NO_INSTALL") == "1":
         raise Unavailable("pgbouncer is not installed (and EPIC_EVENTS_TEST_NO_INSTALL=1)")
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise Unavailable("pgbouncer is not installed, and installing it needs root and apt-get"
-                          " (`apt-get install pgbouncer`)")
+        raise Unavailable(
+            "pgbouncer is not installed, and installing it needs root and apt-get"
+            " (`apt-get install pgbouncer`)"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     steps = (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "pgbouncer"])
     for step in steps:
@@ -75,8 +78,10 @@ def _find_or_install_once() -> str:
         except (subprocess.TimeoutExpired, OSError) as exc:
             raise Unavailable(f"pgbouncer could not be installed: {' '.join(step)}: {exc}") from None
         if done.returncode != 0:
-            raise Unavailable(f"pgbouncer could not be installed: {' '.join(step)} failed:"
-                              f" {(done.stderr or done.stdout).strip()[-500:]}")
+            raise Unavailable(
+                f"pgbouncer could not be installed: {' '.join(step)} failed:"
+                f" {(done.stderr or done.stdout).strip()[-500:]}"
+            )
     # The package enables a system service on port 6432; ours is another process
     # on a socket of its own, and does not need it.
     subprocess.run(["systemctl", "disable", "--now", "pgbouncer"], capture_output=True)
@@ -99,17 +104,25 @@ class Pooler:
 
     def app_dsn(self) -> str:
         """The authenticator through PgBouncer: no `options` (PgBouncer refuses it)."""
-        return make_conninfo(host=str(self.socket_dir), port=PORT, dbname=self.database.name,
-                             user="epic_authenticator",
-                             password=self.database.authenticator_password)
+        return make_conninfo(
+            host=str(self.socket_dir),
+            port=PORT,
+            dbname=self.database.name,
+            user="epic_authenticator",
+            password=self.database.authenticator_password,
+        )
 
     def admin_console(self) -> list[tuple]:
         """SHOW SERVERS on PgBouncer's console: one row per server connection."""
         import psycopg
 
-        dsn = make_conninfo(host=str(self.socket_dir), port=PORT, dbname="pgbouncer",
-                            user="epic_authenticator",
-                            password=self.database.authenticator_password)
+        dsn = make_conninfo(
+            host=str(self.socket_dir),
+            port=PORT,
+            dbname="pgbouncer",
+            user="epic_authenticator",
+            password=self.database.authenticator_password,
+        )
         with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
             return conn.execute("show servers", prepare=False).fetchall()
 
@@ -134,43 +147,54 @@ def start_pgbouncer(server: Server, database: Database, pool_size: int = 1):
     user = _unprivileged_user()  # PgBouncer refuses to run as root
     password = database.authenticator_password.replace('"', '""')
     (base / "userlist.txt").write_text(f'"epic_authenticator" "{password}"\n')
-    (base / "pgbouncer.ini").write_text("\n".join([
-        "[databases]",
-        f"{database.name} = host={host} port={port} dbname={database.name}",
-        "",
-        "[pgbouncer]",
-        "listen_addr =",  # no TCP: the Unix socket only
-        f"listen_port = {PORT}",
-        f"unix_socket_dir = {base}",
-        "auth_type = md5",
-        f"auth_file = {base / 'userlist.txt'}",
-        "admin_users = epic_authenticator",
-        "pool_mode = transaction",
-        f"default_pool_size = {pool_size}",
-        "min_pool_size = 0",
-        "reserve_pool_size = 0",
-        "max_client_conn = 200",
-        "max_db_connections = 0",
-        # psycopg sends none of these; a driver that does would be refused.
-        "ignore_startup_parameters = extra_float_digits",
-        f"logfile = {base / 'pgbouncer.log'}",
-        f"pidfile = {base / 'pgbouncer.pid'}",
-        "",
-    ]))
+    (base / "pgbouncer.ini").write_text(
+        "\n".join(
+            [
+                "[databases]",
+                f"{database.name} = host={host} port={port} dbname={database.name}",
+                "",
+                "[pgbouncer]",
+                "listen_addr =",  # no TCP: the Unix socket only
+                f"listen_port = {PORT}",
+                f"unix_socket_dir = {base}",
+                "auth_type = md5",
+                f"auth_file = {base / 'userlist.txt'}",
+                "admin_users = epic_authenticator",
+                "pool_mode = transaction",
+                f"default_pool_size = {pool_size}",
+                "min_pool_size = 0",
+                "reserve_pool_size = 0",
+                "max_client_conn = 200",
+                "max_db_connections = 0",
+                # psycopg sends none of these; a driver that does would be refused.
+                "ignore_startup_parameters = extra_float_digits",
+                f"logfile = {base / 'pgbouncer.log'}",
+                f"pidfile = {base / 'pgbouncer.pid'}",
+                "",
+            ]
+        )
+    )
     if user:
         entry = pwd.getpwnam(user)
         for path in (base, *base.iterdir()):
             os.chown(path, entry.pw_uid, entry.pw_gid)
         (base / "userlist.txt").chmod(0o600)
-    process = subprocess.Popen([binary, str(base / "pgbouncer.ini")], user=user, cwd=base,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [binary, str(base / "pgbouncer.ini")],
+        user=user,
+        cwd=base,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 15
         while not _answers(base / f".s.PGSQL.{PORT}"):
             if process.poll() is not None or time.monotonic() > deadline:
-                log = (base / "pgbouncer.log")
+                log = base / "pgbouncer.log"
                 detail = (process.stderr.read() if process.poll() is not None else "") + (
-                    log.read_text()[-2000:] if log.exists() else "")
+                    log.read_text()[-2000:] if log.exists() else ""
+                )
                 raise Unavailable(f"pgbouncer did not start: {detail.strip()}")
             time.sleep(0.05)
         yield Pooler(base, database, version(binary))

@@ -96,14 +96,25 @@ class Runner:
     def __init__(self, state_dir: str):
         exe = Path(sys.executable).with_name("epic-events")
         self.exe = str(exe)
-        self.env = {**os.environ, **ENV, "XDG_STATE_HOME": state_dir,
-                    "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+        self.env = {
+            **os.environ,
+            **ENV,
+            "XDG_STATE_HOME": state_dir,
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        }
         for var in ("DATABASE_URL", "EPIC_EVENTS_ADMIN_DSN", "EPIC_EVENTS_CONFIG"):
             self.env.pop(var, None)
 
     def run(self, args: list[str], answer: str = "") -> subprocess.CompletedProcess:
-        return subprocess.run([self.exe, *args], input=answer + "\n", text=True, capture_output=True,
-                              env=self.env, check=False, timeout=60)
+        return subprocess.run(
+            [self.exe, *args],
+            input=answer + "\n",
+            text=True,
+            capture_output=True,
+            env=self.env,
+            check=False,
+            timeout=60,
+        )
 
     def login(self, who: str) -> None:
         from epic_events.demo import PASSWORD
@@ -130,8 +141,9 @@ def normalise(text: str, today: date, window: tuple[datetime, datetime]) -> str:
 
 def sample(runner: Runner, who: str, body: str, today: date, window) -> str:
     runner.login(who)
-    commands = [line[len("$ epic-events"):].strip() for line in body.splitlines()
-                if line.startswith("$ epic-events")]
+    commands = [
+        line[len("$ epic-events") :].strip() for line in body.splitlines() if line.startswith("$ epic-events")
+    ]
     if not commands:
         raise SystemExit(f"readme: a sample as {who} holds no `$ epic-events` line")
     parts = []
@@ -139,8 +151,9 @@ def sample(runner: Runner, who: str, body: str, today: date, window) -> str:
         args = shlex.split(command)
         done = runner.run(args if "--format" in args else [*args, "--format", "table"])
         if done.returncode:
-            raise SystemExit(f"readme: `epic-events {command}` as {who} failed "
-                             f"({done.returncode}): {done.stderr.strip()}")
+            raise SystemExit(
+                f"readme: `epic-events {command}` as {who} failed ({done.returncode}): {done.stderr.strip()}"
+            )
         parts.append(f"$ epic-events {command}\n{normalise(done.stdout, today, window)}".rstrip())
     return "\n\n".join(parts) + "\n"
 
@@ -188,8 +201,9 @@ def example(runner: Runner, who: str, body: str) -> list[str]:
         scripted, needs_password = script_form(args)
         done = runner.run(scripted, answer=PASSWORD if needs_password else "")
         if done.returncode:
-            failures.append(f"`epic-events {shlex.join(args)}` as {who}: exit {done.returncode}: "
-                            f"{done.stderr.strip()}")
+            failures.append(
+                f"`epic-events {shlex.join(args)}` as {who}: exit {done.returncode}: {done.stderr.strip()}"
+            )
     return failures
 
 
@@ -216,7 +230,7 @@ def render(readme: str, state_dir: str, started: datetime) -> str:
     if failures:
         raise SystemExit("readme: examples that fail on the demo data:\n  " + "\n  ".join(failures))
     for m in blocks:
-        new.append(readme[last:m.start()])
+        new.append(readme[last : m.start()])
         new.append(m[1] + outputs.get(m.start(), m[4]) + m[5])
         last = m.end()
     new.append(readme[last:])
@@ -229,11 +243,23 @@ def generate(readme: str) -> str:
 
     base = tempfile.mkdtemp(prefix="epic-readme-")
     os.chmod(base, 0o755)  # see tests/cli/test_embedded.py
-    saved = {var: os.environ.get(var) for var in
-             ("XDG_DATA_HOME", "XDG_STATE_HOME", "PYTHON_KEYRING_BACKEND", "DATABASE_URL",
-              "EPIC_EVENTS_ADMIN_DSN")}
-    os.environ.update({"XDG_DATA_HOME": f"{base}/data", "XDG_STATE_HOME": f"{base}/state",
-                       "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    saved = {
+        var: os.environ.get(var)
+        for var in (
+            "XDG_DATA_HOME",
+            "XDG_STATE_HOME",
+            "PYTHON_KEYRING_BACKEND",
+            "DATABASE_URL",
+            "EPIC_EVENTS_ADMIN_DSN",
+        )
+    }
+    os.environ.update(
+        {
+            "XDG_DATA_HOME": f"{base}/data",
+            "XDG_STATE_HOME": f"{base}/state",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        }
+    )
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("EPIC_EVENTS_ADMIN_DSN", None)
     try:
@@ -261,8 +287,11 @@ def main(argv: list[str]) -> int:
     fresh = generate(current)
     if "--check" in argv:
         if fresh != current:
-            sys.stdout.writelines(difflib.unified_diff(current.splitlines(True), fresh.splitlines(True),
-                                                       "README.md", "generated"))
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    current.splitlines(True), fresh.splitlines(True), "README.md", "generated"
+                )
+            )
             return 1
         return 0
     if fresh != current:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import bcrypt
 import jwt
@@ -52,8 +52,10 @@ class Actor:
 
     def _begin(self, cur):
         # The CLI's own first statement: the role, then check_request(token).
-        cur.execute(queries.get("session.begin_request").sql,
-                    {"role": ROLE[self.department], "access_token": self.access_token})
+        cur.execute(
+            queries.get("session.begin_request").sql,
+            {"role": ROLE[self.department], "access_token": self.access_token},
+        )
 
     def run(self, sql: str, params=None) -> list[dict]:
         """Run one statement in its own transaction; raise on any database error."""
@@ -87,35 +89,52 @@ class World:
     _actors: dict[str, Actor] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, db) -> "World":
+    def build(cls, db) -> World:
         w = cls(db)
         with db.admin() as c:
             for key, name, email, dept in STAFF:
                 w.ids[key] = c.execute(
                     "insert into epic_events.employee (full_name, email, department, password_salt,"
                     " password_verifier) values (%s, %s, %s, %s, %s) returning id",
-                    (name, email, dept, SALT, VERIFIER)).fetchone()[0]
+                    (name, email, dept, SALT, VERIFIER),
+                ).fetchone()[0]
             w.ids["company"] = c.execute(
-                "insert into epic_events.company (name) values ('Acme Events') returning id").fetchone()[0]
+                "insert into epic_events.company (name) values ('Acme Events') returning id"
+            ).fetchone()[0]
             for key, owner in (("client", "sales"), ("client2", "sales2")):
                 w.ids[key] = c.execute(
                     "insert into epic_events.client (full_name, email, phone, company_id, sales_contact_id)"
                     " values (%s, %s, '+33612345678', %s, %s) returning id",
-                    (f"Client of {owner}", f"{key}@client.test", w.ids["company"], w.ids[owner])).fetchone()[0]
+                    (f"Client of {owner}", f"{key}@client.test", w.ids["company"], w.ids[owner]),
+                ).fetchone()[0]
             # contract: sales's, unsigned; signed: sales's, signed; contract2: sales2's, signed.
-            for key, client, signed in (("contract", "client", False), ("signed", "client", True),
-                                        ("contract2", "client2", True)):
+            for key, client, signed in (
+                ("contract", "client", False),
+                ("signed", "client", True),
+                ("contract2", "client2", True),
+            ):
                 w.ids[key] = c.execute(
                     "insert into epic_events.contract (client_id, total_amount, amount_due, is_signed)"
-                    " values (%s, 1000, 400, %s) returning id", (w.ids[client], signed)).fetchone()[0]
-            start = datetime(2027, 6, 1, 18, 0, tzinfo=timezone.utc)
-            for key, contract, support in (("event", "signed", "support"), ("event2", "contract2", "support2"),
-                                           ("event_unassigned", "signed", None)):
+                    " values (%s, 1000, 400, %s) returning id",
+                    (w.ids[client], signed),
+                ).fetchone()[0]
+            start = datetime(2027, 6, 1, 18, 0, tzinfo=UTC)
+            for key, contract, support in (
+                ("event", "signed", "support"),
+                ("event2", "contract2", "support2"),
+                ("event_unassigned", "signed", None),
+            ):
                 w.ids[key] = c.execute(
                     "insert into epic_events.event (contract_id, name, support_contact_id, starts_at, ends_at,"
                     " location, attendees) values (%s, %s, %s, %s, %s, 'Lyon', 50) returning id",
-                    (w.ids[contract], f"Event {key}", w.ids[support] if support else None,
-                     start, start + timedelta(hours=5))).fetchone()[0]
+                    (
+                        w.ids[contract],
+                        f"Event {key}",
+                        w.ids[support] if support else None,
+                        start,
+                        start + timedelta(hours=5),
+                    ),
+                ).fetchone()[0]
         return w
 
     def as_(self, key: str) -> Actor:
@@ -148,5 +167,12 @@ def open_actor(db, email: str) -> Actor:
     row = login(conn, email)
     assert row["status"] == "ok", row["status"]
     claims = jwt.decode(row["access_token"], options={"verify_signature": False})
-    return Actor(db, row["employee_id"], row["department"], uuid.UUID(claims["sid"]), conn,
-                 row["access_token"], row["refresh_token"])
+    return Actor(
+        db,
+        row["employee_id"],
+        row["department"],
+        uuid.UUID(claims["sid"]),
+        conn,
+        row["access_token"],
+        row["refresh_token"],
+    )

@@ -114,8 +114,7 @@ class App:
                 with db.transaction(self.conn, self._identity()) as tx:
                     return fn(tx)
         except errors.PermissionDenied as exc:
-            if rule and ("permission denied for" in exc.message
-                         or "row-level security" in exc.message):
+            if rule and ("permission denied for" in exc.message or "row-level security" in exc.message):
                 raise errors.PermissionDenied(f"permission denied: {rule}") from None
             raise
 

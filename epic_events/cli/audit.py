@@ -9,43 +9,67 @@ from ..render import Column, compact_json, emit
 from . import options
 from .options import ID, output_option, paging
 
-ACTIONS = ("insert", "update", "delete", "login_attempt", "login", "login_failed", "login_locked",
-           "logout", "refresh_replayed", "purge")
+ACTIONS = (
+    "insert",
+    "update",
+    "delete",
+    "login_attempt",
+    "login",
+    "login_failed",
+    "login_locked",
+    "logout",
+    "refresh_replayed",
+    "purge",
+)
 # Enough to stream everything without holding a snapshot of a long page list.
 BATCH = 1000
 RULE = "reading the audit trail is management's (audit_log_read)"
 
 TABLE = [
-    Column("id", "Id", "id"), Column("occurred_at", "When", "datetime"),
-    Column("who", "Who"), Column("roles", "Login / role"), Column("table_name", "Table"),
-    Column("row_id", "Row"), Column("action", "Action"), Column("what", "Changes (old → new)"),
+    Column("id", "Id", "id"),
+    Column("occurred_at", "When", "datetime"),
+    Column("who", "Who"),
+    Column("roles", "Login / role"),
+    Column("table_name", "Table"),
+    Column("row_id", "Row"),
+    Column("action", "Action"),
+    Column("what", "Changes (old → new)"),
 ]
 RECORD = [
-    Column("id", "Id", "id"), Column("occurred_at", "When", "datetime"),
-    Column("employee_id", "Employee id", "id"), Column("employee_name", "Employee"),
-    Column("login_role", "Login role"), Column("db_role", "Role"), Column("table_name", "Table"),
-    Column("row_id", "Row"), Column("action", "Action"), Column("changes", "Changes"),
+    Column("id", "Id", "id"),
+    Column("occurred_at", "When", "datetime"),
+    Column("employee_id", "Employee id", "id"),
+    Column("employee_name", "Employee"),
+    Column("login_role", "Login role"),
+    Column("db_role", "Role"),
+    Column("table_name", "Table"),
+    Column("row_id", "Row"),
+    Column("action", "Action"),
+    Column("changes", "Changes"),
 ]
 
 
 @click.command()
-@click.option("--table", "table_name", metavar="TABLE",
-              help="Only this table's rows (client, contract, …; `session` for logins).")
+@click.option(
+    "--table",
+    "table_name",
+    metavar="TABLE",
+    help="Only this table's rows (client, contract, …; `session` for logins).",
+)
 @click.option("--record", "row_id", metavar="ID", help="Only this row id (of --table's rows).")
 @click.option("--employee", "employee_id", type=ID, metavar="ID", help="Only what this employee did.")
 @click.option("--action", type=click.Choice(ACTIONS), help="Only this action.")
 @click.option("--from", "since", metavar="DATE", help="On or after DATE.")
-@click.option("--to", "until", metavar="DATE",
-              help="On or before DATE (a date alone includes that whole day).")
-@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True,
-              help="Rows per page.")
+@click.option(
+    "--to", "until", metavar="DATE", help="On or before DATE (a date alone includes that whole day)."
+)
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="Rows per page.")
 @click.option("--offset", type=click.IntRange(min=0), default=None, help="Rows to skip.")
 @click.option("--page", type=click.IntRange(min=1), default=None, help="Page number (of --limit rows).")
 @click.option("--all", "everything", is_flag=True, help="Every matching row (no paging): for exports.")
 @output_option
 @click.pass_obj
-def audit(app, table_name, row_id, employee_id, action, since, until, limit, offset, page,
-          everything, fmt):
+def audit(app, table_name, row_id, employee_id, action, since, until, limit, offset, page, everything, fmt):
     """The audit trail, newest first: who changed what, when, old → new (management).
 
     Each row names the employee (id and name), the login that connected and
@@ -63,7 +87,8 @@ def audit(app, table_name, row_id, employee_id, action, since, until, limit, off
     filters = {
         "table_name": validate.search("--table", table_name) if table_name is not None else None,
         "row_id": validate.search("--record", row_id) if row_id is not None else None,
-        "employee_id": employee_id, "action": action,
+        "employee_id": employee_id,
+        "action": action,
         "since": validate.moment("--from", since) if since is not None else None,
         "until": _until(until) if until is not None else None,
     }
@@ -77,8 +102,9 @@ def audit(app, table_name, row_id, employee_id, action, since, until, limit, off
         caption = f"{len(rows)} rows" if rows else ""
     else:
         window = paging(limit, offset, page)
-        rows = app.run(lambda tx: tx.run("audit.list_entries",
-                                         {**filters, "before_id": None, **window}), rule=RULE)
+        rows = app.run(
+            lambda tx: tx.run("audit.list_entries", {**filters, "before_id": None, **window}), rule=RULE
+        )
         rows, caption = options.page_caption(rows, limit, window["offset"])
     if fmt == "table":
         emit([_for_people(r) for r in rows], fmt, TABLE, title="Audit trail", caption=caption)
@@ -94,8 +120,7 @@ def _every_row(tx, filters: dict) -> list[dict]:
     rows: list[dict] = []
     before = None
     while True:
-        batch = tx.run("audit.list_entries",
-                       {**filters, "before_id": before, "limit": BATCH, "offset": 0})
+        batch = tx.run("audit.list_entries", {**filters, "before_id": before, "limit": BATCH, "offset": 0})
         rows += batch
         if len(batch) < BATCH:
             return rows
@@ -115,8 +140,11 @@ def _until(value: str):
 
 
 def _for_people(row: dict) -> dict:
-    who = (f"{row['employee_name'] or '(deleted)'} #{row['employee_id']}"
-           if row["employee_id"] is not None else "—")
+    who = (
+        f"{row['employee_name'] or '(deleted)'} #{row['employee_id']}"
+        if row["employee_id"] is not None
+        else "—"
+    )
     roles = f"{row['login_role'] or '?'} / {row['db_role']}"
     return {**row, "who": who, "roles": roles, "what": describe_changes(row["action"], row["changes"])}
 

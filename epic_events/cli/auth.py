@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import click
 
 from .. import auth, config, errors, validate
@@ -9,8 +11,12 @@ from ..render import Column, emit, human
 from .options import ask, output_option, password_stdin_option, read_password
 
 WHOAMI = [
-    Column("id", "Id", "id"), Column("employee_number", "Number"), Column("full_name", "Name"),
-    Column("email", "Email"), Column("phone", "Phone"), Column("department", "Department"),
+    Column("id", "Id", "id"),
+    Column("employee_number", "Number"),
+    Column("full_name", "Name"),
+    Column("email", "Email"),
+    Column("phone", "Phone"),
+    Column("department", "Department"),
     Column("session_expires_at", "Session until", "datetime"),
 ]
 
@@ -33,8 +39,9 @@ def login(app, email, password_stdin):
     email = ask(email, "email", "--email", validate.email, "Email")
     password = read_password(password_stdin, confirm=False)
     # On the embedded default, a failure on an empty database says how to fill it.
-    claims, employee = auth.login(app.conn, app.store, email, password,
-                                  hint_if_empty=not config.get("DATABASE_URL"))
+    claims, employee = auth.login(
+        app.conn, app.store, email, password, hint_if_empty=not config.get("DATABASE_URL")
+    )
     click.echo(f"Logged in as {employee['full_name']} ({employee['department']}).", err=True)
 
 
@@ -105,6 +112,6 @@ def whoami(app, fmt):
 
 
 def _when(epoch):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(epoch, tz=timezone.utc) if epoch else None
+    return datetime.fromtimestamp(epoch, tz=UTC) if epoch else None

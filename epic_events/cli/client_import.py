@@ -31,11 +31,18 @@ BATCH = 5000
 #: A request's identity lasts 5 minutes of its transaction (0015): a batch started
 #: later would be nobody's, refused row by row. Stop before, and roll back.
 DEADLINE_S = 280
-COLUMNS = {"full_name": "full_name", "name": "full_name", "email": "email", "phone": "phone",
-           "company": "company", "company_name": "company", "sales_contact": "sales_contact",
-           "sales_contact_id": "sales_contact", "sales_contact_email": "sales_contact"}
-RULE = ("importing clients needs client:create, or client:create:own for clients of your own "
-        "(sales)")
+COLUMNS = {
+    "full_name": "full_name",
+    "name": "full_name",
+    "email": "email",
+    "phone": "phone",
+    "company": "company",
+    "company_name": "company",
+    "sales_contact": "sales_contact",
+    "sales_contact_id": "sales_contact",
+    "sales_contact_email": "sales_contact",
+}
+RULE = "importing clients needs client:create, or client:create:own for clients of your own (sales)"
 
 
 class _DryRun(Exception):
@@ -49,8 +56,11 @@ class _DryRun(Exception):
 @click.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--dry-run", is_flag=True, help="Check every row, write nothing.")
-@click.option("--skip-invalid", is_flag=True,
-              help="Write the valid rows and report the others (default: all or nothing).")
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Write the valid rows and report the others (default: all or nothing).",
+)
 @output_option
 @click.pass_obj
 def import_(app, file, dry_run, skip_invalid, fmt):
@@ -69,8 +79,7 @@ def import_(app, file, dry_run, skip_invalid, fmt):
     rows = _read(file)
     progress = _Progress(len(rows))
     try:
-        report = app.run(lambda tx: _import(app, tx, rows, dry_run, skip_invalid, progress),
-                         rule=RULE)
+        report = app.run(lambda tx: _import(app, tx, rows, dry_run, skip_invalid, progress), rule=RULE)
     except _DryRun as done:
         report = done.report
     finally:
@@ -79,7 +88,8 @@ def import_(app, file, dry_run, skip_invalid, fmt):
     if report["skipped"] and not skip_invalid:
         raise errors.InvalidInput(
             f"{len(report['skipped'])} invalid row(s) of {len(rows)}: nothing was imported "
-            "(fix them, or pass --skip-invalid to import the others)")
+            "(fix them, or pass --skip-invalid to import the others)"
+        )
 
 
 def _read(file: str) -> list[tuple[int, dict]]:
@@ -87,8 +97,11 @@ def _read(file: str) -> list[tuple[int, dict]]:
     import csv
 
     try:
-        stream = (open(file, encoding="utf-8-sig", newline="") if file != "-"
-                  else open(sys.stdin.fileno(), encoding="utf-8-sig", newline="", closefd=False))
+        stream = (
+            open(file, encoding="utf-8-sig", newline="")
+            if file != "-"
+            else open(sys.stdin.fileno(), encoding="utf-8-sig", newline="", closefd=False)
+        )
     except OSError as exc:
         raise errors.InvalidInput(f"FILE: cannot read {file}: {exc.strerror}") from None
     rows = []
@@ -99,11 +112,12 @@ def _read(file: str) -> list[tuple[int, dict]]:
             if header is None:
                 raise errors.InvalidInput("FILE: empty (a header line is needed: full_name,email,…)")
             keys = [COLUMNS.get(h.strip().lower()) for h in header]
-            unknown = [h for h, k in zip(header, keys) if k is None]
+            unknown = [h for h, k in zip(header, keys, strict=True) if k is None]
             if unknown:
                 raise errors.InvalidInput(
                     f"FILE: unknown column(s) {', '.join(map(repr, unknown))}; expected "
-                    "full_name, email, phone, company, sales_contact")
+                    "full_name, email, phone, company, sales_contact"
+                )
             for needed in ("full_name", "email"):
                 if needed not in keys:
                     raise errors.InvalidInput(f"FILE: no {needed} column")
@@ -115,7 +129,7 @@ def _read(file: str) -> list[tuple[int, dict]]:
                 if len(record) != len(keys):
                     rows.append((line, {"_error": f"{len(record)} cells, the header has {len(keys)}"}))
                     continue
-                rows.append((line, dict(zip(keys, record))))
+                rows.append((line, dict(zip(keys, record, strict=False))))
         except UnicodeDecodeError:
             raise errors.InvalidInput("FILE: not UTF-8 text") from None
         except csv.Error as exc:
@@ -159,8 +173,9 @@ def _import(app, tx, rows, dry_run, skip_invalid, progress) -> dict:
         if time.monotonic() - started > DEADLINE_S:
             raise errors.InvalidInput(
                 f"the import of {len(rows)} rows takes longer than the 5 minutes a request "
-                "lasts: nothing was written; split the file")
-        batch = good[start:start + BATCH]
+                "lasts: nothing was written; split the file"
+            )
+        batch = good[start : start + BATCH]
         created += _insert(tx, batch, skipped, skip_invalid)
         progress.written(len(batch))
     if skipped and not skip_invalid:
@@ -228,8 +243,11 @@ def _with_companies(tx, good, skipped):
     for _, r in good:
         if r["company"]:
             names.setdefault(r["company"].lower(), r["company"])
-    ids = {c["key"]: c["id"] for c in tx.run("company.find_companies_by_names",
-                                                {"keys": list(names)})} if names else {}
+    ids = (
+        {c["key"]: c["id"] for c in tx.run("company.find_companies_by_names", {"keys": list(names)})}
+        if names
+        else {}
+    )
     new = [name for key, name in names.items() if key not in ids]
     refused: dict[str, str] = {}
     if new:
@@ -263,8 +281,7 @@ def _insert(tx, batch, skipped, skip_invalid) -> list[dict]:
         with tx.conn.transaction():
             return _pair(batch, tx.run("client.import_clients", _arrays(batch)))
     except psycopg.Error as exc:
-        if isinstance(exc, psycopg.errors.InsufficientPrivilege) and \
-                "row-level security" not in str(exc):
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege) and "row-level security" not in str(exc):
             raise  # no right to insert clients at all: the whole import is refused
         if isinstance(exc, psycopg.OperationalError):
             raise
@@ -290,11 +307,13 @@ def _reason(exc, prefix: str | None) -> str:
 
 
 def _arrays(batch) -> dict:
-    return {"full_names": [r["full_name"] for _, r in batch],
-            "emails": [r["email"] for _, r in batch],
-            "phones": [r["phone"] for _, r in batch],
-            "company_ids": [r["company_id"] for _, r in batch],
-            "sales_contact_ids": [r["sales_contact_id"] for _, r in batch]}
+    return {
+        "full_names": [r["full_name"] for _, r in batch],
+        "emails": [r["email"] for _, r in batch],
+        "phones": [r["phone"] for _, r in batch],
+        "company_ids": [r["company_id"] for _, r in batch],
+        "sales_contact_ids": [r["sales_contact_id"] for _, r in batch],
+    }
 
 
 def _pair(batch, returned) -> list[dict]:
@@ -303,8 +322,7 @@ def _pair(batch, returned) -> list[dict]:
 
 
 def _report(created, skipped, dry_run) -> dict:
-    return {"dry_run": dry_run, "created": created,
-            "skipped": sorted(skipped, key=lambda s: s["line"])}
+    return {"dry_run": dry_run, "created": created, "skipped": sorted(skipped, key=lambda s: s["line"])}
 
 
 def _emit(app, report: dict, fmt: str | None) -> None:
@@ -312,25 +330,36 @@ def _emit(app, report: dict, fmt: str | None) -> None:
 
     fmt = app.format(fmt)
     verb = "would be created" if report["dry_run"] else "created"
-    summary = (f"{len(report['created'])} client(s) {verb}, "
-               f"{len(report['skipped'])} row(s) skipped")
+    summary = f"{len(report['created'])} client(s) {verb}, {len(report['skipped'])} row(s) skipped"
     if fmt == "json":
         import json
 
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     elif fmt == "csv":
-        rows = ([{"line": c["line"], "status": verb, "id": c["id"], "reason": ""}
-                 for c in report["created"]]
-                + [{"line": s["line"], "status": "skipped", "id": None, "reason": s["reason"]}
-                   for s in report["skipped"]])
-        emit(sorted(rows, key=lambda r: r["line"]), "csv",
-             [Column("line", "Line"), Column("status", "Status"), Column("id", "Id"),
-              Column("reason", "Reason")])
+        rows = [
+            {"line": c["line"], "status": verb, "id": c["id"], "reason": ""} for c in report["created"]
+        ] + [
+            {"line": s["line"], "status": "skipped", "id": None, "reason": s["reason"]}
+            for s in report["skipped"]
+        ]
+        emit(
+            sorted(rows, key=lambda r: r["line"]),
+            "csv",
+            [
+                Column("line", "Line"),
+                Column("status", "Status"),
+                Column("id", "Id"),
+                Column("reason", "Reason"),
+            ],
+        )
     elif report["skipped"]:
-        emit(report["skipped"], "table", [Column("line", "Line", "number"), Column("reason", "Reason")],
-             title="Skipped rows")
-    click.echo(summary + (" (dry run: nothing written)" if report["dry_run"] else "") + ".",
-               err=True)
+        emit(
+            report["skipped"],
+            "table",
+            [Column("line", "Line", "number"), Column("reason", "Reason")],
+            title="Skipped rows",
+        )
+    click.echo(summary + (" (dry run: nothing written)" if report["dry_run"] else "") + ".", err=True)
 
 
 class _Progress:

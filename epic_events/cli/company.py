@@ -7,18 +7,34 @@ import click
 from .. import errors, validate
 from ..render import Column, emit
 from . import options  # options.stdin_is_terminal: tests play a terminal through it
-from .options import (ask, complete_ids, delete_record, emit_list, expect_option, like_pattern,
-                      no_row_error, output_option, paging, paging_options, parse_expected)
-from .options import ID
+from .options import (
+    ID,
+    ask,
+    complete_ids,
+    delete_record,
+    emit_list,
+    expect_option,
+    like_pattern,
+    no_row_error,
+    output_option,
+    paging,
+    paging_options,
+    parse_expected,
+)
 
 LIST = [
-    Column("id", "Id", "id"), Column("name", "Name"), Column("client_count", "Clients", "number"),
+    Column("id", "Id", "id"),
+    Column("name", "Name"),
+    Column("client_count", "Clients", "number"),
     Column("created_at", "Created", "datetime"),
 ]
 # JSON/CSV carry the data model's columns, plus the count of clients.
 RECORD = [
-    Column("id", "Id", "id"), Column("name", "Name"), Column("client_count", "Clients", "number"),
-    Column("created_at", "Created", "datetime"), Column("updated_at", "Updated", "datetime"),
+    Column("id", "Id", "id"),
+    Column("name", "Name"),
+    Column("client_count", "Clients", "number"),
+    Column("created_at", "Created", "datetime"),
+    Column("updated_at", "Updated", "datetime"),
 ]
 RULE_CREATE = "creating a company needs company:create (management, sales)"
 RULE_UPDATE = "renaming a company needs company:update (management)"
@@ -47,9 +63,17 @@ def list_(app, search, limit, offset, page, sort, desc, all_rows, fmt):
     if search is not None:
         search = validate.search("--search", search)
     window = paging(limit, offset, page, all_rows)
-    emit_list(app, "company.list_companies", {
-        "search": search, "pattern": like_pattern(search), "sort": sort, "desc": desc, **window},
-        window, limit, fmt, "Companies", LIST, RECORD)
+    emit_list(
+        app,
+        "company.list_companies",
+        {"search": search, "pattern": like_pattern(search), "sort": sort, "desc": desc, **window},
+        window,
+        limit,
+        fmt,
+        "Companies",
+        LIST,
+        RECORD,
+    )
 
 
 @company.command()
@@ -70,8 +94,13 @@ def view(app, company_id, fmt):
     if fmt == "json":
         emit(row, fmt, RECORD + [Column("clients", "")])
         return
-    emit(row, fmt, RECORD, title=f"Company {row['id']} · {row['name']}",
-         extra=_clients_table(row) if fmt == "table" else None)
+    emit(
+        row,
+        fmt,
+        RECORD,
+        title=f"Company {row['id']} · {row['name']}",
+        extra=_clients_table(row) if fmt == "table" else None,
+    )
 
 
 @company.command()
@@ -125,10 +154,16 @@ def update(app, company_id, name, if_updated_at, fmt):
         if before is None:
             raise errors.NotFound(f"company {company_id}: not found")
         seen = expected if expected is not None else before["updated_at"]
-        if tx.run("company.update_company", {
-                "id": company_id, "name": name, "expected_updated_at": seen}) is None:
-            raise no_row_error(tx.run("company.company_state", {"id": company_id}),
-                               f"company {company_id}", seen, RULE_UPDATE)
+        if (
+            tx.run("company.update_company", {"id": company_id, "name": name, "expected_updated_at": seen})
+            is None
+        ):
+            raise no_row_error(
+                tx.run("company.company_state", {"id": company_id}),
+                f"company {company_id}",
+                seen,
+                RULE_UPDATE,
+            )
         return tx.run("company.get_company", {"id": company_id})
 
     row = app.run(work, rule=RULE_UPDATE, fields={"name": "--name"})
@@ -146,8 +181,9 @@ def delete(app, company_id, yes):
     Example:
       epic-events company delete 3 --yes
     """
-    delete_record(app, "company", "company.delete_company", "company.company_state",
-                  company_id, RULE_DELETE, yes)
+    delete_record(
+        app, "company", "company.delete_company", "company.company_state", company_id, RULE_DELETE, yes
+    )
 
 
 # -- helpers ----------------------------------------------------------------------
@@ -157,6 +193,9 @@ def _clients_table(row: dict):
     if not row["clients"]:
         return []
     columns = [
-        Column("id", "Client", "id"), Column("full_name", "Name"), Column("email", "Email"),
-        Column("sales_contact_name", "Sales contact")]
+        Column("id", "Client", "id"),
+        Column("full_name", "Name"),
+        Column("email", "Email"),
+        Column("sales_contact_name", "Sales contact"),
+    ]
     return [table(row["clients"], columns, title="Clients")]

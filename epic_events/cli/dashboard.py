@@ -8,8 +8,7 @@ from decimal import Decimal
 from ..render import Column, console, human, table
 
 BAR = "█"
-QUERY = {"management": "dashboard.management", "sales": "dashboard.sales",
-         "support": "dashboard.support"}
+QUERY = {"management": "dashboard.management", "sales": "dashboard.sales", "support": "dashboard.support"}
 
 
 def show(app) -> None:
@@ -37,59 +36,96 @@ def _management(d):
     from rich.columns import Columns
     from rich.panel import Panel
 
-    yield Columns([
-        Panel(f"[bold]{d['unsigned_count']}[/bold]\n{human(d['unsigned_total'], 'money')}",
-              title="Unsigned contracts"),
-        Panel(f"[bold]{human(d['due_total'], 'money')}[/bold]", title="Amounts due"),
-        Panel(f"[bold]{len(d['unstaffed_soon'])}[/bold] in the next 30 days",
-              title="Events without support"),
-    ])
+    yield Columns(
+        [
+            Panel(
+                f"[bold]{d['unsigned_count']}[/bold]\n{human(d['unsigned_total'], 'money')}",
+                title="Unsigned contracts",
+            ),
+            Panel(f"[bold]{human(d['due_total'], 'money')}[/bold]", title="Amounts due"),
+            Panel(
+                f"[bold]{len(d['unstaffed_soon'])}[/bold] in the next 30 days", title="Events without support"
+            ),
+        ]
+    )
     if d["due_by_sales"]:
-        yield bars("Amounts due per sales contact",
-                   [(r["name"], Decimal(str(r["due"]))) for r in d["due_by_sales"]], money=True)
+        yield bars(
+            "Amounts due per sales contact",
+            [(r["name"], Decimal(str(r["due"]))) for r in d["due_by_sales"]],
+            money=True,
+        )
     if d["events_per_week"]:
-        yield bars("Events per week",
-                   [(f"week of {_date(r['week']):%d/%m}", r["events"]) for r in d["events_per_week"]])
+        yield bars(
+            "Events per week",
+            [(f"week of {_date(r['week']):%d/%m}", r["events"]) for r in d["events_per_week"]],
+        )
     if d["unstaffed_soon"]:
-        yield table([_dated(r) for r in d["unstaffed_soon"]],
-                    [Column("id", "Event", "id"), Column("name", "Name"),
-                     Column("starts_at", "Starts", "datetime"), Column("location", "Location")],
-                    title="Need a support contact (next 30 days) — `event assign-support`")
+        yield table(
+            [_dated(r) for r in d["unstaffed_soon"]],
+            [
+                Column("id", "Event", "id"),
+                Column("name", "Name"),
+                Column("starts_at", "Starts", "datetime"),
+                Column("location", "Location"),
+            ],
+            title="Need a support contact (next 30 days) — `event assign-support`",
+        )
 
 
 def _sales(d):
     from rich.panel import Panel
 
-    yield Panel(f"[bold]{d['my_clients']}[/bold] clients ([bold]{d['my_stale_clients']}[/bold] not "
-                f"contacted in 30 days: `client list --mine --stale 30`) · "
-                f"[bold]{len(d['my_unsigned'])}[/bold] unsigned "
-                f"contracts · [bold]{human(d['my_due_total'], 'money')}[/bold] still due",
-                title="Your portfolio", expand=False)
+    yield Panel(
+        f"[bold]{d['my_clients']}[/bold] clients ([bold]{d['my_stale_clients']}[/bold] not "
+        f"contacted in 30 days: `client list --mine --stale 30`) · "
+        f"[bold]{len(d['my_unsigned'])}[/bold] unsigned "
+        f"contracts · [bold]{human(d['my_due_total'], 'money')}[/bold] still due",
+        title="Your portfolio",
+        expand=False,
+    )
     if d["my_unsigned"]:
-        yield table([{**r, "total_amount": Decimal(str(r["total_amount"]))} for r in d["my_unsigned"]],
-                    [Column("id", "Contract", "id"), Column("client_name", "Client"),
-                     Column("total_amount", "Total", "money")],
-                    title="To sign — `contract sign ID`")
+        yield table(
+            [{**r, "total_amount": Decimal(str(r["total_amount"]))} for r in d["my_unsigned"]],
+            [
+                Column("id", "Contract", "id"),
+                Column("client_name", "Client"),
+                Column("total_amount", "Total", "money"),
+            ],
+            title="To sign — `contract sign ID`",
+        )
     if d["my_next_events"]:
-        yield table([_dated(r) for r in d["my_next_events"]],
-                    [Column("id", "Event", "id"), Column("name", "Name"),
-                     Column("starts_at", "Starts", "datetime"),
-                     Column("support_contact_name", "Support")],
-                    title="Your clients' next events")
+        yield table(
+            [_dated(r) for r in d["my_next_events"]],
+            [
+                Column("id", "Event", "id"),
+                Column("name", "Name"),
+                Column("starts_at", "Starts", "datetime"),
+                Column("support_contact_name", "Support"),
+            ],
+            title="Your clients' next events",
+        )
 
 
 def _support(d):
     from rich.panel import Panel
 
-    yield Panel(f"[bold]{d['my_upcoming']}[/bold] upcoming events assigned to you",
-                title="Your events", expand=False)
+    yield Panel(
+        f"[bold]{d['my_upcoming']}[/bold] upcoming events assigned to you", title="Your events", expand=False
+    )
     if d["my_next_events"]:
-        yield table([_dated(r) for r in d["my_next_events"]],
-                    [Column("id", "Event", "id"), Column("name", "Name"),
-                     Column("starts_at", "Starts", "datetime"), Column("location", "Location"),
-                     Column("attendees", "Guests", "number"), Column("client_name", "Client"),
-                     Column("client_phone", "Client phone")],
-                    title="Next events — `event update ID`")
+        yield table(
+            [_dated(r) for r in d["my_next_events"]],
+            [
+                Column("id", "Event", "id"),
+                Column("name", "Name"),
+                Column("starts_at", "Starts", "datetime"),
+                Column("location", "Location"),
+                Column("attendees", "Guests", "number"),
+                Column("client_name", "Client"),
+                Column("client_phone", "Client phone"),
+            ],
+            title="Next events — `event update ID`",
+        )
 
 
 def bars(title: str, items: list[tuple[str, object]], money: bool = False, width: int = 40):

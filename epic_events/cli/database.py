@@ -35,8 +35,13 @@ def migrate():
 
 
 @db.command()
-@click.option("--count", type=click.IntRange(min=1), default=1, show_default=True,
-              help="How many migrations to roll back.")
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="How many migrations to roll back.",
+)
 @click.option("--all", "everything", is_flag=True, help="Roll back every migration (drops all data).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def rollback(count, everything, yes):
@@ -103,8 +108,10 @@ def start():
     was_running = embedded.running() is not None
     info = embedded.start()
     state = "already running" if was_running else "started"
-    click.echo(f"embedded PostgreSQL {embedded.server_version()} {state} (pid {info.pid}); "
-               f"data in {embedded.pgdata()}")
+    click.echo(
+        f"embedded PostgreSQL {embedded.server_version()} {state} (pid {info.pid}); "
+        f"data in {embedded.pgdata()}"
+    )
 
 
 @db.command()
@@ -118,8 +125,9 @@ def stop():
 
 def _embedded_only(config) -> None:
     if config.get("DATABASE_URL"):
-        raise errors.InvalidInput("DATABASE_URL is set: the embedded server is not in use "
-                                  "(unset it to use the local default)")
+        raise errors.InvalidInput(
+            "DATABASE_URL is set: the embedded server is not in use (unset it to use the local default)"
+        )
 
 
 def _describe(dsn: str) -> str:
@@ -153,9 +161,16 @@ def bootstrap(email, name, phone, password_stdin):
     try:
         with auth.transaction(conn) as tx:  # explains a database not migrated yet
             tx.run("employee.become_owner")
-            new_id = tx.run("employee.bootstrap_manager", {
-                "full_name": name, "email": email, "phone": phone,
-                "password_salt": salt, "password_verifier": verifier})
+            new_id = tx.run(
+                "employee.bootstrap_manager",
+                {
+                    "full_name": name,
+                    "email": email,
+                    "phone": phone,
+                    "password_salt": salt,
+                    "password_verifier": verifier,
+                },
+            )
     finally:
         conn.close()
     click.echo(f"Created manager {name} <{email}> (id {new_id}). Log in with `epic-events login`.")
@@ -185,8 +200,12 @@ def rotate_key():
 
 
 @db.command(name="purge-audit")
-@click.option("--before", required=True, metavar="DATE",
-              help="Delete the audit rows that occurred before DATE (dd/mm/yyyy or ISO 8601).")
+@click.option(
+    "--before",
+    required=True,
+    metavar="DATE",
+    help="Delete the audit rows that occurred before DATE (dd/mm/yyyy or ISO 8601).",
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def purge_audit(before, yes):
     """Delete audit rows older than DATE (retention); the purge itself is recorded.
@@ -208,8 +227,7 @@ def purge_audit(before, yes):
     if cutoff > datetime.now(cutoff.tzinfo):
         raise errors.InvalidInput("--before: must be in the past")
     shown = cutoff.astimezone().strftime("%d/%m/%Y %H:%M")
-    options.confirm(f"Delete every audit row older than {shown}?", yes, "purge-audit",
-                    "nothing was deleted")
+    options.confirm(f"Delete every audit row older than {shown}?", yes, "purge-audit", "nothing was deleted")
     conn = database.connect(database.admin_dsn(), "EPIC_EVENTS_ADMIN_DSN")
     try:
         with auth.transaction(conn) as tx:
@@ -217,13 +235,20 @@ def purge_audit(before, yes):
             deleted = tx.run("audit.purge", {"before": cutoff})
     finally:
         conn.close()
-    click.echo(f"deleted {deleted} audit row{'' if deleted == 1 else 's'} older than {shown}; "
-               "the purge is recorded in the audit trail")
+    click.echo(
+        f"deleted {deleted} audit row{'' if deleted == 1 else 's'} older than {shown}; "
+        "the purge is recorded in the audit trail"
+    )
 
 
 @db.command()
-@click.option("--format", "fmt", type=click.Choice(("table", "json")), default=None,
-              help="table (default on a terminal) or json.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "json")),
+    default=None,
+    help="table (default on a terminal) or json.",
+)
 def review(fmt):
     """What each department may do, read from the live catalog, and what breaks the rules.
 
@@ -242,7 +267,8 @@ def review(fmt):
       epic-events db review
       epic-events db review --format json | jq '.problems'
     """
-    from .. import auth, review as reviews
+    from .. import auth
+    from .. import review as reviews
     from ..render import default_format, to_json
 
     conn = database.connect(database.admin_dsn(), "EPIC_EVENTS_ADMIN_DSN")
@@ -280,8 +306,13 @@ def _print_review(report: dict) -> None:
     for label in ("Role", "Function", "Owner", "Definer", "search_path"):
         functions.add_column(label)
     for f in report["functions"]:
-        functions.add_row(f["grantee"], f["function_name"], f["owner"],
-                          "yes" if f["security_definer"] else "no", f["search_path"] or "(not set)")
+        functions.add_row(
+            f["grantee"],
+            f["function_name"],
+            f["owner"],
+            "yes" if f["security_definer"] else "no",
+            f["search_path"] or "(not set)",
+        )
     out.print(functions)
     if not report["problems"]:
         out.print("No house rule broken.")
@@ -304,12 +335,15 @@ def _cell_text(cell: dict) -> str:
     if permissive:
         lines.append(f"[dim]policy: {escape(', '.join(permissive))}[/dim]")
     if cell["widened_by"]:
-        lines.append(f"[dim]codes: {escape(', '.join(cell['widened_by']))}; held: "
-                     f"{escape(', '.join(cell['held']) or 'none')}[/dim]")
+        lines.append(
+            f"[dim]codes: {escape(', '.join(cell['widened_by']))}; held: "
+            f"{escape(', '.join(cell['held']) or 'none')}[/dim]"
+        )
     return "\n".join(lines)
 
 
 # --- backup and restore (epic_events/backup.py) ----------------------------------------------
+
 
 def _backup_target() -> tuple[str, bool]:
     """The admin DSN, and whether it is the embedded default (no DATABASE_URL, no admin DSN)."""
@@ -334,15 +368,22 @@ def backup(file):
 
     dsn, embedded_default = _backup_target()
     report = backups.backup(dsn, file, embedded_default=embedded_default)
-    click.echo(f"backed up {_describe(dsn)} to {file}: {report.tables} tables, {report.rows} rows, "
-               f"every table's rows checked in the archive ({report.tools.pg_dump})")
+    click.echo(
+        f"backed up {_describe(dsn)} to {file}: {report.tables} tables, {report.rows} rows, "
+        f"every table's rows checked in the archive ({report.tools.pg_dump})"
+    )
 
 
 @db.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--force", "--yes", "force", is_flag=True,
-              help="Restore into a database that is not empty: every object the archive holds "
-                   "is dropped first, then recreated from it; objects it does not hold are left.")
+@click.option(
+    "--force",
+    "--yes",
+    "force",
+    is_flag=True,
+    help="Restore into a database that is not empty: every object the archive holds "
+    "is dropped first, then recreated from it; objects it does not hold are left.",
+)
 def restore(file, force):
     """Restore a `db backup` FILE into the admin connection's database.
 
@@ -359,12 +400,16 @@ def restore(file, force):
     in_the_way = backups.objects_in_the_way(dsn)
     if in_the_way and not force:
         found = ", ".join(f"{r['how_many']} {r['kind']}(s)" for r in in_the_way)
-        raise errors.Conflict(f"restore: {_describe(dsn)} is not empty ({found}); restore into an "
-                              "empty database, or pass --force to replace what the archive holds")
+        raise errors.Conflict(
+            f"restore: {_describe(dsn)} is not empty ({found}); restore into an "
+            "empty database, or pass --force to replace what the archive holds"
+        )
     report = backups.restore(dsn, file, clean=bool(in_the_way), embedded_default=embedded_default)
     if embedded_default:
         from .. import embedded
 
         embedded.forget_schema_version()  # the archive's schema may be older: re-checked next time
-    click.echo(f"restored {file} into {_describe(dsn)}: {report.tables} tables, {report.rows} rows, "
-               "each table's row count checked against the archive")
+    click.echo(
+        f"restored {file} into {_describe(dsn)}: {report.tables} tables, {report.rows} rows, "
+        "each table's row count checked against the archive"
+    )

@@ -8,22 +8,44 @@ from .. import errors, observability, validate
 from ..db import ROLE_OF
 from ..render import Column, emit
 from . import options  # options.stdin_is_terminal: tests play a terminal through it
-from .options import (ask, complete_ids, delete_record, emit_list, expect_option, no_row_error,
-                      optional, output_option, paging, paging_options, parse_expected,
-                      password_stdin_option, read_password)
-from .options import ID, complete_choices
+from .options import (
+    ID,
+    ask,
+    complete_choices,
+    complete_ids,
+    delete_record,
+    emit_list,
+    expect_option,
+    no_row_error,
+    optional,
+    output_option,
+    paging,
+    paging_options,
+    parse_expected,
+    password_stdin_option,
+    read_password,
+)
 
 DEPARTMENTS = tuple(ROLE_OF)
 LIST = [
-    Column("id", "Id", "id"), Column("employee_number", "Number"), Column("full_name", "Name"),
-    Column("email", "Email"), Column("phone", "Phone"), Column("department", "Department"),
+    Column("id", "Id", "id"),
+    Column("employee_number", "Number"),
+    Column("full_name", "Name"),
+    Column("email", "Email"),
+    Column("phone", "Phone"),
+    Column("department", "Department"),
     Column("is_active", "Active", "bool"),
 ]
 # JSON/CSV carry the data model's columns; the password salt and verifier are never read.
 RECORD = [
-    Column("id", "Id", "id"), Column("employee_number", "Number"), Column("full_name", "Name"),
-    Column("email", "Email"), Column("phone", "Phone"), Column("department", "Department"),
-    Column("is_active", "Active", "bool"), Column("created_at", "Created", "datetime"),
+    Column("id", "Id", "id"),
+    Column("employee_number", "Number"),
+    Column("full_name", "Name"),
+    Column("email", "Email"),
+    Column("phone", "Phone"),
+    Column("department", "Department"),
+    Column("is_active", "Active", "bool"),
+    Column("created_at", "Created", "datetime"),
     Column("updated_at", "Updated", "datetime"),
 ]
 # What someone still holds (employee view; deactivate asks about it).
@@ -39,11 +61,12 @@ HANDED_OVER = [
 ]
 FIELDS = ("full_name", "email", "phone", "department")
 RULE_CREATE = "creating an employee needs employee:create (management)"
-RULE_UPDATE = ("updating, deactivating or reactivating an employee needs employee:update "
-               "(management)")
+RULE_UPDATE = "updating, deactivating or reactivating an employee needs employee:update (management)"
 RULE_DELETE = "deleting an employee needs employee:delete (management)"
-RULE_OFFBOARD = ("handing over and deactivating needs employee:update, and client:update, "
-                 "contract:update or event:update for what moves (management)")
+RULE_OFFBOARD = (
+    "handing over and deactivating needs employee:update, and client:update, "
+    "contract:update or event:update for what moves (management)"
+)
 
 # The columns the database names in its refusals, as the options of create and update.
 OPTIONS = {"full_name": "--name", "email": "--email", "phone": "--phone", "department": "--department"}
@@ -56,8 +79,12 @@ def employee():
 
 @employee.command("list")
 @click.option("--department", type=click.Choice(DEPARTMENTS), help="Only this department.")
-@click.option("--active/--inactive", "active", default=None,
-              help="Only active (or only deactivated) employees; default: both.")
+@click.option(
+    "--active/--inactive",
+    "active",
+    default=None,
+    help="Only active (or only deactivated) employees; default: both.",
+)
 @paging_options(("id", "name", "department", "created_at"))
 @output_option
 @click.pass_obj
@@ -71,9 +98,17 @@ def list_(app, department, active, limit, offset, page, sort, desc, all_rows, fm
       epic-events employee list --page 2 --format csv > staff.csv
     """
     window = paging(limit, offset, page, all_rows)
-    emit_list(app, "employee.list_employees", {
-        "department": department, "active": active, "sort": sort, "desc": desc, **window},
-        window, limit, fmt, "Employees", LIST, RECORD)
+    emit_list(
+        app,
+        "employee.list_employees",
+        {"department": department, "active": active, "sort": sort, "desc": desc, **window},
+        window,
+        limit,
+        fmt,
+        "Employees",
+        LIST,
+        RECORD,
+    )
 
 
 @employee.command()
@@ -87,9 +122,12 @@ def view(app, employee_id, fmt):
     Example:
       epic-events employee view 7 --format json
     """
+
     def work(tx):
-        return (tx.run("employee.get_employee", {"id": employee_id}),
-                tx.run("employee.employee_holdings", {"id": employee_id}))
+        return (
+            tx.run("employee.get_employee", {"id": employee_id}),
+            tx.run("employee.employee_holdings", {"id": employee_id}),
+        )
 
     row, holdings = app.run(work)
     if row is None:
@@ -100,8 +138,12 @@ def view(app, employee_id, fmt):
 @employee.command()
 @click.option("--name", help="Full name.")
 @click.option("--email", help="Work email (unique, whatever its case).")
-@click.option("--department", metavar="management|sales|support",
-              shell_complete=complete_choices(DEPARTMENTS), help="Department.")
+@click.option(
+    "--department",
+    metavar="management|sales|support",
+    shell_complete=complete_choices(DEPARTMENTS),
+    help="Department.",
+)
 @click.option("--phone", help="Phone, e.g. 06 12 34 56 78 or +44 20 7946 0958.")
 @password_stdin_option
 @output_option
@@ -124,15 +166,24 @@ def create(app, name, email, department, phone, password_stdin, fmt):
     _require(app, "employee:create", RULE_CREATE)
     name = ask(name, "full_name", "--name", validate.text, "Full name")
     email = ask(email, "email", "--email", validate.email, "Email")
-    department = ask(department, "department", "--department", parse_department,
-                     f"Department ({', '.join(DEPARTMENTS)})")
+    department = ask(
+        department, "department", "--department", parse_department, f"Department ({', '.join(DEPARTMENTS)})"
+    )
     phone = ask(phone, "phone", "--phone", optional(validate.phone), "Phone (optional)", required=False)
     salt, verifier = _record(new_password(password_stdin))
 
     def work(tx):
-        new_id = tx.run("employee.create_employee", {
-            "full_name": name, "email": email, "phone": phone, "department": department,
-            "password_salt": salt, "password_verifier": verifier})
+        new_id = tx.run(
+            "employee.create_employee",
+            {
+                "full_name": name,
+                "email": email,
+                "phone": phone,
+                "department": department,
+                "password_salt": salt,
+                "password_verifier": verifier,
+            },
+        )
         return tx.run("employee.get_employee", {"id": new_id})
 
     row = app.run(work, rule=RULE_CREATE, fields=OPTIONS)
@@ -145,17 +196,25 @@ def create(app, name, email, department, phone, password_stdin, fmt):
 @click.option("--name", help="Full name.")
 @click.option("--email", help="Work email.")
 @click.option("--phone", help='Phone ("" clears it).')
-@click.option("--department", metavar="management|sales|support",
-              shell_complete=complete_choices(DEPARTMENTS),
-              help="Move to this department (their rights follow at their next command).")
-@click.option("--reset-password", "reset_password", is_flag=True,
-              help="Set a new password (asked twice, or read with --password-stdin).")
+@click.option(
+    "--department",
+    metavar="management|sales|support",
+    shell_complete=complete_choices(DEPARTMENTS),
+    help="Move to this department (their rights follow at their next command).",
+)
+@click.option(
+    "--reset-password",
+    "reset_password",
+    is_flag=True,
+    help="Set a new password (asked twice, or read with --password-stdin).",
+)
 @password_stdin_option
 @expect_option
 @output_option
 @click.pass_obj
-def update(app, employee_id, name, email, phone, department, reset_password, password_stdin,
-           if_updated_at, fmt):
+def update(
+    app, employee_id, name, email, phone, department, reset_password, password_stdin, if_updated_at, fmt
+):
     """Update an employee (management): only the options given change.
 
     With no option on a terminal, each field is asked with its current value.
@@ -180,10 +239,26 @@ def update(app, employee_id, name, email, phone, department, reset_password, pas
         expected = current["updated_at"]
         name = ask(None, "full_name", "--name", validate.text, "Full name", default=current["full_name"])
         email = ask(None, "email", "--email", validate.email, "Email", default=current["email"])
-        phone = ask(None, "phone", "--phone", optional(validate.phone), "Phone",
-                    default=current["phone"] or "", required=False) or ""
-        department = ask(None, "department", "--department", parse_department,
-                         f"Department ({', '.join(DEPARTMENTS)})", default=current["department"])
+        phone = (
+            ask(
+                None,
+                "phone",
+                "--phone",
+                optional(validate.phone),
+                "Phone",
+                default=current["phone"] or "",
+                required=False,
+            )
+            or ""
+        )
+        department = ask(
+            None,
+            "department",
+            "--department",
+            parse_department,
+            f"Department ({', '.join(DEPARTMENTS)})",
+            default=current["department"],
+        )
     else:
         name = validate.text("--name", name) if name is not None else None
         email = validate.email("--email", email) if email is not None else None
@@ -201,21 +276,43 @@ def update(app, employee_id, name, email, phone, department, reset_password, pas
             raise errors.NotFound(f"employee {employee_id}: not found")
         seen = expected if expected is not None else before["updated_at"]
         if fields_given:
-            updated = tx.run("employee.update_employee", {
-                "id": employee_id, "expected_updated_at": seen,
-                "full_name": name, "email": email, "department": department,
-                "set_phone": phone is not None, "phone": phone or None})
+            updated = tx.run(
+                "employee.update_employee",
+                {
+                    "id": employee_id,
+                    "expected_updated_at": seen,
+                    "full_name": name,
+                    "email": email,
+                    "department": department,
+                    "set_phone": phone is not None,
+                    "phone": phone or None,
+                },
+            )
             if updated is None:
-                raise no_row_error(tx.run("employee.employee_state", {"id": employee_id}),
-                                   f"employee {employee_id}", seen, RULE_UPDATE)
+                raise no_row_error(
+                    tx.run("employee.employee_state", {"id": employee_id}),
+                    f"employee {employee_id}",
+                    seen,
+                    RULE_UPDATE,
+                )
             seen = None  # checked by the statement above, which moved updated_at on
         if password is not None:
-            reset = tx.run("employee.reset_employee_password", {
-                "id": employee_id, "password_salt": password[0], "password_verifier": password[1],
-                "expected_updated_at": seen})
+            reset = tx.run(
+                "employee.reset_employee_password",
+                {
+                    "id": employee_id,
+                    "password_salt": password[0],
+                    "password_verifier": password[1],
+                    "expected_updated_at": seen,
+                },
+            )
             if reset is None:
-                raise no_row_error(tx.run("employee.employee_state", {"id": employee_id}),
-                                   f"employee {employee_id}", seen, RULE_UPDATE)
+                raise no_row_error(
+                    tx.run("employee.employee_state", {"id": employee_id}),
+                    f"employee {employee_id}",
+                    seen,
+                    RULE_UPDATE,
+                )
         return before, tx.run("employee.get_employee", {"id": employee_id})
 
     before, row = app.run(work, rule=RULE_UPDATE, fields=OPTIONS)
@@ -228,12 +325,18 @@ def update(app, employee_id, name, email, phone, department, reset_password, pas
 
 @employee.command()
 @click.argument("employee_id", type=ID, shell_complete=complete_ids("completion.employees"))
-@click.option("--reassign-to", "reassign_to", type=ID, metavar="ID",
-              shell_complete=complete_ids("completion.employees"),
-              help="Hand their clients and contracts (sales) or future events (support) to this "
-                   "active colleague of the same department, in the same transaction.")
-@click.option("--yes", is_flag=True,
-              help="Deactivate without asking, even if they still hold clients or events.")
+@click.option(
+    "--reassign-to",
+    "reassign_to",
+    type=ID,
+    metavar="ID",
+    shell_complete=complete_ids("completion.employees"),
+    help="Hand their clients and contracts (sales) or future events (support) to this "
+    "active colleague of the same department, in the same transaction.",
+)
+@click.option(
+    "--yes", is_flag=True, help="Deactivate without asking, even if they still hold clients or events."
+)
 @output_option
 @click.pass_obj
 def deactivate(app, employee_id, reassign_to, yes, fmt):
@@ -261,9 +364,14 @@ def deactivate(app, employee_id, reassign_to, yes, fmt):
             if not options.stdin_is_terminal():
                 raise errors.InvalidInput(
                     f"employee {employee_id} still holds {held}: pass --reassign-to ID to hand them "
-                    "over, or --yes to deactivate anyway")
-            click.confirm(f"Employee {employee_id} still holds {held}, who would stay their contact. "
-                          "Deactivate anyway?", abort=True, err=True)
+                    "over, or --yes to deactivate anyway"
+                )
+            click.confirm(
+                f"Employee {employee_id} still holds {held}, who would stay their contact. "
+                "Deactivate anyway?",
+                abort=True,
+                err=True,
+            )
         _set_active(app, employee_id, False, fmt)
         return
     _offboard(app, employee_id, reassign_to, fmt)
@@ -294,8 +402,9 @@ def delete(app, employee_id, yes):
     Example:
       epic-events employee delete 7 --yes
     """
-    delete_record(app, "employee", "employee.delete_employee", "employee.employee_state",
-                  employee_id, RULE_DELETE, yes)
+    delete_record(
+        app, "employee", "employee.delete_employee", "employee.employee_state", employee_id, RULE_DELETE, yes
+    )
     observability.event("employee deleted", employee_id=employee_id)
 
 
@@ -345,8 +454,10 @@ def _set_active(app, employee_id: int, active: bool, fmt) -> None:
 
     changed, row = app.run(work, rule=RULE_UPDATE)
     if not changed:
-        click.echo(f"Employee {employee_id} is already {'active' if active else 'deactivated'}; "
-                   "nothing changed.", err=True)
+        click.echo(
+            f"Employee {employee_id} is already {'active' if active else 'deactivated'}; nothing changed.",
+            err=True,
+        )
         return
     observability.event(f"employee {what}", employee_id=employee_id)
     _show(app, fmt, row, f"{what.capitalize()} employee {employee_id}")
@@ -354,9 +465,15 @@ def _set_active(app, employee_id: int, active: bool, fmt) -> None:
 
 def _describe_holdings(holdings: dict) -> str:
     """'12 clients, 14 contracts and 2 future events' (what is non-zero), or ''."""
-    parts = [f"{holdings[key]} {label}" for key, label in (
-        ("holds_clients", "clients"), ("holds_contracts", "contracts"),
-        ("holds_future_events", "future events")) if holdings[key]]
+    parts = [
+        f"{holdings[key]} {label}"
+        for key, label in (
+            ("holds_clients", "clients"),
+            ("holds_contracts", "contracts"),
+            ("holds_future_events", "future events"),
+        )
+        if holdings[key]
+    ]
     if len(parts) < 2:
         return "".join(parts)
     return f"{', '.join(parts[:-1])} and {parts[-1]}"
@@ -374,15 +491,20 @@ def _offboard(app, employee_id: int, reassign_to: int, fmt) -> None:
 
     moved, row = app.run(work, rule=RULE_OFFBOARD)
     observability.event("employee deactivated", employee_id=employee_id, reassigned_to=reassign_to)
-    handed = {"clients_reassigned": moved["clients"], "contracts_reassigned": moved["contracts"],
-              "events_reassigned": moved["events"]}
-    click.echo(f"Handed over to employee {reassign_to}: {moved['clients']} clients, "
-               f"{moved['contracts']} contracts, {moved['events']} future events.", err=True)
+    handed = {
+        "clients_reassigned": moved["clients"],
+        "contracts_reassigned": moved["contracts"],
+        "events_reassigned": moved["events"],
+    }
+    click.echo(
+        f"Handed over to employee {reassign_to}: {moved['clients']} clients, "
+        f"{moved['contracts']} contracts, {moved['events']} future events.",
+        err=True,
+    )
     if row is None:
         _show(app, fmt, row, f"Deactivated employee {employee_id}")
         return
-    emit({**row, **handed}, app.format(fmt), RECORD + HANDED_OVER,
-         title=_title("Deactivated employee", row))
+    emit({**row, **handed}, app.format(fmt), RECORD + HANDED_OVER, title=_title("Deactivated employee", row))
 
 
 def _show(app, fmt, row: dict | None, title: str) -> None:

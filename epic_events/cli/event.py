@@ -9,40 +9,80 @@ import click
 from .. import errors, validate
 from ..render import ICS, Column, emit
 from . import options  # stdin_is_terminal looked up when called: tests play a terminal
-from .options import (ask, calendar_output_option, complete_ids, delete_record, emit_list,
-                      expect_option, no_row_error, optional, output_option, page_caption, paging,
-                      paging_options, parse_expected, require_employee)
-from .options import ID, existing
+from .options import (
+    ID,
+    ask,
+    calendar_output_option,
+    complete_ids,
+    delete_record,
+    emit_list,
+    existing,
+    expect_option,
+    no_row_error,
+    optional,
+    output_option,
+    page_caption,
+    paging,
+    paging_options,
+    parse_expected,
+    require_employee,
+)
 
 LIST = [
-    Column("id", "Id", "id"), Column("client_name", "Client"), Column("name", "Event"),
-    Column("starts_at", "Starts", "datetime"), Column("ends_at", "Ends", "datetime"),
-    Column("location", "Location"), Column("attendees", "Attendees", "number"),
+    Column("id", "Id", "id"),
+    Column("client_name", "Client"),
+    Column("name", "Event"),
+    Column("starts_at", "Starts", "datetime"),
+    Column("ends_at", "Ends", "datetime"),
+    Column("location", "Location"),
+    Column("attendees", "Attendees", "number"),
     Column("support_contact_name", "Support"),
 ]
 # JSON/CSV carry the data model's columns (plus the client and names joined in).
 RECORD = [
-    Column("id", "Id", "id"), Column("contract_id", "Contract id", "id"),
-    Column("client_id", "Client id", "id"), Column("client_name", "Client"), Column("name", "Event"),
-    Column("support_contact_id", "Support id", "id"), Column("support_contact_name", "Support"),
-    Column("starts_at", "Starts", "datetime"), Column("ends_at", "Ends", "datetime"),
-    Column("location", "Location"), Column("attendees", "Attendees", "number"),
-    Column("notes", "Notes"), Column("created_at", "Created", "datetime"),
+    Column("id", "Id", "id"),
+    Column("contract_id", "Contract id", "id"),
+    Column("client_id", "Client id", "id"),
+    Column("client_name", "Client"),
+    Column("name", "Event"),
+    Column("support_contact_id", "Support id", "id"),
+    Column("support_contact_name", "Support"),
+    Column("starts_at", "Starts", "datetime"),
+    Column("ends_at", "Ends", "datetime"),
+    Column("location", "Location"),
+    Column("attendees", "Attendees", "number"),
+    Column("notes", "Notes"),
+    Column("created_at", "Created", "datetime"),
     Column("updated_at", "Updated", "datetime"),
 ]
 # One event also shows how to reach its client, read through the contract.
-DETAIL = RECORD[:4] + [
-    Column("client_email", "Client email"), Column("client_phone", "Client phone"),
-    Column("sales_contact_id", "Sales contact id", "id"),
-    Column("sales_contact_name", "Sales contact")] + RECORD[4:]
-RULE_CREATE = ("creating an event needs event:create, or event:create:own_client on a signed "
-               "contract you are the sales contact of (sales)")
+DETAIL = (
+    RECORD[:4]
+    + [
+        Column("client_email", "Client email"),
+        Column("client_phone", "Client phone"),
+        Column("sales_contact_id", "Sales contact id", "id"),
+        Column("sales_contact_name", "Sales contact"),
+    ]
+    + RECORD[4:]
+)
+RULE_CREATE = (
+    "creating an event needs event:create, or event:create:own_client on a signed "
+    "contract you are the sales contact of (sales)"
+)
 RULE_UPDATE = "updating an event needs event:update, or event:update:assigned as its support contact"
 RULE_ASSIGN = "assigning an event's support contact needs event:update (management)"
 RULE_DELETE = "deleting an event needs event:delete (management)"
 # The columns the database names in its refusals, as the options of create and update.
-FIELDS = {"contract_id": "--contract", "name": "--name", "starts_at": "--start", "ends_at": "--end",
-          "location": "--location", "attendees": "--attendees", "notes": "--notes"}
+FIELDS = {
+    "contract_id": "--contract",
+    "name": "--name",
+    "starts_at": "--start",
+    "ends_at": "--end",
+    "location": "--location",
+    "attendees": "--attendees",
+    "notes": "--notes",
+}
 DATE_ONLY = re.compile(r"^\s*(\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{2}-\d{2})\s*$")
 
 
@@ -53,17 +93,23 @@ def event():
 
 @event.command("list")
 @click.option("--no-support", "no_support", is_flag=True, help="Only events without a support contact.")
-@click.option("--mine", is_flag=True,
-              help="Support: the events assigned to you; sales: the events of your contracts.")
+@click.option(
+    "--mine", is_flag=True, help="Support: the events assigned to you; sales: the events of your contracts."
+)
 @click.option("--from", "starts_from", metavar="DATE", help="Starting on or after DATE.")
-@click.option("--to", "starts_to", metavar="DATE",
-              help="Starting on or before DATE (a date alone includes that whole day).")
+@click.option(
+    "--to",
+    "starts_to",
+    metavar="DATE",
+    help="Starting on or before DATE (a date alone includes that whole day).",
+)
 @click.option("--contract", "contract_id", type=ID, metavar="ID", help="Only this contract's events.")
 @paging_options(("starts_at", "id", "name"))
 @calendar_output_option
 @click.pass_obj
-def list_(app, no_support, mine, starts_from, starts_to, contract_id, limit, offset, page, sort,
-          desc, all_rows, fmt):
+def list_(
+    app, no_support, mine, starts_from, starts_to, contract_id, limit, offset, page, sort, desc, all_rows, fmt
+):
     """List events, soonest first, a page at a time.
 
     Dates are dd/mm/yyyy, dd/mm/yyyy HH:MM or ISO 8601. --mine depends on your
@@ -85,22 +131,31 @@ def list_(app, no_support, mine, starts_from, starts_to, contract_id, limit, off
     window = paging(limit, offset, page, all_rows)
     fmt = app.format(fmt, ics=True)
     if fmt == ICS and window["limit"] is None:
-        raise errors.InvalidInput("--all: not with --format ics (a calendar file holds one page: "
-                                  "--limit, up to 1000)")
+        raise errors.InvalidInput(
+            "--all: not with --format ics (a calendar file holds one page: --limit, up to 1000)"
+        )
 
     def parameters(tx):
         department = app.claims.department
         if mine:
             _mine_allowed(department, "--no-support or --contract")
         return list_parameters(
-            no_support=no_support, assigned_to_me=mine and department == "support",
-            sold_by_me=mine and department == "sales", me=app.claims.employee_id,
-            contract_id=contract_id, starts_from=since, starts_until=until, sort=sort, desc=desc,
-            **window)
+            no_support=no_support,
+            assigned_to_me=mine and department == "support",
+            sold_by_me=mine and department == "sales",
+            me=app.claims.employee_id,
+            contract_id=contract_id,
+            starts_from=since,
+            starts_until=until,
+            sort=sort,
+            desc=desc,
+            **window,
+        )
 
     if fmt == ICS:
-        rows, domain = app.run(lambda tx: (tx.run("event.list_events", parameters(tx)),
-                                           tx.run("event.calendar_domain")))
+        rows, domain = app.run(
+            lambda tx: (tx.run("event.list_events", parameters(tx)), tx.run("event.calendar_domain"))
+        )
         more = len(rows) > limit
         rows, caption = page_caption(rows, limit, window["offset"])
         _write_ics(rows, domain, f"the file holds {caption}" if more else "")
@@ -112,18 +167,27 @@ def _mine_allowed(department: str, instead: str) -> None:
     if department not in ("sales", "support"):
         raise errors.InvalidInput(
             "--mine: management has no events of its own (for sales it means the events "
-            f"of their contracts, for support the events assigned to them); use {instead}")
+            f"of their contracts, for support the events assigned to them); use {instead}"
+        )
 
 
 AGENDA_LIMIT = 1000
 
 
 @event.command()
-@click.option("--week", "week", is_flag=False, flag_value="", default=None, metavar="[DATE]",
-              help="The week (Monday to Sunday) of DATE, or of today: the default.")
+@click.option(
+    "--week",
+    "week",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[DATE]",
+    help="The week (Monday to Sunday) of DATE, or of today: the default.",
+)
 @click.option("--day", "day", metavar="DATE", help="That one day.")
-@click.option("--mine", is_flag=True,
-              help="Support: the events assigned to you; sales: the events of your contracts.")
+@click.option(
+    "--mine", is_flag=True, help="Support: the events assigned to you; sales: the events of your contracts."
+)
 @calendar_output_option
 @click.pass_obj
 def agenda(app, week, day, mine, fmt):
@@ -149,8 +213,11 @@ def agenda(app, week, day, mine, fmt):
         first = validate.moment("--day", day).astimezone().date()
         days = 1
     else:
-        today = (validate.moment("--week", week).astimezone().date() if week
-                 else datetime.now().astimezone().date())
+        today = (
+            validate.moment("--week", week).astimezone().date()
+            if week
+            else datetime.now().astimezone().date()
+        )
         first, days = today - timedelta(days=today.weekday()), 7
     starts_from = _local_midnight(first)
     starts_before = _local_midnight(first + timedelta(days=days))
@@ -160,10 +227,16 @@ def agenda(app, week, day, mine, fmt):
         department = app.claims.department
         if mine:
             _mine_allowed(department, "event agenda without --mine, or event list --no-support")
-        rows = tx.run("event.agenda", {
-            "starts_from": starts_from, "starts_before": starts_before,
-            "assigned_to_me": mine and department == "support",
-            "sold_by_me": mine and department == "sales", "limit": AGENDA_LIMIT + 1})
+        rows = tx.run(
+            "event.agenda",
+            {
+                "starts_from": starts_from,
+                "starts_before": starts_before,
+                "assigned_to_me": mine and department == "support",
+                "sold_by_me": mine and department == "sales",
+                "limit": AGENDA_LIMIT + 1,
+            },
+        )
         return rows, (tx.run("event.calendar_domain") if fmt == ICS else None)
 
     rows, domain = app.run(work)
@@ -172,8 +245,11 @@ def agenda(app, week, day, mine, fmt):
         rows = rows[:AGENDA_LIMIT]
         more = f"only the first {AGENDA_LIMIT} events: narrow with --day or --mine"
     last = first + timedelta(days=days - 1)
-    title = (f"Agenda · {first:%A %d/%m/%Y}" if days == 1
-             else f"Agenda · week of {first:%d/%m/%Y} to {last:%d/%m/%Y}")
+    title = (
+        f"Agenda · {first:%A %d/%m/%Y}"
+        if days == 1
+        else f"Agenda · week of {first:%d/%m/%Y} to {last:%d/%m/%Y}"
+    )
     if fmt == ICS:
         _write_ics(rows, domain, more, name=title)
     elif fmt == "table":
@@ -184,8 +260,9 @@ def agenda(app, week, day, mine, fmt):
             click.echo(more, err=True)
 
 
-AGENDA_RECORD = RECORD[:4] + [Column("client_email", "Client email"),
-                              Column("client_phone", "Client phone")] + RECORD[4:]
+AGENDA_RECORD = (
+    RECORD[:4] + [Column("client_email", "Client email"), Column("client_phone", "Client phone")] + RECORD[4:]
+)
 
 
 def _local_midnight(day):
@@ -228,8 +305,7 @@ def _print_agenda(rows: list, first, days: int, title: str, more: str) -> None:
     for n in range(days):
         day = first + timedelta(days=n)
         events = by_day.get(day, [])
-        out.print(f"\n[bold]{day:%A %d/%m/%Y}[/bold]"
-                  + ("" if events else "  [dim]nothing[/dim]"))
+        out.print(f"\n[bold]{day:%A %d/%m/%Y}[/bold]" + ("" if events else "  [dim]nothing[/dim]"))
         if not events:
             continue
         # Two columns: the times, then the event in three short lines that wrap
@@ -240,29 +316,57 @@ def _print_agenda(rows: list, first, days: int, title: str, more: str) -> None:
         for r in events:
             start, end = r["starts_at"].astimezone(), r["ends_at"].astimezone()
             until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%d/%m %H:%M}"
-            support = (_escape(r["support_contact_name"]) if r["support_contact_name"]
-                       else "[yellow]none yet[/yellow]")
-            client = " · ".join(_escape(v) for v in (r["client_name"], r["client_phone"],
-                                                     r["client_email"]) if v)
-            grid.add_row(f"[bold]{start:%H:%M}–{until}[/bold]",
-                         f"[bold]#{r['id']} {_escape(r['name'])}[/bold] · {_escape(r['location'])}"
-                         f" · {r['attendees']} attendees\nClient: {client}\nSupport: {support}")
+            support = (
+                _escape(r["support_contact_name"])
+                if r["support_contact_name"]
+                else "[yellow]none yet[/yellow]"
+            )
+            client = " · ".join(
+                _escape(v) for v in (r["client_name"], r["client_phone"], r["client_email"]) if v
+            )
+            grid.add_row(
+                f"[bold]{start:%H:%M}–{until}[/bold]",
+                f"[bold]#{r['id']} {_escape(r['name'])}[/bold] · {_escape(r['location'])}"
+                f" · {r['attendees']} attendees\nClient: {client}\nSupport: {support}",
+            )
         out.print(grid)
-    out.print(f"\n[dim]{len(rows)} event{'s' if len(rows) != 1 else ''}"
-              + (f" · {more}" if more else "") + " · times in local time[/dim]")
+    out.print(
+        f"\n[dim]{len(rows)} event{'s' if len(rows) != 1 else ''}"
+        + (f" · {more}" if more else "")
+        + " · times in local time[/dim]"
+    )
 
 
-def list_parameters(no_support=False, assigned_to_me=False, sold_by_me=False, me=None,
-                    contract_id=None, starts_from=None, starts_until=None, sort="starts_at",
-                    desc=False, limit=51, offset=0) -> dict:
+def list_parameters(
+    no_support=False,
+    assigned_to_me=False,
+    sold_by_me=False,
+    me=None,
+    contract_id=None,
+    starts_from=None,
+    starts_until=None,
+    sort="starts_at",
+    desc=False,
+    limit=51,
+    offset=0,
+) -> dict:
     """The parameters of event.list_events, exactly as `event list` sends them.
 
     `me` is the caller's id from the verified token: a planning hint only (see the query).
     """
-    return {"no_support": no_support, "assigned_to_me": assigned_to_me, "sold_by_me": sold_by_me,
-            "me": me,
-            "contract_id": contract_id, "starts_from": starts_from, "starts_until": starts_until,
-            "sort": sort, "desc": desc, "limit": limit, "offset": offset}
+    return {
+        "no_support": no_support,
+        "assigned_to_me": assigned_to_me,
+        "sold_by_me": sold_by_me,
+        "me": me,
+        "contract_id": contract_id,
+        "starts_from": starts_from,
+        "starts_until": starts_until,
+        "sort": sort,
+        "desc": desc,
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 @event.command()
@@ -304,22 +408,35 @@ def create(app, contract_id, name, start, end, location, attendees, notes, fmt):
           --location "53 Rue du Château, 41120 Candé-sur-Beuvron" --attendees 75 \\
           --notes "Wedding starts at 3PM, by the river."
     """
-    contract_id = ask(contract_id, "contract_id", "--contract",
-                      existing(app, "contract.contract_state", "contract", _signed), "Contract id")
+    contract_id = ask(
+        contract_id,
+        "contract_id",
+        "--contract",
+        existing(app, "contract.contract_state", "contract", _signed),
+        "Contract id",
+    )
     name = ask(name, "name", "--name", validate.text, "Event name")
     starts_at = ask(start, "starts_at", "--start", validate.moment, "Start (dd/mm/yyyy HH:MM)")
     ends_at = ask(end, "ends_at", "--end", _ends_after(starts_at), "End (dd/mm/yyyy HH:MM)")
     location = ask(location, "location", "--location", _location, "Location")
     attendees = ask(attendees, "attendees", "--attendees", validate.count, "Attendees")
-    notes = ask(notes, "notes", "--notes", optional(validate.notes), "Notes (optional)",
-                required=False)
+    notes = ask(notes, "notes", "--notes", optional(validate.notes), "Notes (optional)", required=False)
 
     def work(tx):
         # The database refuses a missing contract (not found), an unsigned one
         # (event_needs_signed_contract) and another's (policy event_create).
-        new_id = tx.run("event.create_event", {
-            "contract_id": contract_id, "name": name, "starts_at": starts_at, "ends_at": ends_at,
-            "location": location, "attendees": attendees, "notes": notes})
+        new_id = tx.run(
+            "event.create_event",
+            {
+                "contract_id": contract_id,
+                "name": name,
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+                "location": location,
+                "attendees": attendees,
+                "notes": notes,
+            },
+        )
         return tx.run("event.get_event", {"id": new_id})
 
     row = app.run(work, rule=RULE_CREATE, fields=FIELDS)
@@ -357,16 +474,28 @@ def update(app, event_id, name, start, end, location, attendees, notes, if_updat
             raise errors.InvalidInput("nothing to update: give at least one option")
         expected = current["updated_at"] if expected is None else expected
         name = ask(None, "name", "--name", validate.text, "Event name", default=current["name"])
-        starts_at = ask(None, "starts_at", "--start", validate.moment, "Start",
-                        default=_typed(current["starts_at"]))
-        ends_at = ask(None, "ends_at", "--end", _ends_after(starts_at), "End",
-                      default=_typed(current["ends_at"]))
-        location = ask(None, "location", "--location", _location, "Location",
-                       default=current["location"])
-        attendees = ask(None, "attendees", "--attendees", validate.count, "Attendees",
-                        default=str(current["attendees"]))
-        notes = ask(None, "notes", "--notes", optional(validate.notes), "Notes",
-                    default=current["notes"] or "", required=False) or ""
+        starts_at = ask(
+            None, "starts_at", "--start", validate.moment, "Start", default=_typed(current["starts_at"])
+        )
+        ends_at = ask(
+            None, "ends_at", "--end", _ends_after(starts_at), "End", default=_typed(current["ends_at"])
+        )
+        location = ask(None, "location", "--location", _location, "Location", default=current["location"])
+        attendees = ask(
+            None, "attendees", "--attendees", validate.count, "Attendees", default=str(current["attendees"])
+        )
+        notes = (
+            ask(
+                None,
+                "notes",
+                "--notes",
+                optional(validate.notes),
+                "Notes",
+                default=current["notes"] or "",
+                required=False,
+            )
+            or ""
+        )
     else:
         name = validate.text("--name", name) if name is not None else None
         starts_at = validate.moment("--start", start) if start is not None else None
@@ -383,13 +512,24 @@ def update(app, event_id, name, start, end, location, attendees, notes, if_updat
         if before is None:
             raise errors.NotFound(f"event {event_id}: not found")
         seen = expected if expected is not None else before["updated_at"]
-        updated = tx.run("event.update_event", {
-            "id": event_id, "expected_updated_at": seen, "name": name,
-            "starts_at": starts_at, "ends_at": ends_at, "location": location,
-            "attendees": attendees, "set_notes": notes is not None, "notes": notes or None})
+        updated = tx.run(
+            "event.update_event",
+            {
+                "id": event_id,
+                "expected_updated_at": seen,
+                "name": name,
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+                "location": location,
+                "attendees": attendees,
+                "set_notes": notes is not None,
+                "notes": notes or None,
+            },
+        )
         if updated is None:
-            raise no_row_error(tx.run("event.event_state", {"id": event_id}),
-                               f"event {event_id}", seen, RULE_UPDATE)
+            raise no_row_error(
+                tx.run("event.event_state", {"id": event_id}), f"event {event_id}", seen, RULE_UPDATE
+            )
         return tx.run("event.get_event", {"id": event_id})
 
     row = app.run(work, rule=RULE_UPDATE, fields=FIELDS)
@@ -398,8 +538,9 @@ def update(app, event_id, name, start, end, location, attendees, notes, if_updat
 
 @event.command("assign-support")
 @click.argument("event_id", type=ID, shell_complete=complete_ids("completion.events"))
-@click.argument("employee_id", type=ID, required=False,
-                shell_complete=complete_ids("completion.support_employees"))
+@click.argument(
+    "employee_id", type=ID, required=False, shell_complete=complete_ids("completion.support_employees")
+)
 @click.option("--none", "unassign", is_flag=True, help="Remove the support contact instead.")
 @output_option
 @click.pass_obj
@@ -420,8 +561,9 @@ def assign_support(app, event_id, employee_id, unassign, fmt):
         if employee_id is not None:
             require_employee(tx, employee_id)
         if tx.run("event.assign_support", {"id": event_id, "employee_id": employee_id}) is None:
-            raise no_row_error(tx.run("event.event_state", {"id": event_id}),
-                               f"event {event_id}", None, RULE_ASSIGN)
+            raise no_row_error(
+                tx.run("event.event_state", {"id": event_id}), f"event {event_id}", None, RULE_ASSIGN
+            )
         return tx.run("event.get_event", {"id": event_id})
 
     row = app.run(work, rule=RULE_ASSIGN)
@@ -439,16 +581,16 @@ def delete(app, event_id, yes):
     Example:
       epic-events event delete 42 --yes
     """
-    delete_record(app, "event", "event.delete_event", "event.event_state",
-                  event_id, RULE_DELETE, yes)
+    delete_record(app, "event", "event.delete_event", "event.event_state", event_id, RULE_DELETE, yes)
 
 
 # -- helpers ----------------------------------------------------------------------
 def _signed(field: str, state: dict) -> None:
     """An event needs a signed contract (the trigger event_needs_signed_contract says so too)."""
     if not state["is_signed"]:
-        raise errors.InvalidInput(f"{field}: contract {state['id']} is not signed yet; "
-                                  "events are created on signed contracts")
+        raise errors.InvalidInput(
+            f"{field}: contract {state['id']} is not signed yet; events are created on signed contracts"
+        )
 
 
 def _location(field: str, value: str) -> str:
@@ -457,11 +599,13 @@ def _location(field: str, value: str) -> str:
 
 def _ends_after(starts_at):
     """A parser for the end that refuses one not after the start (the database does too)."""
+
     def parse(field, value):
         ends_at = validate.moment(field, value)
         if ends_at <= starts_at:
             raise errors.InvalidInput(f"{field}: must be after the start")
         return ends_at
+
     return parse
 
 

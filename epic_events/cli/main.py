@@ -65,8 +65,9 @@ class RootGroup(click.Group):
         extra.pop("standalone_mode", None)
         code = 0
         try:
-            result = super().main(args=argv, prog_name=prog_name or "epic-events",
-                                  standalone_mode=False, **extra)
+            result = super().main(
+                args=argv, prog_name=prog_name or "epic-events", standalone_mode=False, **extra
+            )
             code = result if isinstance(result, int) else 0
         except click.exceptions.Exit as exc:
             code = exc.exit_code
@@ -96,8 +97,9 @@ class RootGroup(click.Group):
         except Exception as exc:
             observability.capture(exc)
             _traceback(debug)
-            click.echo(f"error: internal error ({type(exc).__name__}); run again with --debug "
-                       "for details", err=True)
+            click.echo(
+                f"error: internal error ({type(exc).__name__}); run again with --debug for details", err=True
+            )
             code = errors.INTERNAL
         finally:
             observability.flush()
@@ -138,11 +140,18 @@ def _silence_stdout() -> None:
         pass
 
 
-@click.group(cls=RootGroup, invoke_without_command=True,
-             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--format", "fmt", type=FormatChoice(ics=True),
-              help="Output format of every read (default: table on a terminal, JSON otherwise; "
-                   "ics for event list and event agenda).")
+@click.group(
+    cls=RootGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=FormatChoice(ics=True),
+    help="Output format of every read (default: table on a terminal, JSON otherwise; "
+    "ics for event list and event agenda).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(__version__, prog_name="epic-events")
 @click.pass_context

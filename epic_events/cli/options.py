@@ -26,33 +26,51 @@ class FormatChoice(click.Choice):
 
 def output_option(fn):
     """--format on every command that prints records."""
-    return click.option("--format", "fmt", type=FormatChoice(), default=None,
-                        help="table (default on a terminal), json or csv.")(fn)
+    return click.option(
+        "--format",
+        "fmt",
+        type=FormatChoice(),
+        default=None,
+        help="table (default on a terminal), json or csv.",
+    )(fn)
 
 
 def calendar_output_option(fn):
     """--format of the commands that can also write an iCalendar file."""
-    return click.option("--format", "fmt", type=FormatChoice(ics=True), default=None,
-                        help="table (default on a terminal), json, csv, or ics (an "
-                             "iCalendar file for any calendar application).")(fn)
+    return click.option(
+        "--format",
+        "fmt",
+        type=FormatChoice(ics=True),
+        default=None,
+        help="table (default on a terminal), json, csv, or ics (an "
+        "iCalendar file for any calendar application).",
+    )(fn)
 
 
 def paging_options(sorts: tuple[str, ...]):
     """--limit/--offset/--page/--all and --sort/--desc on every list."""
+
     def decorate(fn):
-        fn = click.option("--all", "all_rows", is_flag=True,
-                          help="Every matching row, streamed as it is read (csv/json; a table "
-                               f"stops at {TABLE_ALL_MAX:,} rows).")(fn)
+        fn = click.option(
+            "--all",
+            "all_rows",
+            is_flag=True,
+            help="Every matching row, streamed as it is read (csv/json; a table "
+            f"stops at {TABLE_ALL_MAX:,} rows).",
+        )(fn)
         fn = click.option("--desc", is_flag=True, help="Sort in descending order.")(fn)
-        fn = click.option("--sort", type=click.Choice(sorts), default=sorts[0], show_default=True,
-                          help="Sort key.")(fn)
-        fn = click.option("--page", type=click.IntRange(min=1), default=None,
-                          help="Page number (of --limit rows).")(fn)
-        fn = click.option("--offset", type=click.IntRange(min=0), default=None,
-                          help="Rows to skip.")(fn)
-        fn = click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True,
-                          help="Rows per page.")(fn)
+        fn = click.option(
+            "--sort", type=click.Choice(sorts), default=sorts[0], show_default=True, help="Sort key."
+        )(fn)
+        fn = click.option(
+            "--page", type=click.IntRange(min=1), default=None, help="Page number (of --limit rows)."
+        )(fn)
+        fn = click.option("--offset", type=click.IntRange(min=0), default=None, help="Rows to skip.")(fn)
+        fn = click.option(
+            "--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="Rows per page."
+        )(fn)
         return fn
+
     return decorate
 
 
@@ -67,7 +85,9 @@ def paging(limit: int, offset: int | None, page: int | None, all_rows: bool = Fa
     if all_rows:
         ctx = click.get_current_context(silent=True)
         given = ctx is not None and ctx.get_parameter_source("limit") not in (
-            None, click.core.ParameterSource.DEFAULT)
+            None,
+            click.core.ParameterSource.DEFAULT,
+        )
         if offset is not None or page is not None or given:
             raise errors.InvalidInput("--all: streams every row; leave out --limit, --offset and --page")
         # LIMIT NULL is no limit: the same named query, read through a cursor (stream_all).
@@ -88,25 +108,36 @@ def page_caption(rows: list, limit: int, offset: int) -> tuple[list, str]:
     return rows, caption
 
 
-def emit_page(app, rows: list, limit: int, offset: int, fmt: str | None, title: str,
-              table_columns, record_columns) -> None:
+def emit_page(
+    app, rows: list, limit: int, offset: int, fmt: str | None, title: str, table_columns, record_columns
+) -> None:
     """A page of a list: the table's columns for people, the record's for scripts."""
     from ..render import emit
 
     rows, caption = page_caption(rows, limit, offset)
     fmt = app.format(fmt)
-    emit(rows, fmt, table_columns if fmt == "table" else record_columns, title=title,
-         caption=caption)
+    emit(rows, fmt, table_columns if fmt == "table" else record_columns, title=title, caption=caption)
 
 
-def emit_list(app, query: str, params, window: dict, limit: int, fmt: str | None, title: str,
-              table_columns, record_columns, csv_query: str | None = None) -> None:
+def emit_list(
+    app,
+    query: str,
+    params,
+    window: dict,
+    limit: int,
+    fmt: str | None,
+    title: str,
+    table_columns,
+    record_columns,
+    csv_query: str | None = None,
+) -> None:
     """A list command's output: a page, or with --all (window["limit"] is None) every row.
 
     `params(tx)` (or a dict) gives the named query's parameters, window included.
     `csv_query`, a `copy (…) to stdout` of the same rows formatted by the server,
     writes --all --format csv at the speed of psql's \\copy.
     """
+
     def parameters(tx):
         return params(tx) if callable(params) else params
 
@@ -117,8 +148,16 @@ def emit_list(app, query: str, params, window: dict, limit: int, fmt: str | None
     stream_all(app, query, parameters, fmt, title, table_columns, record_columns, csv_query)
 
 
-def stream_all(app, query: str, parameters, fmt: str | None, title: str, table_columns,
-               record_columns, csv_query: str | None = None) -> None:
+def stream_all(
+    app,
+    query: str,
+    parameters,
+    fmt: str | None,
+    title: str,
+    table_columns,
+    record_columns,
+    csv_query: str | None = None,
+) -> None:
     """--all: every row through a server-side cursor in the request's own transaction,
     written as each batch arrives (csv, json), so memory stays flat whatever the size.
 
@@ -148,9 +187,11 @@ def stream_all(app, query: str, parameters, fmt: str | None, title: str, table_c
                 if len(rows) > TABLE_ALL_MAX:
                     raise errors.InvalidInput(
                         f"--all: more than {TABLE_ALL_MAX:,} rows do not make a table; "
-                        "use --format csv or --format json, which stream every row")
-            render.emit(rows, fmt, table_columns, title=title,
-                        caption=f"{len(rows):,} rows" if rows else None)
+                        "use --format csv or --format json, which stream every row"
+                    )
+            render.emit(
+                rows, fmt, table_columns, title=title, caption=f"{len(rows):,} rows" if rows else None
+            )
             return
         render.stream(batches, fmt, record_columns)
 
@@ -158,8 +199,9 @@ def stream_all(app, query: str, parameters, fmt: str | None, title: str, table_c
 
 
 def password_stdin_option(fn):
-    return click.option("--password-stdin", is_flag=True,
-                        help="Read the password from standard input (for scripts).")(fn)
+    return click.option(
+        "--password-stdin", is_flag=True, help="Read the password from standard input (for scripts)."
+    )(fn)
 
 
 def read_password(from_stdin: bool, confirm: bool, label: str = "Password") -> str:
@@ -177,8 +219,7 @@ def read_password(from_stdin: bool, confirm: bool, label: str = "Password") -> s
         observability.forget(value)
         return validate.utf8("password", value)
     if not stdin_is_terminal():
-        raise errors.InvalidInput(
-            "password: no terminal to ask on; pass --password-stdin and pipe it in")
+        raise errors.InvalidInput("password: no terminal to ask on; pass --password-stdin and pipe it in")
     value = click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
     observability.forget(value)
     return validate.utf8("password", value)
@@ -199,9 +240,13 @@ def ask(value, field: str, option: str, parse, prompt: str, default=None, requir
         raise errors.InvalidInput(f"missing option {option} (no terminal to ask on)")
     while True:
         # Prompts go to stderr: `… --format json > file` keeps the file clean.
-        answer = click.prompt(prompt, default=default if default is not None else
-                              (None if required else ""),
-                              show_default=default is not None, type=str, err=True)
+        answer = click.prompt(
+            prompt,
+            default=default if default is not None else (None if required else ""),
+            show_default=default is not None,
+            type=str,
+            err=True,
+        )
         if not required and answer.strip() == "":
             return None
         try:
@@ -212,8 +257,10 @@ def ask(value, field: str, option: str, parse, prompt: str, default=None, requir
 
 def optional(parse):
     """A parser that treats an empty string as 'clear this field' (None)."""
+
     def wrapped(field, value):
         return None if value.strip() == "" else parse(field, value)
+
     return wrapped
 
 
@@ -235,6 +282,7 @@ def existing(app, state_query: str, what: str, check=None):
     may refuse more (e.g. an unsigned contract). Scripts skip the look-up: the
     database refuses the same things when the command writes.
     """
+
     def parse(field, value):
         record_id = validate.record_id(field, value)
         if stdin_is_terminal():
@@ -244,15 +292,20 @@ def existing(app, state_query: str, what: str, check=None):
             if check is not None:
                 check(field, state)
         return record_id
+
     return parse
 
 
 def expect_option(fn):
     """--if-updated-at: refuse the write if the record changed since it was read."""
     return click.option(
-        "--if-updated-at", "if_updated_at", default=None, metavar="TIMESTAMP",
+        "--if-updated-at",
+        "if_updated_at",
+        default=None,
+        metavar="TIMESTAMP",
         help="Only write if the record's updated_at is still this (as printed by view "
-             "--format json); else exit 5.")(fn)
+        "--format json); else exit 5.",
+    )(fn)
 
 
 def no_row_error(state: dict | None, what: str, expected, rule: str) -> errors.AppError:
@@ -260,8 +313,7 @@ def no_row_error(state: dict | None, what: str, expected, rule: str) -> errors.A
     if state is None:
         return errors.NotFound(f"{what}: not found")
     if expected is not None and state["updated_at"] != expected:
-        return errors.Conflict(f"{what} was changed by someone else meanwhile; "
-                               "view it again and retry")
+        return errors.Conflict(f"{what} was changed by someone else meanwhile; view it again and retry")
     return errors.PermissionDenied(f"permission denied: {rule}")
 
 
@@ -284,8 +336,9 @@ def stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
 
 
-def delete_record(app, what: str, delete_query: str, state_query: str, record_id: int,
-                  rule: str, yes: bool) -> None:
+def delete_record(
+    app, what: str, delete_query: str, state_query: str, record_id: int, rule: str, yes: bool
+) -> None:
     """Confirm, then delete in one transaction; a refusal says why (gone, or the rule).
 
     The database refuses what RLS or a foreign key forbids; this only explains it.
@@ -294,8 +347,7 @@ def delete_record(app, what: str, delete_query: str, state_query: str, record_id
 
     def work(tx):
         if tx.run(delete_query, {"id": record_id}) is None:
-            raise no_row_error(tx.run(state_query, {"id": record_id}),
-                               f"{what} {record_id}", None, rule)
+            raise no_row_error(tx.run(state_query, {"id": record_id}), f"{what} {record_id}", None, rule)
 
     app.run(work, rule=rule)
     click.echo(f"Deleted {what} {record_id}.", err=True)
@@ -330,8 +382,10 @@ def like_pattern(search: str | None) -> str | None:
 
 def complete_choices(choices: tuple[str, ...]):
     """Shell completion from a fixed list (e.g. the three departments), no database."""
+
     def complete(ctx, param, incomplete: str):
         return [c for c in choices if c.startswith(incomplete.lower())]
+
     return complete
 
 
@@ -346,6 +400,7 @@ def complete_ids(query: str):
 
 def complete_from(query: str, digits: bool = False):
     """Shell completion from a named query of completion.sql (value, help) rows."""
+
     def complete(ctx, param, incomplete: str):
         if digits and incomplete and not incomplete.isdigit():
             return []
@@ -362,4 +417,5 @@ def complete_from(query: str, digits: bool = False):
             return [CompletionItem(r["value"], help=r["help"]) for r in rows]
         except Exception:
             return []
+
     return complete

@@ -13,19 +13,24 @@ from .options import output_option
 RULE = "reports need report:read (management)"
 
 SALES_FIGURES = [
-    Column("created", "Created", "number"), Column("signed", "Signed", "number"),
-    Column("signed_amount", "Signed amount", "money"), Column("collected", "Collected", "money"),
+    Column("created", "Created", "number"),
+    Column("signed", "Signed", "number"),
+    Column("signed_amount", "Signed amount", "money"),
+    Column("collected", "Collected", "money"),
     Column("due", "Still due", "money"),
 ]
 SALES_BY = {
     "month": ("report.sales_by_month", [Column("month", "Month", "date")]),
-    "sales-contact": ("report.sales_by_sales_contact",
-                      [Column("sales_contact_id", "Sales contact id", "id"),
-                       Column("sales_contact_name", "Sales contact")]),
+    "sales-contact": (
+        "report.sales_by_sales_contact",
+        [Column("sales_contact_id", "Sales contact id", "id"), Column("sales_contact_name", "Sales contact")],
+    ),
 }
 EVENTS = [
-    Column("week", "Week of", "date"), Column("events", "Events", "number"),
-    Column("attendees", "Attendees", "number"), Column("without_support", "Without support", "number"),
+    Column("week", "Week of", "date"),
+    Column("events", "Events", "number"),
+    Column("attendees", "Attendees", "number"),
+    Column("without_support", "Without support", "number"),
     Column("without_support_share", "Share without support", "number"),
 ]
 
@@ -36,17 +41,24 @@ def report():
 
 
 def period_options(fn):
-    fn = click.option("--to", "ends_on", metavar="DATE",
-                      help="Last day included (default: 31 December of this year).")(fn)
-    fn = click.option("--from", "starts_on", metavar="DATE",
-                      help="First day included (default: 1 January of this year).")(fn)
+    fn = click.option(
+        "--to", "ends_on", metavar="DATE", help="Last day included (default: 31 December of this year)."
+    )(fn)
+    fn = click.option(
+        "--from", "starts_on", metavar="DATE", help="First day included (default: 1 January of this year)."
+    )(fn)
     return fn
 
 
 @report.command()
 @period_options
-@click.option("--by", type=click.Choice(tuple(SALES_BY)), default="month", show_default=True,
-              help="One row per month, or per sales contact.")
+@click.option(
+    "--by",
+    type=click.Choice(tuple(SALES_BY)),
+    default="month",
+    show_default=True,
+    help="One row per month, or per sales contact.",
+)
 @output_option
 @click.pass_obj
 def sales(app, starts_on, ends_on, by, fmt):
@@ -73,12 +85,15 @@ def sales(app, starts_on, ends_on, by, fmt):
 
         emit(rows, fmt, keys + SALES_FIGURES, title=title)
         return
-    label = ((lambda r: f"{r['month']:%m/%Y}") if by == "month"
-             else (lambda r: r["sales_contact_name"] or "—"))
+    label = (lambda r: f"{r['month']:%m/%Y}") if by == "month" else (lambda r: r["sales_contact_name"] or "—")
     groups, total = rows[:-1], rows[-1]
-    _print(title, [{**r, "label": label(r)} for r in groups], {**total, "label": "Total"},
-           [Column("label", "Month" if by == "month" else "Sales contact")] + SALES_FIGURES,
-           [("Signed amount", "signed_amount", True), ("Collected", "collected", True)])
+    _print(
+        title,
+        [{**r, "label": label(r)} for r in groups],
+        {**total, "label": "Total"},
+        [Column("label", "Month" if by == "month" else "Sales contact")] + SALES_FIGURES,
+        [("Signed amount", "signed_amount", True), ("Collected", "collected", True)],
+    )
 
 
 @report.command()
@@ -109,19 +124,23 @@ def events(app, starts_on, ends_on, fmt):
 
     def shown(r, label):
         share = r["without_support_share"]
-        return {**r, "week": label, "without_support_share":
-                "—" if share is None else f"{share * 100:.1f} %"}
+        return {**r, "week": label, "without_support_share": "—" if share is None else f"{share * 100:.1f} %"}
 
     groups, total = rows[:-1], rows[-1]
-    _print(title, [shown(r, f"{r['week']:%d/%m/%Y}") for r in groups], shown(total, "Total"),
-           [Column("week", "Week of")] + EVENTS[1:],
-           [("Events", "events", False), ("Without support", "without_support", False)])
+    _print(
+        title,
+        [shown(r, f"{r['week']:%d/%m/%Y}") for r in groups],
+        shown(total, "Total"),
+        [Column("week", "Week of")] + EVENTS[1:],
+        [("Events", "events", False), ("Without support", "without_support", False)],
+    )
 
 
 # -- helpers ----------------------------------------------------------------------
 def _run(app, query: str, params: dict) -> list[dict]:
     """The report's rows, after asking the database whether the caller may read it:
     without report:read the query itself returns nothing (see report.sql)."""
+
     def work(tx):
         if not tx.run("report.may_read_reports"):
             raise errors.PermissionDenied(f"permission denied: {RULE}")
@@ -136,8 +155,7 @@ def _period(starts_on: str | None, ends_on: str | None) -> dict:
     last = _day("--to", ends_on) if ends_on else date(this_year, 12, 31)
     if last < first:
         raise errors.InvalidInput("--to: before --from")
-    return {"starts_on": first, "ends_on": last,
-            "utc_offset": datetime.now().astimezone().utcoffset()}
+    return {"starts_on": first, "ends_on": last, "utc_offset": datetime.now().astimezone().utcoffset()}
 
 
 def _day(option: str, value: str) -> date:
@@ -148,8 +166,9 @@ def _span(params: dict) -> str:
     return f"{params['starts_on']:%d/%m/%Y} to {params['ends_on']:%d/%m/%Y}"
 
 
-def _print(title: str, groups: list[dict], total: dict, columns: list[Column],
-           charts: list[tuple[str, str, bool]]) -> None:
+def _print(
+    title: str, groups: list[dict], total: dict, columns: list[Column], charts: list[tuple[str, str, bool]]
+) -> None:
     """The table (groups, then the total), then a bar chart of each figure named."""
     from ..render import console, table
     from .dashboard import bars

@@ -18,19 +18,24 @@ from .options import complete_choices, complete_from, output_option
 DEPARTMENTS = ("management", "sales", "support")
 
 LIST = [
-    Column("department", "Department"), Column("role_name", "Database role"),
+    Column("department", "Department"),
+    Column("role_name", "Database role"),
     Column("permissions", "Permissions"),
 ]
 CATALOG = [
-    Column("department", "Department"), Column("code", "Permission"),
-    Column("description", "What it allows"), Column("held", "Held", "bool"),
+    Column("department", "Department"),
+    Column("code", "Permission"),
+    Column("description", "What it allows"),
+    Column("held", "Held", "bool"),
     Column("granted_at", "Granted", "datetime"),
-    Column("within_ceiling", "Within grants", "bool"), Column("needs", "Needs (SQL grant)"),
+    Column("within_ceiling", "Within grants", "bool"),
+    Column("needs", "Needs (SQL grant)"),
 ]
 # A table shows the ceiling in one column: "yes", or "no: needs UPDATE (…) on event".
 CATALOG_TABLE = CATALOG[1:5] + [Column("ceiling", "Grants allow")]
-RULE_CHANGE = ("granting or revoking a department permission is management's "
-               "(deliberately not itself a permission code)")
+RULE_CHANGE = (
+    "granting or revoking a department permission is management's (deliberately not itself a permission code)"
+)
 
 
 @click.group()
@@ -74,6 +79,7 @@ def view(app, department, fmt):
       epic-events role view sales
       epic-events role view support --format json
     """
+
     def work(tx):
         name = _known_department(tx, department)
         return name, tx.run("role.department_catalog", {"department": name})
@@ -86,15 +92,21 @@ def view(app, department, fmt):
         import json
 
         permissions = json.loads(to_json(catalog, CATALOG[1:]))
-        emit({"department": name, "permissions": permissions}, fmt,
-             [Column("department", ""), Column("permissions", "")])
+        emit(
+            {"department": name, "permissions": permissions},
+            fmt,
+            [Column("department", ""), Column("permissions", "")],
+        )
         return
     held = sum(r["held"] for r in rows)
     if fmt == "table":
-        rows = [{**r, "ceiling": "yes" if r["within_ceiling"] else f"no: needs {r['needs']}"}
-                for r in rows]
-    emit(rows, fmt, CATALOG_TABLE if fmt == "table" else CATALOG,
-         title=f"{name}: {held} of {len(rows)} permissions held")
+        rows = [{**r, "ceiling": "yes" if r["within_ceiling"] else f"no: needs {r['needs']}"} for r in rows]
+    emit(
+        rows,
+        fmt,
+        CATALOG_TABLE if fmt == "table" else CATALOG,
+        title=f"{name}: {held} of {len(rows)} permissions held",
+    )
 
 
 @role.command()
@@ -115,18 +127,19 @@ def grant(app, department, permission):
       epic-events role grant sales client:update:own
       epic-events role grant sales event:create
     """
+
     def work(tx):
         name, code = _known_department(tx, department), _known_code(tx, permission)
         # ON CONFLICT DO NOTHING: no row back means it was already held. Only
         # management may insert (the policy says so, before anything else is checked).
         if tx.run("role.grant_permission", {"department": name, "code": code}) is None:
             raise errors.Conflict(f"{name} already holds {code}: nothing changed")
-        entry = next(r for r in tx.run("role.department_catalog", {"department": name})
-                     if r["code"] == code)
+        entry = next(r for r in tx.run("role.department_catalog", {"department": name}) if r["code"] == code)
         if not entry["within_ceiling"]:  # raising rolls the insert back
             raise errors.InvalidInput(
                 f"permission {code}: beyond the SQL grants of department {name} (it needs "
-                f"{entry['needs']}, which only a migration grants): nothing changed")
+                f"{entry['needs']}, which only a migration grants): nothing changed"
+            )
         return name, code
 
     name, code = app.run(work, rule=RULE_CHANGE)
@@ -149,6 +162,7 @@ def revoke(app, department, permission):
       epic-events role revoke sales client:update:own
       epic-events role revoke support event:update:assigned
     """
+
     def work(tx):
         name, code = _known_department(tx, department), _known_code(tx, permission)
         if tx.run("role.revoke_permission", {"department": name, "code": code}) is None:
@@ -181,5 +195,6 @@ def _known_code(tx, value: str) -> str:
         close = difflib.get_close_matches(code, codes, n=1)
         hint = f"did you mean {close[0]}? " if close else ""
         raise errors.InvalidInput(
-            f"permission: unknown code {value!r}; {hint}valid codes: {', '.join(codes)}")
+            f"permission: unknown code {value!r}; {hint}valid codes: {', '.join(codes)}"
+        )
     return code

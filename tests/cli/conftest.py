@@ -78,7 +78,9 @@ def admin_one(world: World, sql: str, params=()):
 def desk(cli, tmp_path, monkeypatch):
     """Several people at their own terminals: `desk("sales")` sits at Sam's, whose
     tokens (own token store) stay logged in while someone else works at theirs."""
+
     def sit(key: str) -> Cli:
         monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "desks" / key))
         return cli
+
     return sit

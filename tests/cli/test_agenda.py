@@ -1,7 +1,7 @@
 """Issue 14, item 3: the support agenda, and events as an iCalendar file."""
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from icalendar import Calendar
@@ -36,14 +36,15 @@ def truth(world) -> list[dict]:
             "       v.updated_at, c.full_name, c.email, c.phone, s.full_name as support"
             "  from epic_events.event v join epic_events.contract k on k.id = v.contract_id"
             "  join epic_events.client c on c.id = k.client_id"
-            "  left join epic_events.employee s on s.id = v.support_contact_id order by v.id")
+            "  left join epic_events.employee s on s.id = v.support_contact_id order by v.id"
+        )
         names = [d.name for d in cur.description]
-        return [{**dict(zip(names, row)), "uid": f"event-{row[0]}@{domain}"} for row in cur]
+        return [{**dict(zip(names, row, strict=True)), "uid": f"event-{row[0]}@{domain}"} for row in cur]
 
 
 def test_event_list_as_ics_matches_the_database(cli):
     cli.login("support")
-    before = datetime.now(timezone.utc).replace(microsecond=0)
+    before = datetime.now(UTC).replace(microsecond=0)
     found = ics_events(cli("event", "list", "--format", "ics"))
     rows = truth(cli.world)
     assert set(found) == {r["uid"] for r in rows}
@@ -51,7 +52,7 @@ def test_event_list_as_ics_matches_the_database(cli):
         e = found[r["uid"]]
         # Times in UTC (a trailing Z), the database's moments to the second.
         assert e.to_ical().decode().count("DTSTART:") == 1
-        assert f"DTSTART:{r['starts_at'].astimezone(timezone.utc):%Y%m%dT%H%M%SZ}" in e.to_ical().decode()
+        assert f"DTSTART:{r['starts_at'].astimezone(UTC):%Y%m%dT%H%M%SZ}" in e.to_ical().decode()
         assert e.decoded("dtstart") == r["starts_at"].replace(microsecond=0)
         assert e.decoded("dtend") == r["ends_at"].replace(microsecond=0)
         assert e.decoded("last-modified") == r["updated_at"].replace(microsecond=0)
@@ -59,8 +60,13 @@ def test_event_list_as_ics_matches_the_database(cli):
         assert str(e["location"]) == r["location"]
         assert str(e["summary"]) == f"{r['name']} · {r['full_name']}"
         description = str(e["description"])
-        for part in (r["full_name"], r["email"], r["phone"], f"Attendees: {r['attendees']}",
-                     f"Support: {r['support'] or 'none yet'}"):
+        for part in (
+            r["full_name"],
+            r["email"],
+            r["phone"],
+            f"Attendees: {r['attendees']}",
+            f"Support: {r['support'] or 'none yet'}",
+        ):
             assert part in description
 
 
@@ -69,8 +75,11 @@ def test_a_newer_export_keeps_each_uid_and_says_it_is_newer(cli):
     ids = cli.world.ids
     with cli.world.db.admin() as conn:  # created an hour ago, last changed half an hour ago
         conn.execute("set session_replication_role = replica")
-        conn.execute("update epic_events.event set created_at = now() - interval '1 hour',"
-                     " updated_at = now() - interval '30 minutes' where id = %s", (ids["event"],))
+        conn.execute(
+            "update epic_events.event set created_at = now() - interval '1 hour',"
+            " updated_at = now() - interval '30 minutes' where id = %s",
+            (ids["event"],),
+        )
     cli.login("support")
     first = ics_events(cli("event", "list", "--format", "ics"))
     assert cli("event", "update", ids["event"], "--location", "Annecy").exit_code == 0
@@ -89,13 +98,16 @@ def test_agenda_mine_as_ics_holds_only_ones_own_events(cli):
     assert [u.split("@")[0] for u in found] == [f"event-{ids['event']}"]
 
 
-@pytest.mark.parametrize("args", [
-    ("client", "list", "--format", "ics"),
-    ("contract", "list", "--format", "ics"),
-    ("event", "view", "1", "--format", "ics"),
-    ("--format", "ics", "client", "list"),
-    ("--format", "ics", "employee", "list"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("client", "list", "--format", "ics"),
+        ("contract", "list", "--format", "ics"),
+        ("event", "view", "1", "--format", "ics"),
+        ("--format", "ics", "client", "list"),
+        ("--format", "ics", "employee", "list"),
+    ],
+)
 def test_ics_elsewhere_is_a_clear_error(cli, args):
     cli.login("manager")
     r = cli(*args)
@@ -125,8 +137,12 @@ def test_agenda_defaults_to_this_week(cli):
     ids = cli.world.ids
     cli.login("manager")
     assert cli.json("event", "agenda") == []
-    admin_one(cli.world, "update epic_events.event set starts_at = now() + interval '1 minute',"
-              " ends_at = now() + interval '2 hours' where id = %s returning id", (ids["event"],))
+    admin_one(
+        cli.world,
+        "update epic_events.event set starts_at = now() + interval '1 minute',"
+        " ends_at = now() + interval '2 hours' where id = %s returning id",
+        (ids["event"],),
+    )
     shown = [r["id"] for r in cli.json("event", "agenda")]
     # Unless now is the last minute of Sunday, the event is this week's.
     assert shown == [ids["event"]] or datetime.now().astimezone().weekday() == 6
@@ -135,8 +151,7 @@ def test_agenda_defaults_to_this_week(cli):
 def test_agenda_mine_follows_the_department(cli):
     ids = cli.world.ids
     cli.login("sales2")
-    assert [r["id"] for r in cli.json("event", "agenda", "--week", "01/06/2027", "--mine")] == [
-        ids["event2"]]
+    assert [r["id"] for r in cli.json("event", "agenda", "--week", "01/06/2027", "--mine")] == [ids["event2"]]
     cli.login("manager")
     r = cli("event", "agenda", "--mine")
     assert r.exit_code == 1 and "management has no events of its own" in r.stderr
@@ -155,13 +170,22 @@ def test_agenda_on_a_terminal_is_day_by_day_in_local_time(cli, paris):
     assert all(d in out for d in days)
     assert [out.index(d) for d in days] == sorted(out.index(d) for d in days)
     # 18:00 UTC is 20:00 in Paris in June; the events fall on Tuesday.
-    tuesday = out[out.index(days[1]):out.index(days[2])]
+    tuesday = out[out.index(days[1]) : out.index(days[2])]
     assert tuesday.count("20:00–02/06 01:00") == 3  # five hours: past midnight
-    for text in (f"#{ids['event']} Event event", "Client of sales", "+33612345678",
-                 "client@client.test", "client2@client.test", "Lyon", "50 attendees",
-                 "Support: Suzy Support", "Support: Stan Support", "Support: none yet"):
+    for text in (
+        f"#{ids['event']} Event event",
+        "Client of sales",
+        "+33612345678",
+        "client@client.test",
+        "client2@client.test",
+        "Lyon",
+        "50 attendees",
+        "Support: Suzy Support",
+        "Support: Stan Support",
+        "Support: none yet",
+    ):
         assert text in tuesday
-    assert "nothing" in out[out.index(days[0]):out.index(days[1])]
+    assert "nothing" in out[out.index(days[0]) : out.index(days[1])]
     assert "3 events" in out
 
 

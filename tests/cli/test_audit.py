@@ -21,12 +21,11 @@ def _rename_client(cli, name="Renamed Client"):
 def test_a_change_names_the_employee_the_login_the_role_and_old_to_new(cli):
     _rename_client(cli)
     cli.login("manager")
-    [row] = cli.json("audit", "--table", "client", "--record", cli.world.ids["client"],
-                     "--action", "update")
+    [row] = cli.json("audit", "--table", "client", "--record", cli.world.ids["client"], "--action", "update")
     assert row["employee_id"] == cli.world.ids["sales"]
     assert row["employee_name"] == "Sam Sales"
     assert row["login_role"] == "epic_authenticator"  # session_user: the login that connected
-    assert row["db_role"] == "epic_sales"             # the department role it used
+    assert row["db_role"] == "epic_sales"  # the department role it used
     assert row["changes"]["full_name"] == {"old": "Client of sales", "new": "Renamed Client"}
 
 
@@ -99,8 +98,18 @@ def test_csv_export_carries_every_column_and_the_changes_as_json(cli):
     r = cli("audit", "--all", "--format", "csv")
     assert r.exit_code == 0, r.stderr
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
-    assert list(rows[0]) == ["id", "occurred_at", "employee_id", "employee_name", "login_role",
-                             "db_role", "table_name", "row_id", "action", "changes"]
+    assert list(rows[0]) == [
+        "id",
+        "occurred_at",
+        "employee_id",
+        "employee_name",
+        "login_role",
+        "db_role",
+        "table_name",
+        "row_id",
+        "action",
+        "changes",
+    ]
     update = next(x for x in rows if x["table_name"] == "client" and x["action"] == "update")
     assert json.loads(update["changes"])["full_name"]["new"] == "Renamed Client"
 
@@ -115,19 +124,25 @@ def test_only_management_reads_the_trail(cli, who):
 
 # --- retention ---------------------------------------------------------------------------
 
+
 def test_purge_deletes_older_rows_and_records_itself(cli):
     with cli.world.db.admin() as conn:
         conn.execute("alter table epic_events.audit_log disable trigger audit_log_append_only")
-        conn.execute("update epic_events.audit_log set occurred_at = '2020-01-01' where id in"
-                     " (select id from epic_events.audit_log order by id limit 3)")
+        conn.execute(
+            "update epic_events.audit_log set occurred_at = '2020-01-01' where id in"
+            " (select id from epic_events.audit_log order by id limit 3)"
+        )
         conn.execute("alter table epic_events.audit_log enable trigger audit_log_append_only")
     before = admin_one(cli.world, "select count(*) from epic_events.audit_log")[0]
     r = cli("db", "purge-audit", "--before", "01/01/2021", "--yes")
     assert r.exit_code == 0, r.stderr
     assert r.stdout.startswith("deleted 3 audit rows older than 01/01/2021")
     assert admin_one(cli.world, "select count(*) from epic_events.audit_log")[0] == before - 3 + 1
-    record = admin_one(cli.world, "select db_role, login_role, table_name, action, changes"
-                                  " from epic_events.audit_log order by id desc limit 1")
+    record = admin_one(
+        cli.world,
+        "select db_role, login_role, table_name, action, changes"
+        " from epic_events.audit_log order by id desc limit 1",
+    )
     login = admin_one(cli.world, "select session_user")[0]
     assert record[1:4] == (login, "audit_log", "purge")
     assert record[4]["deleted"] == 3 and "before" in record[4]

@@ -18,19 +18,25 @@ import time
 from epic_events import auth
 from tests.cli.conftest import admin_one
 from tests.cli.test_tokens_store import (  # noqa: F401  (autouse: no token in any output)
-    claims_of, kid_of, no_token_in_output, resign, signing_key, token_store)
+    claims_of,
+    kid_of,
+    no_token_in_output,
+    resign,
+    signing_key,
+    token_store,
+)
 from tests.world import PASSWORD, SALT
 
 SAM = "sam@epic.test"
 LOGIN_FAILED = "error: login failed: unknown email or wrong password\n"
-LOCKED = ("error: login refused: too many failed attempts for this email; "
-          "try again in 15 minutes\n")
+LOCKED = "error: login refused: too many failed attempts for this email; try again in 15 minutes\n"
 NEW_PASSWORD = "a brand new passphrase"
 
 
 def sessions_of(cli, key: str) -> int:
-    return admin_one(cli.world, "select count(*) from epic_events.session where employee_id = %s",
-                     (cli.world.ids[key],))[0]
+    return admin_one(
+        cli.world, "select count(*) from epic_events.session where employee_id = %s", (cli.world.ids[key],)
+    )[0]
 
 
 def login_as_sam(cli, password: str, email: str = SAM):
@@ -46,15 +52,21 @@ def session_events(cli, email: str | None = None) -> list[tuple]:
             "select action, employee_id, row_id from epic_events.audit_log"
             " where table_name = 'session' and action <> 'login_attempt'"
             " and (%s::text is null or row_id = lower(%s::text))"
-            " order by id", (email, email)).fetchall()
+            " order by id",
+            (email, email),
+        ).fetchall()
 
 
 def test_each_attempt_is_recorded_before_its_verdict(cli):
     cli.login("sales")
     cli("login", "--email", "sam@epic.test", "--password-stdin", input="not the password\n")
     with cli.world.db.admin() as conn:
-        actions = [r[0] for r in conn.execute(
-            "select action from epic_events.audit_log where table_name = 'session' order by id")]
+        actions = [
+            r[0]
+            for r in conn.execute(
+                "select action from epic_events.audit_log where table_name = 'session' order by id"
+            )
+        ]
     assert actions == ["login_attempt", "login", "login_attempt", "login_failed"]
 
 
@@ -69,13 +81,20 @@ def test_login_whoami_logout_round_trip(cli):
     assert r.stderr == "Logged in as Sam Sales (sales).\n" and r.stdout == ""
     me = cli.json("whoami")
     assert (me["id"], me["full_name"], me["email"], me["department"]) == (
-        cli.world.ids["sales"], "Sam Sales", SAM, "sales")
+        cli.world.ids["sales"],
+        "Sam Sales",
+        SAM,
+        "sales",
+    )
     assert me["session_expires_at"]  # the refresh token's expiry, one day ahead
 
     r = cli("logout")
     assert (r.exit_code, r.stderr) == (0, "Logged out.\n")
-    assert admin_one(cli.world, "select revoked_reason from epic_events.session"
-                     " where employee_id = %s", (cli.world.ids["sales"],)) == ("logout",)
+    assert admin_one(
+        cli.world,
+        "select revoked_reason from epic_events.session where employee_id = %s",
+        (cli.world.ids["sales"],),
+    ) == ("logout",)
     r = cli("whoami")
     assert r.exit_code == 2
     assert "not logged in: run `epic-events login`" in r.stderr
@@ -87,33 +106,35 @@ def test_logging_in_again_closes_the_session_this_machine_had(cli):
     cli.login("sales")
     second = claims_of(token_store().load()["access"])["sid"]
     assert first != second
-    assert admin_one(cli.world, "select revoked_reason from epic_events.session where id = %s",
-                     (first,)) == ("logout",)
-    assert admin_one(cli.world, "select revoked_at from epic_events.session where id = %s",
-                     (second,)) == (None,)
+    assert admin_one(cli.world, "select revoked_reason from epic_events.session where id = %s", (first,)) == (
+        "logout",
+    )
+    assert admin_one(cli.world, "select revoked_at from epic_events.session where id = %s", (second,)) == (
+        None,
+    )
     # Someone else logging in on this machine closes the previous person's session too.
     cli.login("sales2")
-    assert admin_one(cli.world, "select revoked_reason from epic_events.session where id = %s",
-                     (second,)) == ("logout",)
+    assert admin_one(
+        cli.world, "select revoked_reason from epic_events.session where id = %s", (second,)
+    ) == ("logout",)
     assert cli.json("whoami")["id"] == cli.world.ids["sales2"]
 
 
 def test_logging_in_over_damaged_tokens_works_and_closes_nothing(cli):
     cli.login("sales")
     sid = claims_of(token_store().load()["access"])["sid"]
-    token_store().save({"access": "not a token", "refresh": "not-a-refresh-token-of-this-database",
-                        "refresh_expires_at": 0})
+    token_store().save(
+        {"access": "not a token", "refresh": "not-a-refresh-token-of-this-database", "refresh_expires_at": 0}
+    )
     cli.login("sales")
-    assert admin_one(cli.world, "select revoked_at from epic_events.session where id = %s",
-                     (sid,)) == (None,)
+    assert admin_one(cli.world, "select revoked_at from epic_events.session where id = %s", (sid,)) == (None,)
     assert cli.json("whoami")["id"] == cli.world.ids["sales"]
 
 
 def test_after_logout_every_command_is_refused_with_exit_2(cli):
     cli.login("sales")
     assert cli("logout").exit_code == 0
-    for command in (["whoami"], ["refresh"], ["client", "list"],
-                    ["client", "view", cli.world.ids["client"]]):
+    for command in (["whoami"], ["refresh"], ["client", "list"], ["client", "view", cli.world.ids["client"]]):
         r = cli(*command)
         assert r.exit_code == 2, command
         assert "not logged in" in r.stderr and r.stdout == ""
@@ -141,8 +162,10 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(cli):
     assert sessions_of(cli, "sales") == 0
     assert cli("whoami").exit_code == 2
     # Both recorded, the unknown email under no employee.
-    assert session_events(cli) == [("login_failed", cli.world.ids["sales"], SAM),
-                                   ("login_failed", None, "nobody@epic.test")]
+    assert session_events(cli) == [
+        ("login_failed", cli.world.ids["sales"], SAM),
+        ("login_failed", None, "nobody@epic.test"),
+    ]
 
 
 def test_an_unknown_email_gets_a_salt_as_a_real_one_would(cli):
@@ -152,6 +175,7 @@ def test_an_unknown_email_gets_a_salt_as_a_real_one_would(cli):
     from epic_events import queries
 
     with psycopg.connect(cli.world.db.app_dsn) as conn:
+
         def salt(email):
             return conn.execute(queries.get("session.login_salt").sql, {"email": email}).fetchone()[0]
 
@@ -194,13 +218,15 @@ def test_an_unknown_email_locks_the_same_way(cli):
     answers = [login_as_sam(cli, PASSWORD, email=nobody) for _ in range(6)]
     assert [(r.exit_code, r.stderr) for r in answers] == [(2, LOGIN_FAILED)] * 5 + [(2, LOCKED)]
     assert session_events(cli, nobody) == [("login_failed", None, nobody)] * 5 + [
-        ("login_locked", None, nobody)]
+        ("login_locked", None, nobody)
+    ]
 
 
 def test_a_deactivated_employee_cannot_log_in(cli):
     with cli.world.db.admin() as conn:
-        conn.execute("update epic_events.employee set is_active = false where id = %s",
-                     (cli.world.ids["sales"],))
+        conn.execute(
+            "update epic_events.employee set is_active = false where id = %s", (cli.world.ids["sales"],)
+        )
     r = login_as_sam(cli, PASSWORD)
     assert r.exit_code == 2
     assert "this account is deactivated" in r.stderr
@@ -210,8 +236,9 @@ def test_a_deactivated_employee_cannot_log_in(cli):
 def test_deactivation_cuts_a_logged_in_employee_off_at_once(cli):
     cli.login("sales")
     with cli.world.db.admin() as conn:
-        conn.execute("update epic_events.employee set is_active = false where id = %s",
-                     (cli.world.ids["sales"],))
+        conn.execute(
+            "update epic_events.employee set is_active = false where id = %s", (cli.world.ids["sales"],)
+        )
     r = cli("whoami")
     assert r.exit_code == 2
     assert "your session was closed" in r.stderr
@@ -244,9 +271,12 @@ def test_without_a_terminal_the_password_must_come_from_stdin(cli):
 def test_a_real_process_without_a_terminal_fails_at_once_instead_of_waiting(cli):
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-c", "from epic_events.cli.main import main; main()",
-         "login", "--email", SAM],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+        [sys.executable, "-c", "from epic_events.cli.main import main; main()", "login", "--email", SAM],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 1, done.stderr
     assert "pass --password-stdin" in done.stderr
     assert time.monotonic() - started < 30
@@ -261,13 +291,17 @@ def test_refresh_rotates_both_tokens(cli):
     assert after["refresh"] != before["refresh"]
     assert claims_of(after["access"])["sid"] == claims_of(before["access"])["sid"]
     # The database keeps the chain: the old token is marked rotated, pointing to the new one.
-    assert admin_one(cli.world, "select rotated_at is not null, replaced_by = %s"
-                     " from epic_events.session_token where token_hash = %s",
-                     (digest(after["refresh"]), digest(before["refresh"]))) == (True, True)
+    assert admin_one(
+        cli.world,
+        "select rotated_at is not null, replaced_by = %s"
+        " from epic_events.session_token where token_hash = %s",
+        (digest(after["refresh"]), digest(before["refresh"])),
+    ) == (True, True)
     # The new access token is the database's: signed with its current key, and it verifies.
     assert kid_of(after["access"]) == signing_key(cli.world)[0]
-    assert admin_one(cli.world, "select epic_events.verify_access_token(%s) ->> 'sub'",
-                     (after["access"],)) == (str(cli.world.ids["sales"]),)
+    assert admin_one(
+        cli.world, "select epic_events.verify_access_token(%s) ->> 'sub'", (after["access"],)
+    ) == (str(cli.world.ids["sales"]),)
     assert cli.json("whoami")["id"] == cli.world.ids["sales"]
 
 
@@ -290,11 +324,16 @@ def test_logout_all_closes_the_sessions_on_every_machine(cli, monkeypatch, tmp_p
     r = cli("whoami")
     assert r.exit_code == 2
     assert "your session was closed" in r.stderr
-    assert admin_one(cli.world, "select array_agg(distinct revoked_reason) from epic_events.session"
-                     " where employee_id = %s", (cli.world.ids["sales"],)) == (["logout_all"],)
-    assert admin_one(cli.world, "select count(*) from epic_events.session"
-                     " where employee_id = %s and revoked_at is null",
-                     (cli.world.ids["sales2"],)) == (1,)
+    assert admin_one(
+        cli.world,
+        "select array_agg(distinct revoked_reason) from epic_events.session where employee_id = %s",
+        (cli.world.ids["sales"],),
+    ) == (["logout_all"],)
+    assert admin_one(
+        cli.world,
+        "select count(*) from epic_events.session where employee_id = %s and revoked_at is null",
+        (cli.world.ids["sales2"],),
+    ) == (1,)
 
 
 def test_logout_without_all_closes_only_this_machine(cli, monkeypatch, tmp_path):
@@ -313,11 +352,16 @@ def test_logout_with_an_expired_access_token_still_closes_the_session(cli):
     tokens = store.load()
     claims = claims_of(tokens["access"])
     now = int(time.time())
-    store.save({**tokens, "access": resign(cli.world, {**claims, "iat": now - 3600,
-                                                       "nbf": now - 3600, "exp": now - 1800})})
+    store.save(
+        {
+            **tokens,
+            "access": resign(cli.world, {**claims, "iat": now - 3600, "nbf": now - 3600, "exp": now - 1800}),
+        }
+    )
     assert cli("logout").exit_code == 0
-    assert admin_one(cli.world, "select revoked_reason from epic_events.session"
-                     " where id = %s", (claims["sid"],)) == ("logout",)
+    assert admin_one(
+        cli.world, "select revoked_reason from epic_events.session where id = %s", (claims["sid"],)
+    ) == ("logout",)
 
 
 # -- transparent refresh ----------------------------------------------------------------
@@ -326,31 +370,35 @@ def test_an_expired_access_token_with_a_live_refresh_token_is_refreshed_transpar
     store = token_store()
     tokens = store.load()
     now = int(time.time())
-    expired = resign(cli.world, {**claims_of(tokens["access"]), "iat": now - 1900,
-                                 "nbf": now - 1900, "exp": now - 100})
+    expired = resign(
+        cli.world, {**claims_of(tokens["access"]), "iat": now - 1900, "nbf": now - 1900, "exp": now - 100}
+    )
     store.save({**tokens, "access": expired})
 
     assert cli.json("whoami")["id"] == cli.world.ids["sales"]
     after = store.load()
     assert after["access"] != expired and after["refresh"] != tokens["refresh"]
     assert claims_of(after["access"])["exp"] > now
-    assert admin_one(cli.world, "select epic_events.verify_access_token(%s) ->> 'dept'",
-                     (after["access"],)) == ("sales",)
+    assert admin_one(
+        cli.world, "select epic_events.verify_access_token(%s) ->> 'dept'", (after["access"],)
+    ) == ("sales",)
 
 
 def test_a_department_move_takes_effect_at_the_next_command(cli):
     cli.login("manager2")
     with cli.world.db.admin() as conn:
-        conn.execute("update epic_events.employee set department = 'sales' where id = %s",
-                     (cli.world.ids["manager2"],))
+        conn.execute(
+            "update epic_events.employee set department = 'sales' where id = %s", (cli.world.ids["manager2"],)
+        )
     me = cli.json("whoami")
     assert (me["id"], me["department"]) == (cli.world.ids["manager2"], "sales")
     assert claims_of(token_store().load()["access"])["dept"] == "sales"
     # From now on with the rights of sales: no more client deletions.
     r = cli("client", "delete", cli.world.ids["client2"], "--yes")
     assert r.exit_code == 3
-    assert admin_one(cli.world, "select count(*) from epic_events.client where id = %s",
-                     (cli.world.ids["client2"],)) == (1,)
+    assert admin_one(
+        cli.world, "select count(*) from epic_events.client where id = %s", (cli.world.ids["client2"],)
+    ) == (1,)
 
 
 # -- commands running at once ----------------------------------------------------------------
@@ -358,8 +406,12 @@ def expire_access(world, store) -> dict:
     tokens = store.load()
     claims = claims_of(tokens["access"])
     now = int(time.time())
-    store.save({**tokens, "access": resign(world, {**claims, "iat": now - 1900, "nbf": now - 1900,
-                                                   "exp": now - 100})})
+    store.save(
+        {
+            **tokens,
+            "access": resign(world, {**claims, "iat": now - 1900, "nbf": now - 1900, "exp": now - 100}),
+        }
+    )
     return store.load()
 
 
@@ -407,24 +459,40 @@ def test_refreshes_on_one_machine_take_turns(cli):
     other.join(30)
     assert "error" not in outcome, outcome.get("error")
     assert outcome["claims"].employee_id == cli.world.ids["sales"]
-    assert admin_one(cli.world, "select revoked_at from epic_events.session"
-                     " where employee_id = %s", (cli.world.ids["sales"],)) == (None,)
+    assert admin_one(
+        cli.world,
+        "select revoked_at from epic_events.session where employee_id = %s",
+        (cli.world.ids["sales"],),
+    ) == (None,)
 
 
 def test_commands_started_together_with_an_expired_access_token_all_succeed(cli):
     cli.login("sales")
     expire_access(cli.world, token_store())
-    command = [sys.executable, "-c", "from epic_events.cli.main import main; main()",
-               "whoami", "--format", "json"]
-    running = [subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    command = [
+        sys.executable,
+        "-c",
+        "from epic_events.cli.main import main; main()",
+        "whoami",
+        "--format",
+        "json",
+    ]
+    running = [
+        subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
     results = [(p.wait(timeout=60), p.stderr.read()) for p in running]
     for p in running:
         p.stdout.close()
         p.stderr.close()
     assert results == [(0, "")] * 4
-    assert admin_one(cli.world, "select revoked_at from epic_events.session"
-                     " where employee_id = %s", (cli.world.ids["sales"],)) == (None,)
+    assert admin_one(
+        cli.world,
+        "select revoked_at from epic_events.session where employee_id = %s",
+        (cli.world.ids["sales"],),
+    ) == (None,)
 
 
 # -- changing one's password ----------------------------------------------------------------
@@ -433,8 +501,11 @@ def change_password(cli, current: str, new: str = NEW_PASSWORD):
 
 
 def password_of(cli, key: str) -> tuple[str, bytes]:
-    return admin_one(cli.world, "select password_salt, password_verifier from epic_events.employee"
-                                " where id = %s", (cli.world.ids[key],))
+    return admin_one(
+        cli.world,
+        "select password_salt, password_verifier from epic_events.employee where id = %s",
+        (cli.world.ids[key],),
+    )
 
 
 def test_password_with_a_wrong_current_password_is_refused_and_recorded(cli):
@@ -476,8 +547,10 @@ def test_password_change_closes_the_other_sessions_and_keeps_this_one(cli, desk)
     for secret in (new_salt, new_salt[7:], new_verifier.hex(), NEW_PASSWORD):
         assert secret not in r.stdout + r.stderr
     # The audit trail says that it changed, never the values.
-    changes = admin_one(cli.world, "select changes from epic_events.audit_log"
-                                   " where table_name = 'employee' order by id desc limit 1")[0]
+    changes = admin_one(
+        cli.world,
+        "select changes from epic_events.audit_log where table_name = 'employee' order by id desc limit 1",
+    )[0]
     assert changes == {"password": "changed"}
 
     assert cli.json("whoami")["id"] == cli.world.ids["sales"]  # this desk stays
@@ -485,16 +558,20 @@ def test_password_change_closes_the_other_sessions_and_keeps_this_one(cli, desk)
     # replaced the one it had.
     now_here = claims_of(token_store().load()["access"])["sid"]
     assert now_here != here
-    assert admin_one(cli.world, "select revoked_at from epic_events.session where id = %s",
-                     (now_here,)) == (None,)
+    assert admin_one(cli.world, "select revoked_at from epic_events.session where id = %s", (now_here,)) == (
+        None,
+    )
     desk("sales-laptop")
     r = cli("whoami")
     assert r.exit_code == 2 and "your session was closed" in r.stderr
     # The laptop's session: closed by the change; this desk's previous one: by the
     # login that replaced it.
-    reasons = admin_one(cli.world, "select array_agg(revoked_reason order by created_at)"
-                                   " from epic_events.session where employee_id = %s and id <> %s",
-                        (cli.world.ids["sales"], now_here))[0]
+    reasons = admin_one(
+        cli.world,
+        "select array_agg(revoked_reason order by created_at)"
+        " from epic_events.session where employee_id = %s and id <> %s",
+        (cli.world.ids["sales"], now_here),
+    )[0]
     assert reasons == ["password_changed", "logout"]
 
     old = login_as_sam(cli, PASSWORD)

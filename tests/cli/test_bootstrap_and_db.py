@@ -8,8 +8,9 @@ import pytest
 from epic_events.paths import MIGRATIONS_DIR
 from tests.cli.conftest import Cli
 
-MIGRATIONS = sorted(p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql")
-                    if not p.name.endswith(".rollback.sql"))
+MIGRATIONS = sorted(
+    p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql") if not p.name.endswith(".rollback.sql")
+)
 BOSS = "bea@epic.test"
 BOSS_PASSWORD = "a long enough password"
 
@@ -24,14 +25,17 @@ def cli(db, monkeypatch):
 
 
 def bootstrap(cli, email=BOSS, name="Bea Boss", password=BOSS_PASSWORD, *extra):
-    return cli("db", "bootstrap", "--email", email, "--name", name, "--password-stdin", *extra,
-               input=password + "\n")
+    return cli(
+        "db", "bootstrap", "--email", email, "--name", name, "--password-stdin", *extra, input=password + "\n"
+    )
 
 
 def managers(cli) -> list[tuple]:
     with cli.db.admin() as conn:
-        return conn.execute("select email, full_name, is_active from epic_events.employee"
-                            " where department = 'management' order by id").fetchall()
+        return conn.execute(
+            "select email, full_name, is_active from epic_events.employee"
+            " where department = 'management' order by id"
+        ).fetchall()
 
 
 def migration_states(cli) -> list[str]:
@@ -44,8 +48,9 @@ def migration_states(cli) -> list[str]:
 
 def schema_exists(cli) -> bool:
     with cli.db.admin() as conn:
-        return conn.execute("select exists (select from pg_namespace"
-                            " where nspname = 'epic_events')").fetchone()[0]
+        return conn.execute(
+            "select exists (select from pg_namespace where nspname = 'epic_events')"
+        ).fetchone()[0]
 
 
 # -- bootstrap ------------------------------------------------------------------------------
@@ -66,8 +71,7 @@ def test_a_second_bootstrap_is_refused(cli):
     assert bootstrap(cli).exit_code == 0
     r = bootstrap(cli, email="other@epic.test", name="Other Boss")
     assert r.exit_code == 5
-    assert r.stderr == ("error: a management account already exists: "
-                        "use `epic-events employee create`\n")
+    assert r.stderr == ("error: a management account already exists: use `epic-events employee create`\n")
     assert managers(cli) == [(BOSS, "Bea Boss", True)]
 
 
@@ -81,13 +85,16 @@ def test_bootstrap_is_refused_even_when_the_only_manager_is_deactivated(cli):
     assert bootstrap(cli, email="other@epic.test").exit_code == 5
 
 
-@pytest.mark.parametrize("args, password, message", [
-    (("--email", "not-an-email", "--name", "Bea"), BOSS_PASSWORD, "--email: not a valid email address"),
-    (("--email", BOSS, "--name", "   "), BOSS_PASSWORD, "--name: must not be blank"),
-    (("--email", BOSS, "--name", "Bea"), "short", "password: at least 8 characters"),
-    (("--email", BOSS, "--name", "Bea", "--phone", "12"), BOSS_PASSWORD, "--phone: not a valid phone"),
-    (("--name", "Bea"), BOSS_PASSWORD, "missing option --email"),
-])
+@pytest.mark.parametrize(
+    "args, password, message",
+    [
+        (("--email", "not-an-email", "--name", "Bea"), BOSS_PASSWORD, "--email: not a valid email address"),
+        (("--email", BOSS, "--name", "   "), BOSS_PASSWORD, "--name: must not be blank"),
+        (("--email", BOSS, "--name", "Bea"), "short", "password: at least 8 characters"),
+        (("--email", BOSS, "--name", "Bea", "--phone", "12"), BOSS_PASSWORD, "--phone: not a valid phone"),
+        (("--name", "Bea"), BOSS_PASSWORD, "missing option --email"),
+    ],
+)
 def test_bootstrap_refuses_invalid_input_and_creates_nothing(cli, args, password, message):
     r = cli("db", "bootstrap", *args, "--password-stdin", input=password + "\n")
     assert r.exit_code == 1
@@ -175,9 +182,12 @@ def test_rollback_names_the_tables_it_drops_with_their_rows_before_asking(cli):
     # The newest migration whose rollback drops no table: it says so.
     from epic_events.paths import MIGRATIONS_DIR
 
-    drops_nothing = [m for m in MIGRATIONS
-                     if "drop table" not in (MIGRATIONS_DIR / f"{m}.rollback.sql").read_text()
-                     and "drop schema" not in (MIGRATIONS_DIR / f"{m}.rollback.sql").read_text()]
+    drops_nothing = [
+        m
+        for m in MIGRATIONS
+        if "drop table" not in (MIGRATIONS_DIR / f"{m}.rollback.sql").read_text()
+        and "drop schema" not in (MIGRATIONS_DIR / f"{m}.rollback.sql").read_text()
+    ]
     newest_first = list(reversed(MIGRATIONS))
     newer = newest_first.index(drops_nothing[-1])
     if newer:
@@ -191,14 +201,15 @@ def test_rollback_names_the_tables_it_drops_with_their_rows_before_asking(cli):
 def test_rollback_all_then_migrate_rebuilds_the_schema(cli):
     r = cli("db", "rollback", "--all", "--yes")
     assert r.exit_code == 0, r.stderr
-    assert r.stdout.splitlines()[-len(MIGRATIONS):] == [f"rolled back {m}" for m in reversed(MIGRATIONS)]
+    assert r.stdout.splitlines()[-len(MIGRATIONS) :] == [f"rolled back {m}" for m in reversed(MIGRATIONS)]
     assert migration_states(cli) == [f"pending  {m}" for m in MIGRATIONS]
     assert not schema_exists(cli)
     # The first commands on such a database say what to do, not "internal error".
-    for r in (bootstrap(cli), cli("login", "--email", BOSS, "--password-stdin",
-                                  input=BOSS_PASSWORD + "\n")):
+    for r in (bootstrap(cli), cli("login", "--email", BOSS, "--password-stdin", input=BOSS_PASSWORD + "\n")):
         assert (r.exit_code, r.stderr) == (
-            6, "error: the database is not migrated: run `epic-events db migrate`\n")
+            6,
+            "error: the database is not migrated: run `epic-events db migrate`\n",
+        )
 
     r = cli("db", "migrate")
     assert r.exit_code == 0, r.stderr
@@ -206,6 +217,5 @@ def test_rollback_all_then_migrate_rebuilds_the_schema(cli):
     assert migration_states(cli) == [f"applied  {m}" for m in MIGRATIONS]
     # The rebuilt database works end to end.
     assert bootstrap(cli).exit_code == 0
-    assert cli("login", "--email", BOSS, "--password-stdin",
-               input=BOSS_PASSWORD + "\n").exit_code == 0
+    assert cli("login", "--email", BOSS, "--password-stdin", input=BOSS_PASSWORD + "\n").exit_code == 0
     assert cli.json("whoami")["department"] == "management"

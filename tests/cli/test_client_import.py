@@ -19,10 +19,13 @@ def _count(world, sql="select count(*) from epic_events.client", params=()):
 
 def test_sales_import_their_own_clients_normalised_with_companies_created(cli, tmp_path):
     cli.login("sales")
-    path = _file(tmp_path, "full_name,email,phone,company\n"
-                           "  Ann Ample ,ANN@x.io,06 12 34 56 78,New Co\n"
-                           "Bob Bright,bob@x.io,,acme events\n"
-                           "Cid Clear,cid@x.io,, New Co \n")
+    path = _file(
+        tmp_path,
+        "full_name,email,phone,company\n"
+        "  Ann Ample ,ANN@x.io,06 12 34 56 78,New Co\n"
+        "Bob Bright,bob@x.io,,acme events\n"
+        "Cid Clear,cid@x.io,, New Co \n",
+    )
     report = cli.json("client", "import", path)
     assert [c["line"] for c in report["created"]] == [2, 3, 4] and report["skipped"] == []
     sam = cli.world.ids["sales"]
@@ -38,13 +41,16 @@ def test_sales_import_their_own_clients_normalised_with_companies_created(cli, t
 def test_one_bad_row_and_nothing_is_written_every_reason_with_its_line(cli, tmp_path):
     cli.login("sales")
     before = _count(cli.world)
-    path = _file(tmp_path, "name,email,phone\n"
-                           "Good One,good@x.io,\n"
-                           "Bad Mail,not-an-email,\n"
-                           "Bad Phone,phone@x.io,12\n"
-                           "Dup,GOOD@x.io,\n"
-                           "Taken,Client@Client.Test,\n"
-                           ",blank@x.io,\n")
+    path = _file(
+        tmp_path,
+        "name,email,phone\n"
+        "Good One,good@x.io,\n"
+        "Bad Mail,not-an-email,\n"
+        "Bad Phone,phone@x.io,12\n"
+        "Dup,GOOD@x.io,\n"
+        "Taken,Client@Client.Test,\n"
+        ",blank@x.io,\n",
+    )
     r = cli("client", "import", path, "--format", "json")
     assert r.exit_code == 1 and "nothing was imported" in r.stderr
     report = json.loads(r.stdout)
@@ -84,8 +90,11 @@ def test_dry_run_checks_everything_and_writes_nothing(cli, tmp_path):
 def test_sales_cannot_import_clients_for_someone_else(cli, tmp_path):
     cli.login("sales")
     before = _count(cli.world)
-    path = _file(tmp_path, f"full_name,email,sales_contact\nMine,m@x.io,sam@epic.test\n"
-                           f"Theirs,t@x.io,{cli.world.ids['sales2']}\n")
+    path = _file(
+        tmp_path,
+        f"full_name,email,sales_contact\nMine,m@x.io,sam@epic.test\n"
+        f"Theirs,t@x.io,{cli.world.ids['sales2']}\n",
+    )
     r = cli("client", "import", path, "--format", "json")
     assert r.exit_code == 1
     assert json.loads(r.stdout)["skipped"][0]["line"] == 3
@@ -97,37 +106,51 @@ def test_the_database_refuses_what_the_file_does_not_show(cli, tmp_path, monkeyp
     database still refuses a client given to someone else (RLS), per row."""
     from epic_events.cli import client_import
 
-    monkeypatch.setattr(client_import, "_resolve_contact",
-                        lambda r, by_id, by_email, me, dept: r.update(
-                            sales_contact_id=by_email[r.pop("sales_contact")]["id"]))
+    monkeypatch.setattr(
+        client_import,
+        "_resolve_contact",
+        lambda r, by_id, by_email, me, dept: r.update(
+            sales_contact_id=by_email[r.pop("sales_contact")]["id"]
+        ),
+    )
     cli.login("sales")
     before = _count(cli.world)
-    path = _file(tmp_path, "full_name,email,sales_contact\nMine,m@x.io,sam@epic.test\n"
-                           "Theirs,t@x.io,sara@epic.test\n")
+    path = _file(
+        tmp_path, "full_name,email,sales_contact\nMine,m@x.io,sam@epic.test\nTheirs,t@x.io,sara@epic.test\n"
+    )
     r = cli("client", "import", path, "--skip-invalid", "--format", "json")
     assert r.exit_code == 0, r.stderr
     report = json.loads(r.stdout)
     assert [c["line"] for c in report["created"]] == [2]
     assert report["skipped"] == [{"line": 3, "reason": "permission denied: " + client_import.RULE}]
     assert _count(cli.world) == before + 1
-    r = cli("client", "import", _file(tmp_path, "full_name,email,sales_contact\n"
-                                                "Again,a@x.io,sara@epic.test\n", "b.csv"))
+    r = cli(
+        "client",
+        "import",
+        _file(tmp_path, "full_name,email,sales_contact\nAgain,a@x.io,sara@epic.test\n", "b.csv"),
+    )
     assert r.exit_code == 1 and _count(cli.world) == before + 1
 
 
 def test_management_names_the_sales_contact_by_id_or_email(cli, tmp_path):
     cli.login("manager")
     ids = cli.world.ids
-    path = _file(tmp_path, f"full_name,email,sales_contact\nA,a@x.io,{ids['sales']}\n"
-                           "B,b@x.io,SARA@epic.test\nC,c@x.io,suzy@epic.test\nD,d@x.io,nobody@x.io\n")
+    path = _file(
+        tmp_path,
+        f"full_name,email,sales_contact\nA,a@x.io,{ids['sales']}\n"
+        "B,b@x.io,SARA@epic.test\nC,c@x.io,suzy@epic.test\nD,d@x.io,nobody@x.io\n",
+    )
     r = cli("client", "import", path, "--skip-invalid", "--format", "json")
     report = json.loads(r.stdout)
     assert [c["line"] for c in report["created"]] == [2, 3]
     assert {s["line"]: s["reason"] for s in report["skipped"]} == {
         4: "sales_contact: suzy@epic.test is not an active sales employee",
-        5: "sales_contact: no employee nobody@x.io"}
-    owners = {admin_one(cli.world, "select sales_contact_id from epic_events.client where id = %s",
-                        (c["id"],))[0] for c in report["created"]}
+        5: "sales_contact: no employee nobody@x.io",
+    }
+    owners = {
+        admin_one(cli.world, "select sales_contact_id from epic_events.client where id = %s", (c["id"],))[0]
+        for c in report["created"]
+    }
     assert owners == {ids["sales"], ids["sales2"]}
 
 
@@ -169,12 +192,14 @@ def test_many_rows_go_in_batches_in_one_transaction(cli, tmp_path):
         return kept
 
     cli.monkeypatch.setattr(client_import, "_check_against_database", blind)
-    r = cli("client", "import", _file(tmp_path, "full_name,email\n" + body, "again.csv"),
-            "--format", "json")
+    r = cli("client", "import", _file(tmp_path, "full_name,email\n" + body, "again.csv"), "--format", "json")
     assert r.exit_code == 1
     assert json.loads(r.stdout)["skipped"] == [
-        {"line": n + 1, "reason": "email: a client with this email already exists "
-                                  "(emails are compared ignoring case)"}]
+        {
+            "line": n + 1,
+            "reason": "email: a client with this email already exists (emails are compared ignoring case)",
+        }
+    ]
     assert _count(cli.world) == before + n
 
 

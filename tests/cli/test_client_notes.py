@@ -4,40 +4,81 @@ In the World, Sam (sales) follows `client`, Sara (sales2) `client2`; neither
 has been contacted yet (last_contact_at is null).
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.cli.conftest import admin_one
 
-NOTE_KEYS = ["id", "client_id", "kind", "body", "noted_at", "written_by", "written_by_name",
-             "created_at", "last_contact_at"]
+NOTE_KEYS = [
+    "id",
+    "client_id",
+    "kind",
+    "body",
+    "noted_at",
+    "written_by",
+    "written_by_name",
+    "created_at",
+    "last_contact_at",
+]
 
 
 def notes_of(cli, key="client") -> int:
-    return admin_one(cli.world, "select count(*) from epic_events.client_note where client_id = %s",
-                     (cli.world.ids[key],))[0]
+    return admin_one(
+        cli.world, "select count(*) from epic_events.client_note where client_id = %s", (cli.world.ids[key],)
+    )[0]
 
 
 def test_sales_note_a_call_and_the_last_contact_moves(cli):
     cli.login("sales")
-    noted = cli.json("client", "note", cli.world.ids["client"], "--kind", "call",
-                     "--text", "Wants a quote\nfor 200 guests", "--at", "2026-11-24T15:30:00+00:00")
+    noted = cli.json(
+        "client",
+        "note",
+        cli.world.ids["client"],
+        "--kind",
+        "call",
+        "--text",
+        "Wants a quote\nfor 200 guests",
+        "--at",
+        "2026-11-24T15:30:00+00:00",
+    )
     assert list(noted) == NOTE_KEYS
     assert (noted["kind"], noted["body"], noted["written_by"], noted["written_by_name"]) == (
-        "call", "Wants a quote\nfor 200 guests", cli.world.ids["sales"], "Sam Sales")
+        "call",
+        "Wants a quote\nfor 200 guests",
+        cli.world.ids["sales"],
+        "Sam Sales",
+    )
     assert noted["noted_at"] == noted["last_contact_at"] == "2026-11-24T15:30:00+00:00"
     # An older meeting noted later leaves the last contact where it is.
-    older = cli.json("client", "note", cli.world.ids["client"], "--kind", "meeting", "--text", "Lunch",
-                     "--at", "2026-11-01T12:00:00+00:00")
+    older = cli.json(
+        "client",
+        "note",
+        cli.world.ids["client"],
+        "--kind",
+        "meeting",
+        "--text",
+        "Lunch",
+        "--at",
+        "2026-11-01T12:00:00+00:00",
+    )
     assert older["last_contact_at"] == "2026-11-24T15:30:00+00:00"
 
 
 def test_client_view_shows_the_last_notes(cli):
     cli.login("manager")
     for n in range(7):
-        cli.json("client", "note", cli.world.ids["client"], "--kind", "email", "--text", f"Mail {n}",
-                 "--at", f"2026-11-{10 + n:02d}T09:00:00+00:00")
+        cli.json(
+            "client",
+            "note",
+            cli.world.ids["client"],
+            "--kind",
+            "email",
+            "--text",
+            f"Mail {n}",
+            "--at",
+            f"2026-11-{10 + n:02d}T09:00:00+00:00",
+        )
     view = cli.json("client", "view", cli.world.ids["client"])
     assert [n["body"] for n in view["notes"]] == ["Mail 6", "Mail 5", "Mail 4", "Mail 3", "Mail 2"]
     assert view["notes"][0]["written_by_name"] == "Mona Manager"
@@ -45,10 +86,13 @@ def test_client_view_shows_the_last_notes(cli):
     assert "Last contacts" in table.stdout and "Mail 6" in table.stdout and "Mail 1" not in table.stdout
 
 
-@pytest.mark.parametrize(("who", "key", "rule"), [
-    ("sales", "client2", "client_note:create:own"),
-    ("support", "client", "client_note:create"),
-])
+@pytest.mark.parametrize(
+    ("who", "key", "rule"),
+    [
+        ("sales", "client2", "client_note:create:own"),
+        ("support", "client", "client_note:create"),
+    ],
+)
 def test_only_the_sales_contact_and_management_write_notes(cli, who, key, rule):
     cli.login(who)
     r = cli("client", "note", cli.world.ids[key], "--kind", "call", "--text", "Hello")
@@ -60,17 +104,31 @@ def test_management_notes_any_client_and_everyone_reads_them(cli):
     cli.login("manager")
     cli.json("client", "note", cli.world.ids["client2"], "--kind", "other", "--text", "Met at a fair")
     cli.login("support")
-    assert [n["body"] for n in cli.json("client", "view", cli.world.ids["client2"])["notes"]] == ["Met at a fair"]
+    assert [n["body"] for n in cli.json("client", "view", cli.world.ids["client2"])["notes"]] == [
+        "Met at a fair"
+    ]
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    (("--text", "Hello"), "missing option --kind"),
-    (("--kind", "call"), "missing option --text"),
-    (("--kind", "call", "--text", "   "), "--text: must not be empty"),
-    (("--kind", "call", "--text", "Hi", "--at", "someday"), "noted_at: not a date"),
-    (("--kind", "call", "--text", "Hi", "--at",
-      (datetime.now() + timedelta(days=5)).strftime("%d/%m/%Y")), "noted_at: "),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--text", "Hello"), "missing option --kind"),
+        (("--kind", "call"), "missing option --text"),
+        (("--kind", "call", "--text", "   "), "--text: must not be empty"),
+        (("--kind", "call", "--text", "Hi", "--at", "someday"), "noted_at: not a date"),
+        (
+            (
+                "--kind",
+                "call",
+                "--text",
+                "Hi",
+                "--at",
+                (datetime.now() + timedelta(days=5)).strftime("%d/%m/%Y"),
+            ),
+            "noted_at: ",
+        ),
+    ],
+)
 def test_bad_notes_are_refused_and_change_nothing(cli, options, message):
     cli.login("sales")
     r = cli("client", "note", cli.world.ids["client"], *options)
@@ -98,8 +156,8 @@ def test_stale_lists_clients_not_contacted_for_that_long(cli):
     ids = cli.world.ids
     cli.login("manager")
     assert [c["id"] for c in cli.json("client", "list", "--stale", "30")] == [ids["client"], ids["client2"]]
-    recent = (datetime.now(timezone.utc) - timedelta(days=3)).isoformat()
-    long_ago = (datetime.now(timezone.utc) - timedelta(days=45)).isoformat()
+    recent = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    long_ago = (datetime.now(UTC) - timedelta(days=45)).isoformat()
     cli.json("client", "note", ids["client"], "--kind", "call", "--text", "Recent", "--at", recent)
     cli.json("client", "note", ids["client2"], "--kind", "call", "--text", "Long ago", "--at", long_ago)
     assert [c["id"] for c in cli.json("client", "list", "--stale", "30")] == [ids["client2"]]

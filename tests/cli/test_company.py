@@ -13,14 +13,16 @@ def companies(cli) -> int:
 
 def add_companies(cli, *names) -> list[int]:
     with cli.world.db.admin() as c:
-        return [c.execute("insert into epic_events.company (name) values (%s) returning id",
-                          (n,)).fetchone()[0] for n in names]
+        return [
+            c.execute("insert into epic_events.company (name) values (%s) returning id", (n,)).fetchone()[0]
+            for n in names
+        ]
 
 
 # -- reading ------------------------------------------------------------------------
 @pytest.mark.parametrize("who", ["manager", "sales", "support"])
 def test_everyone_lists_companies_with_their_client_count(cli, who):
-    empty, = add_companies(cli, "Empty Corp")
+    (empty,) = add_companies(cli, "Empty Corp")
     cli.login(who)
     listed = cli.json("company", "list")
     assert [(c["id"], c["client_count"]) for c in listed] == [(cli.world.ids["company"], 2), (empty, 0)]
@@ -33,7 +35,9 @@ def test_everyone_views_a_company_with_its_clients(cli, who):
     shown = cli.json("company", "view", cli.world.ids["company"])
     assert shown["name"] == "Acme Events" and shown["client_count"] == 2
     assert [(c["id"], c["sales_contact_name"]) for c in shown["clients"]] == [
-        (cli.world.ids["client"], "Sam Sales"), (cli.world.ids["client2"], "Sara Sales")]
+        (cli.world.ids["client"], "Sam Sales"),
+        (cli.world.ids["client2"], "Sara Sales"),
+    ]
 
 
 def test_view_of_a_missing_company_is_not_found(cli):
@@ -74,8 +78,9 @@ def test_management_and_sales_create_companies(cli, who):
     cli.login(who)
     made = cli.json("company", "create", "--name", "Cool Startup LLC")
     assert list(made) == COLUMNS and made["client_count"] == 0
-    assert admin_one(cli.world, "select name from epic_events.company where id = %s",
-                     (made["id"],)) == ("Cool Startup LLC",)
+    assert admin_one(cli.world, "select name from epic_events.company where id = %s", (made["id"],)) == (
+        "Cool Startup LLC",
+    )
 
 
 def test_support_cannot_create_companies(cli):
@@ -122,12 +127,13 @@ def test_only_management_renames_companies(cli, who):
     cli.login(who)
     r = cli("company", "update", cli.world.ids["company"], "--name", "Hijacked")
     assert r.exit_code == 3 and "company:update" in r.stderr
-    assert admin_one(cli.world, "select name from epic_events.company where id = %s",
-                     (cli.world.ids["company"],)) == ("Acme Events",)
+    assert admin_one(
+        cli.world, "select name from epic_events.company where id = %s", (cli.world.ids["company"],)
+    ) == ("Acme Events",)
 
 
 def test_renaming_to_a_taken_name_is_a_conflict(cli):
-    other, = add_companies(cli, "Other Corp")
+    (other,) = add_companies(cli, "Other Corp")
     cli.login("manager")
     r = cli("company", "update", other, "--name", "acme EVENTS")
     assert r.exit_code == 5 and "already exists" in r.stderr
@@ -140,24 +146,25 @@ def test_a_stale_update_is_a_conflict_and_changes_nothing(cli):
     cli.json("company", "update", acme, "--name", "First Writer")
     r = cli("company", "update", acme, "--name", "Second Writer", "--if-updated-at", seen)
     assert r.exit_code == 5 and "changed by someone else" in r.stderr
-    assert admin_one(cli.world, "select name from epic_events.company where id = %s",
-                     (acme,)) == ("First Writer",)
+    assert admin_one(cli.world, "select name from epic_events.company where id = %s", (acme,)) == (
+        "First Writer",
+    )
 
 
 def test_update_asks_the_name_with_its_current_value_on_a_terminal(cli):
     cli.login("manager")
     cli.as_terminal()
-    r = cli("company", "update", cli.world.ids["company"], "--format", "json",
-            input="Acme Events SAS\n")
+    r = cli("company", "update", cli.world.ids["company"], "--format", "json", input="Acme Events SAS\n")
     assert r.exit_code == 0, r.stderr
     assert "[Acme Events]" in r.stderr  # prompts go to stderr
-    assert admin_one(cli.world, "select name from epic_events.company where id = %s",
-                     (cli.world.ids["company"],)) == ("Acme Events SAS",)
+    assert admin_one(
+        cli.world, "select name from epic_events.company where id = %s", (cli.world.ids["company"],)
+    ) == ("Acme Events SAS",)
 
 
 # -- delete -------------------------------------------------------------------------
 def test_management_deletes_a_company_no_client_works_for(cli):
-    empty, = add_companies(cli, "Empty Corp")
+    (empty,) = add_companies(cli, "Empty Corp")
     cli.login("manager")
     assert cli("company", "delete", empty, "--yes").exit_code == 0
     assert companies(cli) == 1
@@ -172,7 +179,7 @@ def test_deleting_a_company_with_clients_is_refused(cli):
 
 
 def test_delete_needs_yes_without_a_terminal(cli):
-    empty, = add_companies(cli, "Empty Corp")
+    (empty,) = add_companies(cli, "Empty Corp")
     cli.login("manager")
     r = cli("company", "delete", empty)
     assert r.exit_code == 1 and "--yes" in r.stderr
@@ -181,7 +188,7 @@ def test_delete_needs_yes_without_a_terminal(cli):
 
 @pytest.mark.parametrize("who", ["sales", "support"])
 def test_only_management_deletes_companies(cli, who):
-    empty, = add_companies(cli, "Empty Corp")
+    (empty,) = add_companies(cli, "Empty Corp")
     cli.login(who)
     r = cli("company", "delete", empty, "--yes")
     assert r.exit_code == 3 and "company:delete" in r.stderr

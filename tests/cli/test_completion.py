@@ -8,8 +8,7 @@ from epic_events.cli.main import cli as root
 def complete(words: str) -> list[str]:
     """What bash would be offered for the last word of `words`."""
     parts = words.split(" ")
-    env = {"_EPIC_EVENTS_COMPLETE": "bash_complete", "COMP_WORDS": words,
-           "COMP_CWORD": str(len(parts) - 1)}
+    env = {"_EPIC_EVENTS_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(len(parts) - 1)}
     result = CliRunner().invoke(root, [], env=env, prog_name="epic-events")
     return [line.split(",", 1)[1] for line in result.output.splitlines() if "," in line]
 
@@ -40,8 +39,7 @@ def test_departments_complete_without_the_database():
 
 def test_role_grant_completes_permission_codes(cli):
     cli.login("manager")
-    assert complete("epic-events role grant support event:u") == ["event:update",
-                                                                  "event:update:assigned"]
+    assert complete("epic-events role grant support event:u") == ["event:update", "event:update:assigned"]
     assert "client:create:own" in complete("epic-events role revoke sales ")
 
 

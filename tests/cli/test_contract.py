@@ -9,16 +9,30 @@ from epic_events import observability, queries
 from epic_events.cli.contract import list_parameters
 from tests.cli.conftest import admin_one
 
-RECORD_KEYS = ["id", "client_id", "client_name", "sales_contact_id", "sales_contact_name",
-               "total_amount", "amount_due", "is_signed", "signed_at", "created_at", "updated_at"]
+RECORD_KEYS = [
+    "id",
+    "client_id",
+    "client_name",
+    "sales_contact_id",
+    "sales_contact_name",
+    "total_amount",
+    "amount_due",
+    "is_signed",
+    "signed_at",
+    "created_at",
+    "updated_at",
+]
 
 
 def stored(cli, key_or_id):
     """The contract as the database holds it (read as the admin)."""
     contract_id = cli.world.ids.get(key_or_id, key_or_id)
-    return admin_one(cli.world, "select total_amount, amount_due, is_signed, signed_at,"
-                     " sales_contact_id, updated_at from epic_events.contract where id = %s",
-                     (contract_id,))
+    return admin_one(
+        cli.world,
+        "select total_amount, amount_due, is_signed, signed_at,"
+        " sales_contact_id, updated_at from epic_events.contract where id = %s",
+        (contract_id,),
+    )
 
 
 def count_contracts(cli):
@@ -26,8 +40,11 @@ def count_contracts(cli):
 
 
 def unsigned_contract_of_sales2(cli) -> int:
-    return admin_one(cli.world, "insert into epic_events.contract (client_id, total_amount)"
-                     " values (%s, 800) returning id", (cli.world.ids["client2"],))[0]
+    return admin_one(
+        cli.world,
+        "insert into epic_events.contract (client_id, total_amount) values (%s, 800) returning id",
+        (cli.world.ids["client2"],),
+    )[0]
 
 
 # -- reading ----------------------------------------------------------------------
@@ -36,7 +53,8 @@ def test_everyone_reads_every_contract(cli):
     for who in ("manager", "sales", "support"):
         cli.login(who)
         assert [c["id"] for c in cli.json("contract", "list")] == sorted(
-            [ids["contract"], ids["signed"], ids["contract2"]])
+            [ids["contract"], ids["signed"], ids["contract2"]]
+        )
 
 
 def test_view_shows_the_client_contact_the_sales_contact_and_the_events(cli):
@@ -76,8 +94,18 @@ def test_management_creates_an_unsigned_contract_whose_defaults_come_from_the_da
 
 def test_management_may_give_the_amount_due_and_the_sales_contact(cli):
     cli.login("manager")
-    created = cli.json("contract", "create", "--client", cli.world.ids["client"], "--total", "1,500.50 €",
-                       "--due", "500", "--sales-contact", cli.world.ids["sales2"])
+    created = cli.json(
+        "contract",
+        "create",
+        "--client",
+        cli.world.ids["client"],
+        "--total",
+        "1,500.50 €",
+        "--due",
+        "500",
+        "--sales-contact",
+        cli.world.ids["sales2"],
+    )
     assert (created["total_amount"], created["amount_due"]) == (1500.5, 500.0)
     assert created["sales_contact_id"] == cli.world.ids["sales2"]
 
@@ -103,20 +131,31 @@ def test_a_contract_for_a_missing_client_is_not_found(cli):
 def test_the_sales_contact_must_be_a_sales_employee(cli, who):
     cli.login("manager")
     before = count_contracts(cli)
-    r = cli("contract", "create", "--client", cli.world.ids["client"], "--total", "1500",
-            "--sales-contact", cli.world.ids[who])
+    r = cli(
+        "contract",
+        "create",
+        "--client",
+        cli.world.ids["client"],
+        "--total",
+        "1500",
+        "--sales-contact",
+        cli.world.ids[who],
+    )
     assert r.exit_code == 1
     assert "--sales-contact" in r.stderr and "not an active sales employee" in r.stderr
     assert count_contracts(cli) == before
 
 
-@pytest.mark.parametrize("options, field", [
-    (("--total", "-1"), "--total: must not be negative"),
-    (("--total", "10.005"), "--total: at most two decimals"),
-    (("--total", "lots"), "--total: not an amount"),
-    (("--total", "100", "--due", "-5"), "--due: must not be negative"),
-    (("--total", "100", "--due", "150"), "--due: 150.00 is more than the total (100.00)"),
-])
+@pytest.mark.parametrize(
+    "options, field",
+    [
+        (("--total", "-1"), "--total: must not be negative"),
+        (("--total", "10.005"), "--total: at most two decimals"),
+        (("--total", "lots"), "--total: not an amount"),
+        (("--total", "100", "--due", "-5"), "--due: must not be negative"),
+        (("--total", "100", "--due", "150"), "--due: 150.00 is more than the total (100.00)"),
+    ],
+)
 def test_bad_amounts_are_refused_and_change_nothing(cli, options, field):
     cli.login("manager")
     before = count_contracts(cli)
@@ -135,8 +174,7 @@ def test_missing_option_without_a_terminal_is_an_error_not_a_prompt(cli):
 def test_missing_options_are_asked_on_a_terminal(cli):
     cli.login("manager")
     cli.as_terminal()
-    r = cli("contract", "create", "--format", "json",
-            input=f"{cli.world.ids['client2']}\n12.345\n2000\n\n")
+    r = cli("contract", "create", "--format", "json", input=f"{cli.world.ids['client2']}\n12.345\n2000\n\n")
     assert r.exit_code == 0, r.stderr
     assert "--total: at most two decimals" in r.stderr
     assert '"amount_due": 2000.0' in r.stdout
@@ -200,8 +238,16 @@ def test_payments_made_at_the_same_time_both_count(world):
     def pay(actor, amount):
         with actor.conn.cursor() as cur:
             actor._begin(cur)
-            cur.execute(record, {"contract_id": world.ids["contract"], "amount": Decimal(amount),
-                                 "paid_on": None, "method": "cash", "reference": None})
+            cur.execute(
+                record,
+                {
+                    "contract_id": world.ids["contract"],
+                    "amount": Decimal(amount),
+                    "paid_on": None,
+                    "method": "cash",
+                    "reference": None,
+                },
+            )
             return cur.fetchone()
 
     assert pay(first, "100") is not None  # holds the row lock, not yet committed
@@ -211,19 +257,23 @@ def test_payments_made_at_the_same_time_both_count(world):
     assert late.is_alive()  # waiting for the first payment
     first.conn.commit()
     late.join(10)
-    assert admin_one(world, "select amount_due from epic_events.contract where id = %s",
-                     (world.ids["contract"],)) == (Decimal("250.00"),)
+    assert admin_one(
+        world, "select amount_due from epic_events.contract where id = %s", (world.ids["contract"],)
+    ) == (Decimal("250.00"),)
 
 
-@pytest.mark.parametrize("options, message", [
-    (("--pay", "-5"), "--pay: must not be negative"),
-    (("--pay", "0"), "--pay: must be more than 0"),
-    (("--pay", "1.005"), "--pay: at most two decimals"),
-    (("--pay", "5", "--due", "100"), "--due: the amount due follows the payment ledger"),
-    (("--due", "100"), "--due: the amount due follows the payment ledger"),
-    (("--total", "599.99"), "--total: 599.99 is less than the 600.00 already paid"),
-    (("--total", "-1"), "--total: must not be negative"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (("--pay", "-5"), "--pay: must not be negative"),
+        (("--pay", "0"), "--pay: must be more than 0"),
+        (("--pay", "1.005"), "--pay: at most two decimals"),
+        (("--pay", "5", "--due", "100"), "--due: the amount due follows the payment ledger"),
+        (("--due", "100"), "--due: the amount due follows the payment ledger"),
+        (("--total", "599.99"), "--total: 599.99 is less than the 600.00 already paid"),
+        (("--total", "-1"), "--total: must not be negative"),
+    ],
+)
 def test_bad_updates_are_refused_and_change_nothing(cli, options, message):
     cli.login("manager")
     before = stored(cli, "contract")
@@ -272,9 +322,16 @@ def test_sales_sign_their_own_contract_and_the_database_stamps_it(cli, monkeypat
     assert signed["is_signed"] is True and signed["signed_at"] is not None
     is_signed, signed_at = stored(cli, "contract")[2:4]
     assert is_signed and signed_at is not None
-    assert recorded == [("contract signed", {"contract_id": cli.world.ids["contract"],
-                                             "client_id": cli.world.ids["client"],
-                                             "total_amount": "1000.00"})]
+    assert recorded == [
+        (
+            "contract signed",
+            {
+                "contract_id": cli.world.ids["contract"],
+                "client_id": cli.world.ids["client"],
+                "total_amount": "1000.00",
+            },
+        )
+    ]
 
 
 def test_sales_cannot_sign_another_sales_contract(cli):
@@ -289,8 +346,11 @@ def test_sales_cannot_sign_another_sales_contract(cli):
 
 
 def test_the_database_refuses_a_signature_once_the_right_is_revoked(cli):
-    admin_one(cli.world, "delete from epic_events.department_permission where department = 'sales'"
-              " and permission_code = 'contract:sign:own' returning 1")
+    admin_one(
+        cli.world,
+        "delete from epic_events.department_permission where department = 'sales'"
+        " and permission_code = 'contract:sign:own' returning 1",
+    )
     cli.login("sales")
     r = cli("contract", "sign", cli.world.ids["contract"], "--yes")
     assert r.exit_code == 3 and "contract:sign:own" in r.stderr
@@ -335,10 +395,14 @@ def test_management_reassigns_one_contract(cli):
 @pytest.mark.parametrize("who", ["support", "manager", "inactive sales", "nobody"])
 def test_a_contract_goes_only_to_an_active_sales_employee(cli, who):
     if who == "inactive sales":
-        admin_one(cli.world, "update epic_events.employee set is_active = false where id = %s"
-                  " returning id", (cli.world.ids["sales2"],))
+        admin_one(
+            cli.world,
+            "update epic_events.employee set is_active = false where id = %s returning id",
+            (cli.world.ids["sales2"],),
+        )
     employee_id = {"inactive sales": cli.world.ids["sales2"], "nobody": 999999}.get(
-        who, cli.world.ids.get(who))
+        who, cli.world.ids.get(who)
+    )
     cli.login("manager")
     r = cli("contract", "reassign", cli.world.ids["contract"], employee_id)
     if who == "nobody":
@@ -404,8 +468,11 @@ def test_unsigned_filter(cli):
 
 def test_unpaid_filter(cli):
     ids = cli.world.ids
-    admin_one(cli.world, "insert into epic_events.payment (contract_id, amount, method)"
-              " values (%s, 400, 'cash') returning id", (ids["contract2"],))
+    admin_one(
+        cli.world,
+        "insert into epic_events.payment (contract_id, amount, method) values (%s, 400, 'cash') returning id",
+        (ids["contract2"],),
+    )
     cli.login("manager")
     assert listed(cli, "--unpaid") == sorted([ids["contract"], ids["signed"]])
 
@@ -427,8 +494,11 @@ def test_client_filter(cli):
 
 def test_list_pages_and_sorts(cli):
     ids = cli.world.ids
-    admin_one(cli.world, "insert into epic_events.payment (contract_id, amount, method)"
-              " values (%s, 350, 'cash') returning id", (ids["signed"],))
+    admin_one(
+        cli.world,
+        "insert into epic_events.payment (contract_id, amount, method) values (%s, 350, 'cash') returning id",
+        (ids["signed"],),
+    )
     cli.login("manager")
     assert listed(cli, "--sort", "amount_due") == [ids["signed"], ids["contract"], ids["contract2"]]
     assert listed(cli, "--sort", "amount_due", "--desc") == [ids["contract2"], ids["contract"], ids["signed"]]
@@ -514,8 +584,7 @@ def test_signing_asks_first_on_a_terminal_and_no_signs_nothing(cli):
     contract_id = cli.world.ids["contract"]
     r = cli("contract", "sign", contract_id, input="n\n")
     assert r.exit_code == 1
-    assert (f"Sign contract {contract_id} (Client of sales, 1,000.00 €)? A signature is final"
-            in r.stderr)
+    assert f"Sign contract {contract_id} (Client of sales, 1,000.00 €)? A signature is final" in r.stderr
     assert r.stderr.endswith(f"aborted: contract {contract_id} was not signed\n")
     assert stored(cli, "contract")[2] is False
     r = cli("contract", "sign", contract_id, "--format", "json", input="y\n")
@@ -543,8 +612,7 @@ def test_on_a_terminal_the_client_and_the_amount_due_are_checked_at_their_prompt
     cli.login("manager")
     cli.as_terminal()
     client_id = cli.world.ids["client"]
-    r = cli("contract", "create", "--format", "json",
-            input=f"999999\n{client_id}\n3\n1000\n2\n")
+    r = cli("contract", "create", "--format", "json", input=f"999999\n{client_id}\n3\n1000\n2\n")
     assert r.exit_code == 0, r.stderr
     assert r.stderr.index("--client: client 999999 not found") < r.stderr.index("Total amount")
     assert "--due: 1000.00 is more than the total (3.00)" in r.stderr

@@ -63,9 +63,29 @@ def counts() -> dict:
 
 def test_the_demo_loads_a_realistic_agency_through_the_commands_and_is_idempotent(demo_server):
     assert demo.load() is True
-    (employees, sales, support, companies, clients, unsigned, paid, partly_paid, signed_unpaid,
-     past, upcoming, unstaffed, authors, payments, corrections, methods, leavers, clients_of_leavers,
-     events_of_leavers, notes, stale) = counts()
+    (
+        employees,
+        sales,
+        support,
+        companies,
+        clients,
+        unsigned,
+        paid,
+        partly_paid,
+        signed_unpaid,
+        past,
+        upcoming,
+        unstaffed,
+        authors,
+        payments,
+        corrections,
+        methods,
+        leavers,
+        clients_of_leavers,
+        events_of_leavers,
+        notes,
+        stale,
+    ) = counts()
     assert (employees, sales, support) == (8, 3, 3)
     assert companies >= 15 and clients == 36
     assert min(unsigned, paid, partly_paid, signed_unpaid) > 0, "contracts in every state"
@@ -95,17 +115,20 @@ def user_state() -> dict[str, str]:
     """The user's own state directory (their token store), file by file, as digests
     (a failure prints no token); the demo's own subfolder aside."""
     base = config.state_dir()
-    return {str(p.relative_to(base)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(base.rglob("*"))
-            if p.is_file() and p.relative_to(base).parts[0] != "demo"}
+    return {
+        str(p.relative_to(base)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(base.rglob("*"))
+        if p.is_file() and p.relative_to(base).parts[0] != "demo"
+    }
 
 
 def test_the_demo_leaves_the_users_own_login_alone(demo_server):
     environment = dict(os.environ)
     assert demo.load() is True
     runner = CliRunner()
-    r = runner.invoke(root, ["login", "--email", "sam@epic-events.demo", "--password-stdin"],
-                      input=demo.PASSWORD + "\n")
+    r = runner.invoke(
+        root, ["login", "--email", "sam@epic-events.demo", "--password-stdin"], input=demo.PASSWORD + "\n"
+    )
     assert r.exit_code == 0, r.stderr
     mine = user_state()
     assert mine, "the user's tokens are stored"

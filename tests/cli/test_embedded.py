@@ -41,7 +41,9 @@ def test_first_use_starts_migrates_and_the_next_use_reuses():
 
     with psycopg.connect(dsn) as conn:
         assert conn.execute("select current_user").fetchone()[0] == "epic_authenticator"
-        assert conn.execute("select count(*) from pg_namespace where nspname = 'epic_events'").fetchone()[0] == 1
+        assert (
+            conn.execute("select count(*) from pg_namespace where nspname = 'epic_events'").fetchone()[0] == 1
+        )
 
 
 def test_stop_stops_and_start_brings_back_the_data():
@@ -56,8 +58,12 @@ def test_stop_stops_and_start_brings_back_the_data():
     again = embedded.start()
     assert again.pid != info.pid
     with psycopg.connect(embedded.admin_dsn()) as conn:
-        assert conn.execute("select count(*) from epic_events.company where name = 'Kept Across Restarts'"
-                            ).fetchone()[0] == 1
+        assert (
+            conn.execute(
+                "select count(*) from epic_events.company where name = 'Kept Across Restarts'"
+            ).fetchone()[0]
+            == 1
+        )
 
 
 def test_a_configured_database_url_never_touches_the_embedded_server(monkeypatch):
@@ -66,8 +72,9 @@ def test_a_configured_database_url_never_touches_the_embedded_server(monkeypatch
     from epic_events.cli.main import cli
 
     monkeypatch.setenv("DATABASE_URL", "postgresql://epic_authenticator@/nowhere?host=/nonexistent")
-    result = CliRunner().invoke(cli, ["login", "--email", "a@b.fr", "--password-stdin"],
-                                input="whatever-password\n")
+    result = CliRunner().invoke(
+        cli, ["login", "--email", "a@b.fr", "--password-stdin"], input="whatever-password\n"
+    )
     assert result.exit_code == 6
     assert result.stderr.startswith("error: database unreachable")
     assert not embedded.home().exists()
@@ -155,9 +162,13 @@ def test_a_failed_login_on_an_empty_embedded_database_says_how_to_fill_it(monkey
     assert empty.exit_code == 2
     assert empty.stderr.splitlines() == [
         "error: login failed: unknown email or wrong password",
-        "no account exists yet on this machine's database: run `make demo` or `epic-events db bootstrap`"]
-    made = runner.invoke(cli, ["db", "bootstrap", "--email", "mona@epic-events.demo", "--name", "Mona Martin",
-                               "--password-stdin"], input="a-long-password-1\n")
+        "no account exists yet on this machine's database: run `make demo` or `epic-events db bootstrap`",
+    ]
+    made = runner.invoke(
+        cli,
+        ["db", "bootstrap", "--email", "mona@epic-events.demo", "--name", "Mona Martin", "--password-stdin"],
+        input="a-long-password-1\n",
+    )
     assert made.exit_code == 0, made.stderr
     # Someone exists now: a wrong password or an unknown email gets no hint.
     for email in ("mona@epic-events.demo", "nobody@epic-events.demo"):

@@ -1,7 +1,7 @@
 """SPEC "Default rights" and "Commands" for events, through the CLI."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -9,21 +9,50 @@ from epic_events import queries
 from epic_events.cli.event import list_parameters
 from tests.cli.conftest import admin_one
 
-RECORD_KEYS = ["id", "contract_id", "client_id", "client_name", "name", "support_contact_id",
-               "support_contact_name", "starts_at", "ends_at", "location", "attendees", "notes",
-               "created_at", "updated_at"]
-DETAIL_KEYS = RECORD_KEYS[:4] + ["client_email", "client_phone", "sales_contact_id",
-                                 "sales_contact_name"] + RECORD_KEYS[4:]
-NEW = ("--name", "John Quick Wedding", "--start", "04/06/2027 13:00", "--end", "05/06/2027 02:00",
-       "--location", "Château de Candé", "--attendees", "75")
+RECORD_KEYS = [
+    "id",
+    "contract_id",
+    "client_id",
+    "client_name",
+    "name",
+    "support_contact_id",
+    "support_contact_name",
+    "starts_at",
+    "ends_at",
+    "location",
+    "attendees",
+    "notes",
+    "created_at",
+    "updated_at",
+]
+DETAIL_KEYS = (
+    RECORD_KEYS[:4]
+    + ["client_email", "client_phone", "sales_contact_id", "sales_contact_name"]
+    + RECORD_KEYS[4:]
+)
+NEW = (
+    "--name",
+    "John Quick Wedding",
+    "--start",
+    "04/06/2027 13:00",
+    "--end",
+    "05/06/2027 02:00",
+    "--location",
+    "Château de Candé",
+    "--attendees",
+    "75",
+)
 
 
 def stored(cli, key_or_id):
     """The event as the database holds it (read as the admin)."""
     event_id = cli.world.ids.get(key_or_id, key_or_id)
-    return admin_one(cli.world, "select name, starts_at, ends_at, location, attendees, notes,"
-                     " support_contact_id, updated_at from epic_events.event where id = %s",
-                     (event_id,))
+    return admin_one(
+        cli.world,
+        "select name, starts_at, ends_at, location, attendees, notes,"
+        " support_contact_id, updated_at from epic_events.event where id = %s",
+        (event_id,),
+    )
 
 
 def count_events(cli):
@@ -41,7 +70,10 @@ def test_everyone_reads_every_event(cli):
     for who in ("manager", "sales", "support"):
         cli.login(who)
         assert {e["id"] for e in cli.json("event", "list")} == {
-            ids["event"], ids["event2"], ids["event_unassigned"]}
+            ids["event"],
+            ids["event2"],
+            ids["event_unassigned"],
+        }
 
 
 def test_view_reads_the_client_through_the_contract(cli):
@@ -49,12 +81,18 @@ def test_view_reads_the_client_through_the_contract(cli):
     cli.login("sales2")
     shown = cli.json("event", "view", ids["event"])
     assert (shown["client_name"], shown["client_email"], shown["client_phone"]) == (
-        "Client of sales", "client@client.test", "+33612345678")
+        "Client of sales",
+        "client@client.test",
+        "+33612345678",
+    )
     assert shown["support_contact_name"] == "Suzy Support"
     assert shown["sales_contact_name"] == "Sam Sales"
     # Never copied: a change to the client shows at once.
-    admin_one(cli.world, "update epic_events.client set email = 'new@client.test' where id = %s"
-              " returning id", (ids["client"],))
+    admin_one(
+        cli.world,
+        "update epic_events.client set email = 'new@client.test' where id = %s returning id",
+        (ids["client"],),
+    )
     assert cli.json("event", "view", ids["event"])["client_email"] == "new@client.test"
 
 
@@ -74,8 +112,15 @@ def test_view_of_a_missing_event_is_not_found(cli):
 # -- create -----------------------------------------------------------------------
 def test_sales_create_an_event_on_their_clients_signed_contract(cli):
     cli.login("sales")
-    created = cli.json("event", "create", "--contract", cli.world.ids["signed"], *NEW,
-                       "--notes", "Wedding starts at 3PM, by the river.")
+    created = cli.json(
+        "event",
+        "create",
+        "--contract",
+        cli.world.ids["signed"],
+        *NEW,
+        "--notes",
+        "Wedding starts at 3PM, by the river.",
+    )
     assert created["contract_id"] == cli.world.ids["signed"]
     assert created["client_name"] == "Client of sales"
     assert created["support_contact_id"] is None
@@ -119,41 +164,62 @@ def test_an_event_on_a_missing_contract_is_not_found(cli):
     assert count_events(cli) == 3
 
 
-@pytest.mark.parametrize("start, end", [
-    ("04/06/2027", "05/06/2027"),
-    ("04/06/2027 13:00", "04/06/2027 23:30"),
-    ("2027-06-04T13:00:00+02:00", "2027-06-04T23:30:00Z"),
-])
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        ("04/06/2027", "05/06/2027"),
+        ("04/06/2027 13:00", "04/06/2027 23:30"),
+        ("2027-06-04T13:00:00+02:00", "2027-06-04T23:30:00Z"),
+    ],
+)
 def test_dates_are_read_in_three_formats(cli, start, end):
     cli.login("sales")
-    created = cli.json("event", "create", "--contract", cli.world.ids["signed"], "--name", "Gala",
-                       "--start", start, "--end", end, "--location", "Lyon", "--attendees", "10")
+    created = cli.json(
+        "event",
+        "create",
+        "--contract",
+        cli.world.ids["signed"],
+        "--name",
+        "Gala",
+        "--start",
+        start,
+        "--end",
+        end,
+        "--location",
+        "Lyon",
+        "--attendees",
+        "10",
+    )
     got = stored(cli, created["id"])[1:3]
     if "T" in start:
-        assert got == (datetime(2027, 6, 4, 11, 0, tzinfo=timezone.utc),
-                       datetime(2027, 6, 4, 23, 30, tzinfo=timezone.utc))
+        assert got == (datetime(2027, 6, 4, 11, 0, tzinfo=UTC), datetime(2027, 6, 4, 23, 30, tzinfo=UTC))
     else:
-        assert got[0] == local(*[int(x) for x in reversed(start[:10].split("/"))],
-                               *([13, 0] if ":" in start else []))
+        assert got[0] == local(
+            *[int(x) for x in reversed(start[:10].split("/"))], *([13, 0] if ":" in start else [])
+        )
 
 
-@pytest.mark.parametrize("change, message", [
-    (("--end", "04/06/2027 12:00"), "--end: must be after the start"),
-    (("--end", "04/06/2027 13:00"), "--end: must be after the start"),
-    (("--start", "31/02/2027"), "--start: not a date"),
-    (("--start", "tomorrow"), "--start: not a date"),
-    (("--attendees", "-1"), "--attendees: must not be negative"),
-    (("--attendees", "many"), "--attendees: not a whole number"),
-    (("--name", "  "), "--name: must not be blank"),
-    (("--location", "x" * 501), "--location: at most 500 characters"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("--end", "04/06/2027 12:00"), "--end: must be after the start"),
+        (("--end", "04/06/2027 13:00"), "--end: must be after the start"),
+        (("--start", "31/02/2027"), "--start: not a date"),
+        (("--start", "tomorrow"), "--start: not a date"),
+        (("--attendees", "-1"), "--attendees: must not be negative"),
+        (("--attendees", "many"), "--attendees: not a whole number"),
+        (("--name", "  "), "--name: must not be blank"),
+        (("--location", "x" * 501), "--location: at most 500 characters"),
+    ],
+)
 def test_bad_input_is_refused_and_changes_nothing(cli, change, message):
     cli.login("sales")
     before = count_events(cli)
-    options = dict(zip(NEW[::2], NEW[1::2]))
+    options = dict(zip(NEW[::2], NEW[1::2], strict=True))
     options[change[0]] = change[1]
-    r = cli("event", "create", "--contract", cli.world.ids["signed"],
-            *[x for kv in options.items() for x in kv])
+    r = cli(
+        "event", "create", "--contract", cli.world.ids["signed"], *[x for kv in options.items() for x in kv]
+    )
     assert r.exit_code == 1
     assert r.stderr.startswith(f"error: {message}")
     assert count_events(cli) == before
@@ -168,8 +234,17 @@ def test_missing_option_without_a_terminal_is_an_error_not_a_prompt(cli):
 def test_missing_options_are_asked_on_a_terminal(cli):
     cli.login("sales")
     cli.as_terminal()
-    answers = [str(cli.world.ids["signed"]), "Gala", "04/06/2027 20:00",
-               "04/06/2027 19:00", "05/06/2027 01:00", "Lyon", "-3", "120", ""]
+    answers = [
+        str(cli.world.ids["signed"]),
+        "Gala",
+        "04/06/2027 20:00",
+        "04/06/2027 19:00",
+        "05/06/2027 01:00",
+        "Lyon",
+        "-3",
+        "120",
+        "",
+    ]
     r = cli("event", "create", "--format", "json", input="\n".join(answers) + "\n")
     assert r.exit_code == 0, r.stderr
     assert "--end: must be after the start" in r.stderr
@@ -180,8 +255,9 @@ def test_missing_options_are_asked_on_a_terminal(cli):
 # -- update -----------------------------------------------------------------------
 def test_support_update_the_events_they_are_assigned_to_only(cli):
     cli.login("support")
-    updated = cli.json("event", "update", cli.world.ids["event"], "--attendees", "80",
-                       "--notes", "Band confirmed.")
+    updated = cli.json(
+        "event", "update", cli.world.ids["event"], "--attendees", "80", "--notes", "Band confirmed."
+    )
     assert (updated["attendees"], updated["notes"]) == (80, "Band confirmed.")
     for other in ("event2", "event_unassigned"):
         before = stored(cli, other)
@@ -201,18 +277,33 @@ def test_sales_cannot_update_events(cli):
 
 def test_management_updates_any_event(cli):
     cli.login("manager")
-    updated = cli.json("event", "update", cli.world.ids["event2"], "--name", "Renamed",
-                       "--start", "2027-06-01T17:00:00Z", "--end", "2027-06-02T01:00:00Z",
-                       "--location", "Paris")
+    updated = cli.json(
+        "event",
+        "update",
+        cli.world.ids["event2"],
+        "--name",
+        "Renamed",
+        "--start",
+        "2027-06-01T17:00:00Z",
+        "--end",
+        "2027-06-02T01:00:00Z",
+        "--location",
+        "Paris",
+    )
     assert (updated["name"], updated["location"]) == ("Renamed", "Paris")
-    assert stored(cli, "event2")[1:3] == (datetime(2027, 6, 1, 17, tzinfo=timezone.utc),
-                                         datetime(2027, 6, 2, 1, tzinfo=timezone.utc))
+    assert stored(cli, "event2")[1:3] == (
+        datetime(2027, 6, 1, 17, tzinfo=UTC),
+        datetime(2027, 6, 2, 1, tzinfo=UTC),
+    )
 
 
 @pytest.mark.parametrize("blank", ["", "   ", "\n\t "])
 def test_notes_are_cleared_with_an_empty_or_blank_value(cli, blank):
-    admin_one(cli.world, "update epic_events.event set notes = 'old' where id = %s returning id",
-              (cli.world.ids["event"],))
+    admin_one(
+        cli.world,
+        "update epic_events.event set notes = 'old' where id = %s returning id",
+        (cli.world.ids["event"],),
+    )
     cli.login("support")
     assert cli.json("event", "update", cli.world.ids["event"], "--notes", blank)["notes"] is None
 
@@ -226,12 +317,15 @@ def test_an_end_before_the_stored_start_is_refused_by_the_database(cli):
     assert stored(cli, "event") == before
 
 
-@pytest.mark.parametrize("change, message", [
-    (("--start", "02/06/2027 10:00", "--end", "01/06/2027 10:00"), "--end: must be after the start"),
-    (("--start", "32/01/2027"), "--start: not a date"),
-    (("--attendees", "-5"), "--attendees: must not be negative"),
-    (("--name", ""), "--name: must not be blank"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("--start", "02/06/2027 10:00", "--end", "01/06/2027 10:00"), "--end: must be after the start"),
+        (("--start", "32/01/2027"), "--start: not a date"),
+        (("--attendees", "-5"), "--attendees: must not be negative"),
+        (("--name", ""), "--name: must not be blank"),
+    ],
+)
 def test_bad_updates_are_refused_and_change_nothing(cli, change, message):
     cli.login("support")
     before = stored(cli, "event")
@@ -250,12 +344,11 @@ def test_an_update_with_nothing_to_change_is_an_error_without_a_terminal(cli):
 def test_update_asks_each_field_with_its_current_value_on_a_terminal(cli):
     cli.login("support")
     cli.as_terminal()
-    r = cli("event", "update", cli.world.ids["event"], "--format", "json",
-            input="\n\n\nMarseille\n\n\n")
+    r = cli("event", "update", cli.world.ids["event"], "--format", "json", input="\n\n\nMarseille\n\n\n")
     assert r.exit_code == 0, r.stderr
     name, starts_at, ends_at, location, attendees, notes = stored(cli, "event")[:6]
     assert (name, location, attendees, notes) == ("Event event", "Marseille", 50, None)
-    assert starts_at == datetime(2027, 6, 1, 18, tzinfo=timezone.utc)
+    assert starts_at == datetime(2027, 6, 1, 18, tzinfo=UTC)
 
 
 def test_a_stale_update_is_a_conflict_and_changes_nothing(cli):
@@ -280,8 +373,9 @@ def test_management_assigns_and_removes_the_support_contact(cli):
     assigned = cli.json("event", "assign-support", ids["event_unassigned"], ids["support2"])
     assert assigned["support_contact_name"] == "Stan Support"
     assert stored(cli, "event_unassigned")[6] == ids["support2"]
-    assert cli.json("event", "assign-support", ids["event_unassigned"], "--none")[
-        "support_contact_id"] is None
+    assert (
+        cli.json("event", "assign-support", ids["event_unassigned"], "--none")["support_contact_id"] is None
+    )
     assert stored(cli, "event_unassigned")[6] is None
 
 
@@ -289,8 +383,11 @@ def test_management_assigns_and_removes_the_support_contact(cli):
 def test_the_support_contact_must_be_an_active_support_employee(cli, who):
     ids = cli.world.ids
     if who == "inactive support":
-        admin_one(cli.world, "update epic_events.employee set is_active = false where id = %s"
-                  " returning id", (ids["support2"],))
+        admin_one(
+            cli.world,
+            "update epic_events.employee set is_active = false where id = %s returning id",
+            (ids["support2"],),
+        )
     employee_id = {"inactive support": ids["support2"], "nobody": 999999}.get(who, ids.get(who))
     cli.login("manager")
     r = cli("event", "assign-support", ids["event"], employee_id)
@@ -379,10 +476,16 @@ def test_mine_is_refused_to_management(cli):
 
 def test_from_and_to_filter_on_the_start(cli):
     ids = cli.world.ids
-    for key, moment in (("event2", local(2027, 7, 15, 10, 0)),
-                        ("event_unassigned", local(2027, 6, 30, 20, 0))):
-        admin_one(cli.world, "update epic_events.event set starts_at = %s, ends_at = %s + interval"
-                  " '1 hour' where id = %s returning id", (moment, moment, ids[key]))
+    for key, moment in (
+        ("event2", local(2027, 7, 15, 10, 0)),
+        ("event_unassigned", local(2027, 6, 30, 20, 0)),
+    ):
+        admin_one(
+            cli.world,
+            "update epic_events.event set starts_at = %s, ends_at = %s + interval"
+            " '1 hour' where id = %s returning id",
+            (moment, moment, ids[key]),
+        )
     cli.login("support")
     assert listed(cli, "--from", "01/07/2027") == [ids["event2"]]
     assert listed(cli, "--to", "30/06/2027") == [ids["event"], ids["event_unassigned"]]  # whole day
@@ -390,11 +493,14 @@ def test_from_and_to_filter_on_the_start(cli):
     assert listed(cli, "--from", "2027-06-02T00:00:00Z", "--to", "2027-06-30") == [ids["event_unassigned"]]
 
 
-@pytest.mark.parametrize("options, message", [
-    (("--from", "soon"), "--from: not a date"),
-    (("--to", "32/13/2027"), "--to: not a date"),
-    (("--from", "02/06/2027", "--to", "01/06/2027"), "--to: before --from"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (("--from", "soon"), "--from: not a date"),
+        (("--to", "32/13/2027"), "--to: not a date"),
+        (("--from", "02/06/2027", "--to", "01/06/2027"), "--to: before --from"),
+    ],
+)
 def test_bad_dates_in_filters_are_refused(cli, options, message):
     cli.login("support")
     r = cli("event", "list", *options)
@@ -410,15 +516,24 @@ def test_contract_filter(cli):
 
 def test_list_pages_and_sorts_soonest_first(cli):
     ids = cli.world.ids
-    admin_one(cli.world, "update epic_events.event set starts_at = starts_at - interval '1 day',"
-              " ends_at = ends_at - interval '1 day' where id = %s returning id", (ids["event2"],))
+    admin_one(
+        cli.world,
+        "update epic_events.event set starts_at = starts_at - interval '1 day',"
+        " ends_at = ends_at - interval '1 day' where id = %s returning id",
+        (ids["event2"],),
+    )
     cli.login("manager")
     assert listed(cli) == [ids["event2"], ids["event"], ids["event_unassigned"]]
     assert listed(cli, "--desc") == [ids["event_unassigned"], ids["event"], ids["event2"]]
-    assert listed(cli, "--sort", "id", "--desc") == sorted(ids[k] for k in (
-        "event", "event2", "event_unassigned"))[::-1]
+    assert (
+        listed(cli, "--sort", "id", "--desc")
+        == sorted(ids[k] for k in ("event", "event2", "event_unassigned"))[::-1]
+    )
     assert [e["name"] for e in cli.json("event", "list", "--sort", "name")] == [
-        "Event event", "Event event2", "Event event_unassigned"]
+        "Event event",
+        "Event event2",
+        "Event event_unassigned",
+    ]
     assert listed(cli, "--limit", "2", "--page", "2") == [ids["event_unassigned"]]
     r = cli("event", "list", "--limit", "2", "--format", "table")
     assert r.exit_code == 0 and "more with --offset 2" in r.stdout
@@ -487,8 +602,10 @@ def indexes_used(actor, dotted: str, params: dict) -> set[str]:
 def test_event_list_filters_are_served_by_their_indexes(world):
     with world.db.admin() as conn:
         conn.execute(BULK)
-    june = {"starts_from": datetime(2027, 6, 1, tzinfo=timezone.utc),
-            "starts_until": datetime(2027, 6, 30, 23, 59, tzinfo=timezone.utc)}
+    june = {
+        "starts_from": datetime(2027, 6, 1, tzinfo=UTC),
+        "starts_until": datetime(2027, 6, 30, 23, 59, tzinfo=UTC),
+    }
     cases = [
         ("manager", {}, "event_starts_idx"),
         ("manager", {"desc": True}, "event_starts_idx"),
@@ -515,8 +632,17 @@ def test_on_a_terminal_the_contract_is_checked_at_its_prompt_before_the_other_qu
     cli.login("sales")
     cli.as_terminal()
     ids = cli.world.ids
-    answers = [str(ids["contract"]), "999999", str(ids["signed"]), "Gala", "04/06/2027 13:00",
-               "05/06/2027 02:00", "Lyon", "75", ""]
+    answers = [
+        str(ids["contract"]),
+        "999999",
+        str(ids["signed"]),
+        "Gala",
+        "04/06/2027 13:00",
+        "05/06/2027 02:00",
+        "Lyon",
+        "75",
+        "",
+    ]
     r = cli("event", "create", "--format", "json", input="\n".join(answers) + "\n")
     assert r.exit_code == 0, r.stderr
     unsigned = r.stderr.index(f"--contract: contract {ids['contract']} is not signed yet")

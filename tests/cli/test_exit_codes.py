@@ -91,8 +91,17 @@ def interrupted(cli):
     return r
 
 
-BY_CODE = {0: success, 1: invalid_input, 2: not_logged_in, 3: permission_denied, 4: not_found,
-           5: conflict, 6: unreachable, 70: internal_error, 130: interrupted}
+BY_CODE = {
+    0: success,
+    1: invalid_input,
+    2: not_logged_in,
+    3: permission_denied,
+    4: not_found,
+    5: conflict,
+    6: unreachable,
+    70: internal_error,
+    130: interrupted,
+}
 
 
 def test_every_row_of_the_table_has_a_test_here():
@@ -122,8 +131,11 @@ def test_declining_a_confirmation_is_exit_1_not_interrupted(cli):
 @pytest.mark.parametrize("code", [1, 4, 5])
 def test_debug_shows_the_traceback_and_keeps_the_exit_code(cli, code):
     r = {1: invalid_input, 4: not_found, 5: conflict}[code](cli)
-    args = {1: ("contract", "create", "--client", cli.world.ids["client"], "--total", "-3"),
-            4: ("client", "view", "999999"), 5: ("company", "create", "--name", "acme events")}[code]
+    args = {
+        1: ("contract", "create", "--client", cli.world.ids["client"], "--total", "-3"),
+        4: ("client", "view", "999999"),
+        5: ("company", "create", "--name", "acme events"),
+    }[code]
     debug = cli("--debug", *args)
     assert (r.exit_code, debug.exit_code) == (code, code)
     assert "Traceback" in debug.stderr and debug.stderr.endswith(r.stderr)
@@ -134,15 +146,18 @@ def _gone_reader(args: list[str]) -> subprocess.CompletedProcess:
     read, write = os.pipe()
     os.close(read)  # as `| head -1` once it has its line: every write is a broken pipe
     try:
-        done = subprocess.run(CLI + args, stdout=write, stderr=subprocess.PIPE, timeout=60,
-                              env=os.environ.copy())
+        done = subprocess.run(
+            CLI + args, stdout=write, stderr=subprocess.PIPE, timeout=60, env=os.environ.copy()
+        )
     finally:
         os.close(write)
     return done
 
 
-@pytest.mark.parametrize("args", [["db", "status"], ["client", "list", "--format", "table"],
-                                  ["client", "list", "--format", "json"]])
+@pytest.mark.parametrize(
+    "args",
+    [["db", "status"], ["client", "list", "--format", "table"], ["client", "list", "--format", "json"]],
+)
 def test_a_reader_that_goes_away_is_exit_0_quietly(cli, args):
     cli.login("sales")
     done = _gone_reader(args)

@@ -47,8 +47,9 @@ COMMAND = [sys.executable, "-c", "from epic_events.cli.main import main; main()"
 
 def assert_unreachable(result) -> None:
     """Exit 6, nothing on stdout, one line on stderr, no traceback."""
-    code, out, err = (result.exit_code, result.stdout, result.stderr) if hasattr(result, "exit_code") \
-        else result
+    code, out, err = (
+        (result.exit_code, result.stdout, result.stderr) if hasattr(result, "exit_code") else result
+    )
     assert code == 6, (code, out, err)
     assert out == ""
     assert len(err.splitlines()) == 1 and err.startswith("error: database unreachable"), err
@@ -87,49 +88,158 @@ class Killer:
 
 # who, command (world ids in braces), the query after which the backend dies, stdin
 MID_COMMAND = [
-    pytest.param("sales", ["client", "create", "--name", "Kim Midway", "--email", "kim@mid.test",
-                           "--company", "Midway Co"], "company.create_company", None,
-                 id="client create: after creating its new company, before the client"),
-    pytest.param("sales", ["client", "update", "{client}", "--name", "Renamed Midway", "--company",
-                           "Midway Co"], "client.update_client", None,
-                 id="client update: after the update, before reading it back"),
-    pytest.param("manager", ["client", "reassign", "{client}", "{sales2}"], "client.reassign_client", None,
-                 id="client reassign: after the client and its contracts moved"),
-    pytest.param("sales", ["contract", "sign", "{contract}", "--yes"], "contract.sign_contract", None,
-                 id="contract sign: after the signature"),
-    pytest.param("sales", ["contract", "update", "{contract}", "--pay", "100"], "contract.record_payment", None,
-                 id="contract update --pay: after the payment"),
-    pytest.param("sales", ["contract", "pay", "{contract}", "--amount", "100", "--method", "cash"],
-                 "contract.record_payment", None, id="contract pay: after the payment"),
-    pytest.param("manager", ["contract", "create", "--client", "{client}", "--total", "500"],
-                 "contract.create_contract", None, id="contract create: after the insert"),
-    pytest.param("manager", ["contract", "reassign", "{contract}", "{sales2}"], "contract.reassign_contract",
-                 None, id="contract reassign: after the update"),
-    pytest.param("sales", ["event", "create", "--contract", "{signed}", "--name", "Midway Gala", "--start",
-                           "01/07/2027 18:00", "--end", "01/07/2027 23:00", "--location", "Lyon",
-                           "--attendees", "20"], "event.create_event", None, id="event create: after the insert"),
-    pytest.param("support", ["event", "update", "{event}", "--notes", "cut off"], "event.update_event", None,
-                 id="event update: after the update"),
-    pytest.param("manager", ["event", "assign-support", "{event_unassigned}", "{support2}"],
-                 "event.assign_support", None, id="event assign-support: after the update"),
-    pytest.param("manager", ["event", "delete", "{event}", "--yes"], "event.delete_event", None,
-                 id="event delete: after the delete, at COMMIT"),
-    pytest.param("manager", ["employee", "create", "--name", "Mid Way", "--email", "midway@epic.test",
-                             "--department", "support", "--password-stdin"], "employee.create_employee",
-                 "a fine new password\n", id="employee create: after the insert"),
-    pytest.param("manager", ["employee", "deactivate", "{support2}", "--yes"], "employee.set_employee_active", None,
-                 id="employee deactivate: after the update (and its sessions revoked)"),
-    pytest.param("manager", ["employee", "deactivate", "{support2}", "--reassign-to", "{support}"],
-                 "employee.offboard_employee", None,
-                 id="employee deactivate --reassign-to: after the handover and the deactivation"),
-    pytest.param("sales", ["company", "create", "--name", "Midway Co"], "company.create_company", None,
-                 id="company create: after the insert"),
-    pytest.param("manager", ["role", "grant", "sales", "event:create"], "role.grant_permission", None,
-                 id="role grant: after the insert, at COMMIT"),
-    pytest.param(None, ["login", "--email", "sam@epic.test", "--password-stdin"], "session.login_result",
-                 PASSWORD + "\n", id="login: after opening the session, at COMMIT"),
-    pytest.param("sales", ["refresh"], "session.refresh", None,
-                 id="refresh: after the rotation, at COMMIT"),
+    pytest.param(
+        "sales",
+        ["client", "create", "--name", "Kim Midway", "--email", "kim@mid.test", "--company", "Midway Co"],
+        "company.create_company",
+        None,
+        id="client create: after creating its new company, before the client",
+    ),
+    pytest.param(
+        "sales",
+        ["client", "update", "{client}", "--name", "Renamed Midway", "--company", "Midway Co"],
+        "client.update_client",
+        None,
+        id="client update: after the update, before reading it back",
+    ),
+    pytest.param(
+        "manager",
+        ["client", "reassign", "{client}", "{sales2}"],
+        "client.reassign_client",
+        None,
+        id="client reassign: after the client and its contracts moved",
+    ),
+    pytest.param(
+        "sales",
+        ["contract", "sign", "{contract}", "--yes"],
+        "contract.sign_contract",
+        None,
+        id="contract sign: after the signature",
+    ),
+    pytest.param(
+        "sales",
+        ["contract", "update", "{contract}", "--pay", "100"],
+        "contract.record_payment",
+        None,
+        id="contract update --pay: after the payment",
+    ),
+    pytest.param(
+        "sales",
+        ["contract", "pay", "{contract}", "--amount", "100", "--method", "cash"],
+        "contract.record_payment",
+        None,
+        id="contract pay: after the payment",
+    ),
+    pytest.param(
+        "manager",
+        ["contract", "create", "--client", "{client}", "--total", "500"],
+        "contract.create_contract",
+        None,
+        id="contract create: after the insert",
+    ),
+    pytest.param(
+        "manager",
+        ["contract", "reassign", "{contract}", "{sales2}"],
+        "contract.reassign_contract",
+        None,
+        id="contract reassign: after the update",
+    ),
+    pytest.param(
+        "sales",
+        [
+            "event",
+            "create",
+            "--contract",
+            "{signed}",
+            "--name",
+            "Midway Gala",
+            "--start",
+            "01/07/2027 18:00",
+            "--end",
+            "01/07/2027 23:00",
+            "--location",
+            "Lyon",
+            "--attendees",
+            "20",
+        ],
+        "event.create_event",
+        None,
+        id="event create: after the insert",
+    ),
+    pytest.param(
+        "support",
+        ["event", "update", "{event}", "--notes", "cut off"],
+        "event.update_event",
+        None,
+        id="event update: after the update",
+    ),
+    pytest.param(
+        "manager",
+        ["event", "assign-support", "{event_unassigned}", "{support2}"],
+        "event.assign_support",
+        None,
+        id="event assign-support: after the update",
+    ),
+    pytest.param(
+        "manager",
+        ["event", "delete", "{event}", "--yes"],
+        "event.delete_event",
+        None,
+        id="event delete: after the delete, at COMMIT",
+    ),
+    pytest.param(
+        "manager",
+        [
+            "employee",
+            "create",
+            "--name",
+            "Mid Way",
+            "--email",
+            "midway@epic.test",
+            "--department",
+            "support",
+            "--password-stdin",
+        ],
+        "employee.create_employee",
+        "a fine new password\n",
+        id="employee create: after the insert",
+    ),
+    pytest.param(
+        "manager",
+        ["employee", "deactivate", "{support2}", "--yes"],
+        "employee.set_employee_active",
+        None,
+        id="employee deactivate: after the update (and its sessions revoked)",
+    ),
+    pytest.param(
+        "manager",
+        ["employee", "deactivate", "{support2}", "--reassign-to", "{support}"],
+        "employee.offboard_employee",
+        None,
+        id="employee deactivate --reassign-to: after the handover and the deactivation",
+    ),
+    pytest.param(
+        "sales",
+        ["company", "create", "--name", "Midway Co"],
+        "company.create_company",
+        None,
+        id="company create: after the insert",
+    ),
+    pytest.param(
+        "manager",
+        ["role", "grant", "sales", "event:create"],
+        "role.grant_permission",
+        None,
+        id="role grant: after the insert, at COMMIT",
+    ),
+    pytest.param(
+        None,
+        ["login", "--email", "sam@epic.test", "--password-stdin"],
+        "session.login_result",
+        PASSWORD + "\n",
+        id="login: after opening the session, at COMMIT",
+    ),
+    pytest.param("sales", ["refresh"], "session.refresh", None, id="refresh: after the rotation, at COMMIT"),
 ]
 
 
@@ -179,7 +289,8 @@ def test_a_real_process_killed_while_it_waits_inside_its_transaction(cli):
                 row = admin.execute(
                     "select pid, state, wait_event_type from pg_stat_activity"
                     " where datname = current_database() and application_name = 'epic-events'"
-                    "   and wait_event_type = 'Lock'").fetchone()
+                    "   and wait_event_type = 'Lock'"
+                ).fetchone()
                 if row:
                     struck["pid"] = row[0]
                     admin.execute("select pg_terminate_backend(%s, 10000)", (row[0],))
@@ -188,10 +299,14 @@ def test_a_real_process_killed_while_it_waits_inside_its_transaction(cli):
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    done = subprocess.run(COMMAND + ["client", "update", str(client_id), "--company", "Waited Co",
-                                     "--name", "Never Renamed"],
-                          env=dict(os.environ), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        COMMAND + ["client", "update", str(client_id), "--company", "Waited Co", "--name", "Never Renamed"],
+        env=dict(os.environ),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     watcher.join(30)
     holder.rollback()
     holder.close()
@@ -229,8 +344,16 @@ def _company_names() -> list[str]:
 
 
 def _bootstrap_and_login():
-    r = invoke("db", "bootstrap", "--email", BOSS, "--name", "Bea Boss", "--password-stdin",
-               input=BOSS_PASSWORD + "\n")
+    r = invoke(
+        "db",
+        "bootstrap",
+        "--email",
+        BOSS,
+        "--name",
+        "Bea Boss",
+        "--password-stdin",
+        input=BOSS_PASSWORD + "\n",
+    )
     assert r.exit_code == 0, r.stderr
     r = invoke("login", "--email", BOSS, "--password-stdin", input=BOSS_PASSWORD + "\n")
     assert r.exit_code == 0, r.stderr
@@ -244,10 +367,15 @@ def test_a_configured_server_that_stopped_between_two_commands(own_server, monke
     assert invoke("company", "create", "--name", "Kept Co").exit_code == 0
 
     assert embedded.stop()
-    for args, stdin in ((["company", "list"], None), (["company", "create", "--name", "Lost Co"], None),
-                        (["whoami"], None), (["contract", "list", "--unpaid"], None),
-                        (["login", "--email", BOSS, "--password-stdin"], BOSS_PASSWORD + "\n"),
-                        (["logout"], None), (["db", "migrate"], None)):
+    for args, stdin in (
+        (["company", "list"], None),
+        (["company", "create", "--name", "Lost Co"], None),
+        (["whoami"], None),
+        (["contract", "list", "--unpaid"], None),
+        (["login", "--email", BOSS, "--password-stdin"], BOSS_PASSWORD + "\n"),
+        (["logout"], None),
+        (["db", "migrate"], None),
+    ):
         assert_unreachable(invoke(*args, input=stdin))
     status = invoke("db", "status")  # says where the database is, then that it cannot be reached
     assert status.exit_code == 6 and status.stderr.startswith("error: database unreachable")
@@ -268,11 +396,33 @@ def test_a_server_stopped_while_a_command_waits_inside_its_transaction(own_serve
     monkeypatch.setenv("DATABASE_URL", embedded.app_dsn())
     monkeypatch.setenv("EPIC_EVENTS_ADMIN_DSN", admin_dsn)
     _bootstrap_and_login()
-    r = invoke("employee", "create", "--name", "Sam Sales", "--email", "sam@faults.test", "--department",
-               "sales", "--password-stdin", "--format", "json", input="another long password\n")
+    r = invoke(
+        "employee",
+        "create",
+        "--name",
+        "Sam Sales",
+        "--email",
+        "sam@faults.test",
+        "--department",
+        "sales",
+        "--password-stdin",
+        "--format",
+        "json",
+        input="another long password\n",
+    )
     assert r.exit_code == 0, r.stderr
-    r = invoke("client", "create", "--name", "Kim Client", "--email", "kim@faults.test", "--sales-contact",
-               json.loads(r.stdout)["id"], "--format", "json")
+    r = invoke(
+        "client",
+        "create",
+        "--name",
+        "Kim Client",
+        "--email",
+        "kim@faults.test",
+        "--sales-contact",
+        json.loads(r.stdout)["id"],
+        "--format",
+        "json",
+    )
     assert r.exit_code == 0, r.stderr
     client_id = json.loads(r.stdout)["id"]
     holder = psycopg.connect(admin_dsn)
@@ -282,8 +432,10 @@ def test_a_server_stopped_while_a_command_waits_inside_its_transaction(own_serve
     def stop_when_waiting():
         with psycopg.connect(admin_dsn, autocommit=True) as admin:
             for _ in range(600):
-                if admin.execute("select 1 from pg_stat_activity where application_name = 'epic-events'"
-                                 " and wait_event_type = 'Lock'").fetchone():
+                if admin.execute(
+                    "select 1 from pg_stat_activity where application_name = 'epic-events'"
+                    " and wait_event_type = 'Lock'"
+                ).fetchone():
                     break
                 time.sleep(0.02)
             else:
@@ -292,10 +444,14 @@ def test_a_server_stopped_while_a_command_waits_inside_its_transaction(own_serve
 
     stopper = threading.Thread(target=stop_when_waiting)
     stopper.start()
-    done = subprocess.run(COMMAND + ["client", "update", str(client_id), "--company", "Midway Co",
-                                     "--name", "Never Renamed"],
-                          env=dict(os.environ), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        COMMAND + ["client", "update", str(client_id), "--company", "Midway Co", "--name", "Never Renamed"],
+        env=dict(os.environ),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     stopper.join(60)
     try:
         holder.close()
@@ -327,8 +483,14 @@ def test_after_a_crash_the_restarted_server_keeps_every_committed_row(own_server
             break
         time.sleep(0.05)
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    restarted = subprocess.run(COMMAND + ["db", "start"], env=env, stdin=subprocess.DEVNULL,
-                               capture_output=True, text=True, timeout=120)
+    restarted = subprocess.run(
+        COMMAND + ["db", "start"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert restarted.returncode == 0, restarted.stderr
     assert embedded.running().pid != pid
 

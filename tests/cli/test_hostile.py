@@ -25,8 +25,8 @@ import re
 import signal
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pytest
 from hypothesis import event, example, given
@@ -41,49 +41,147 @@ pytestmark = pytest.mark.slow
 
 # Fragments an attacker, or a clumsy paste, would try.
 NASTY = [
-    "'", "''", '"', "\\", "\\'", "`", "%s", "%(id)s", "%", "_", "%%", "$$", "$1", "$tag$", ":name", "::text",
-    "--", "/*", "*/", ";", "'; drop table epic_events.client; --", "' or '1'='1", "\") or (\"1\"=\"1",
-    "\x00", "\n", "\r\n", "\t", "\x1b[31m", "\x1b]0;owned\x07", "\x7f", "\x85", "\x9b", "\u2028", "\u2029",
-    "\u202e", "\u200f", "\u200b", "\ufeff", "\u00a0", "\u3000", "שלום", "مرحبا", "😀", "👩‍👩‍👧",
-    "\U0001F3F3\uFE0F\u200D\U0001F308", "ß", "İ", "ǅ", "e\u0301", "[bold]", "[/]", "[link=x]", "{}", "{0}",
-    "null", "NULL", "\\N", "e'\\x00'", " ", "\ud800", "\udcff", "\udfff", "<script>", "&amp;", "..", "../",
+    "'",
+    "''",
+    '"',
+    "\\",
+    "\\'",
+    "`",
+    "%s",
+    "%(id)s",
+    "%",
+    "_",
+    "%%",
+    "$$",
+    "$1",
+    "$tag$",
+    ":name",
+    "::text",
+    "--",
+    "/*",
+    "*/",
+    ";",
+    "'; drop table epic_events.client; --",
+    "' or '1'='1",
+    '") or ("1"="1',
+    "\x00",
+    "\n",
+    "\r\n",
+    "\t",
+    "\x1b[31m",
+    "\x1b]0;owned\x07",
+    "\x7f",
+    "\x85",
+    "\x9b",
+    "\u2028",
+    "\u2029",
+    "\u202e",
+    "\u200f",
+    "\u200b",
+    "\ufeff",
+    "\u00a0",
+    "\u3000",
+    "שלום",
+    "مرحبا",
+    "😀",
+    "👩‍👩‍👧",
+    "\U0001f3f3\ufe0f\u200d\U0001f308",
+    "ß",
+    "İ",
+    "ǅ",
+    "e\u0301",
+    "[bold]",
+    "[/]",
+    "[link=x]",
+    "{}",
+    "{0}",
+    "null",
+    "NULL",
+    "\\N",
+    "e'\\x00'",
+    " ",
+    "\ud800",
+    "\udcff",
+    "\udfff",
+    "<script>",
+    "&amp;",
+    "..",
+    "../",
 ]
 
 any_character = st.characters(exclude_categories=())  # every code point, surrogates included
 hostile = st.one_of(
     st.text(any_character, max_size=40),
-    st.lists(st.one_of(st.sampled_from(NASTY), st.text(any_character, max_size=3),
-                       st.characters(categories=["Cs", "Cc", "Cf", "Zl", "Zp"])),
-             min_size=1, max_size=8).map("".join),
+    st.lists(
+        st.one_of(
+            st.sampled_from(NASTY),
+            st.text(any_character, max_size=3),
+            st.characters(categories=["Cs", "Cc", "Cf", "Zl", "Zp"]),
+        ),
+        min_size=1,
+        max_size=8,
+    ).map("".join),
     st.text(any_character, min_size=195, max_size=205),  # around the 200-character limit
     st.integers(490, 510).map(lambda n: "ü" * n),  # around location's 500
     st.integers(9995, 10005).map(lambda n: "n" * n),  # around notes' 10000
-    st.integers(10 ** 5, 2 * 10 ** 5).map(lambda n: "x" * n),  # far beyond any limit
+    st.integers(10**5, 2 * 10**5).map(lambda n: "x" * n),  # far beyond any limit
 )
 
 # Printable but nasty: what a validation that looks only for control characters lets
 # through, so that plenty of examples are stored and must read back exactly.
 printable = st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"))
-PRINTABLE_NASTY = [f for f in NASTY
-                   if not any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in f)]
-nasty_printable = st.lists(st.one_of(st.sampled_from(PRINTABLE_NASTY), st.text(printable, min_size=1, max_size=4)),
-                           min_size=1, max_size=8).map("".join)
-text_values = st.one_of(hostile, nasty_printable, nasty_printable, st.text(printable, min_size=1, max_size=60))
+PRINTABLE_NASTY = [
+    f for f in NASTY if not any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in f)
+]
+nasty_printable = st.lists(
+    st.one_of(st.sampled_from(PRINTABLE_NASTY), st.text(printable, min_size=1, max_size=4)),
+    min_size=1,
+    max_size=8,
+).map("".join)
+text_values = st.one_of(
+    hostile, nasty_printable, nasty_printable, st.text(printable, min_size=1, max_size=60)
+)
 
-email_part = st.text(st.characters(exclude_categories=("Cc", "Cs", "Zs", "Zl", "Zp"), exclude_characters="@"),
-                     min_size=1, max_size=16)
+email_part = st.text(
+    st.characters(exclude_categories=("Cc", "Cs", "Zs", "Zl", "Zp"), exclude_characters="@"),
+    min_size=1,
+    max_size=16,
+)
 emails = st.one_of(
     hostile,
-    st.builds("{}{}@{}.{}{}".format, st.sampled_from(["", " ", "\t", "\u3000"]), email_part, email_part,
-              email_part, st.sampled_from(["", " ", "\n"])),
-    st.builds("{}@{}.test".format, nasty_printable.filter(lambda s: "@" not in s and not any(c.isspace() for c in s)),
-              st.sampled_from(["example", "xn--bcher-kva", "dom-ain"])),
+    st.builds(
+        "{}{}@{}.{}{}".format,
+        st.sampled_from(["", " ", "\t", "\u3000"]),
+        email_part,
+        email_part,
+        email_part,
+        st.sampled_from(["", " ", "\n"]),
+    ),
+    st.builds(
+        "{}@{}.test".format,
+        nasty_printable.filter(lambda s: "@" not in s and not any(c.isspace() for c in s)),
+        st.sampled_from(["example", "xn--bcher-kva", "dom-ain"]),
+    ),
 )
 phones = st.one_of(
     hostile,
-    st.sampled_from(["06 12 34 56 78", "+33 6 12 34 56 78", "+33612345678", "(06) 12-34-56-78", "0612345678",
-                     "+44 20 7946 0958", "+1 (415) 555-2671", "\uff10\uff16\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18",
-                     "06.12.34.56.78", "+33 6 12 34 56 78 ext. 12", "+33 (0)6 12 34 56 78", " ", ""]),
+    st.sampled_from(
+        [
+            "06 12 34 56 78",
+            "+33 6 12 34 56 78",
+            "+33612345678",
+            "(06) 12-34-56-78",
+            "0612345678",
+            "+44 20 7946 0958",
+            "+1 (415) 555-2671",
+            "\uff10\uff16\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18",
+            "06.12.34.56.78",
+            "+33 6 12 34 56 78 ext. 12",
+            "+33 (0)6 12 34 56 78",
+            " ",
+            "",
+        ]
+    ),
     st.integers(600000000, 799999999).map(lambda n: f"0{n}"),
 )
 
@@ -95,6 +193,7 @@ class Hung(Exception):
 @contextlib.contextmanager
 def no_hang(seconds: int = 20):
     """A command that waits for input it will never get fails here instead of hanging."""
+
     def expire(signum, frame):
         raise Hung(f"the command did not finish within {seconds}s")
 
@@ -123,6 +222,7 @@ def assert_refused(result, *names: str, codes=(1,)) -> None:
 
 # --- text options of create and update commands -----------------------------------------------
 
+
 @dataclass
 class Case:
     """One text option of one command, and how to check what it stored."""
@@ -143,19 +243,53 @@ class Case:
 
 
 def _client_create(option):
-    return lambda ids, v: ["client", "create", "--name", "Hostile Client", "--email", f"{nonce()}@hostile.test",
-                           option, v]
+    return lambda ids, v: [
+        "client",
+        "create",
+        "--name",
+        "Hostile Client",
+        "--email",
+        f"{nonce()}@hostile.test",
+        option,
+        v,
+    ]
 
 
 def _employee_create(option):
-    return lambda ids, v: ["employee", "create", "--name", "Hostile Staff", "--email", f"{nonce()}@hostile.test",
-                           "--department", "support", "--password-stdin", option, v]
+    return lambda ids, v: [
+        "employee",
+        "create",
+        "--name",
+        "Hostile Staff",
+        "--email",
+        f"{nonce()}@hostile.test",
+        "--department",
+        "support",
+        "--password-stdin",
+        option,
+        v,
+    ]
 
 
 def _event_create(option):
-    return lambda ids, v: ["event", "create", "--contract", str(ids["signed"]), "--name", "Hostile Gala",
-                           "--start", "01/07/2027 18:00", "--end", "01/07/2027 23:00", "--location", "Lyon",
-                           "--attendees", "20", option, v]
+    return lambda ids, v: [
+        "event",
+        "create",
+        "--contract",
+        str(ids["signed"]),
+        "--name",
+        "Hostile Gala",
+        "--start",
+        "01/07/2027 18:00",
+        "--end",
+        "01/07/2027 23:00",
+        "--location",
+        "Lyon",
+        "--attendees",
+        "20",
+        option,
+        v,
+    ]
 
 
 def _blank_is_none(value: str):
@@ -176,65 +310,225 @@ def _existing(key):
 
 
 CASES = {
-    "client create --name": Case("sales", lambda ids, v: ["client", "create", "--name", v, "--email",
-                                                          f"{nonce()}@hostile.test"], "full_name", ("full_name",),
-                                 "client"),
-    "client create --email": Case("sales", lambda ids, v: ["client", "create", "--name", "Hostile Client",
-                                                           "--email", v], "email", ("email",), "client",
-                                  unique=True),
-    "client create --phone": Case("sales", _client_create("--phone"), "phone", ("phone",), "client", stored=_phone),
-    "client create --company": Case("sales", _client_create("--company"), "company_name", ("company", "name"),
-                                    "client", stored=_blank_is_none),
-    "client update --name": Case("sales", lambda ids, v: ["client", "update", str(ids["client"]), "--name", v],
-                                 "full_name", ("full_name",), "client", record_id=_existing("client")),
-    "client update --email": Case("sales", lambda ids, v: ["client", "update", str(ids["client"]), "--email", v],
-                                  "email", ("email",), "client", unique=True, record_id=_existing("client")),
-    "client update --phone": Case("sales", lambda ids, v: ["client", "update", str(ids["client"]), "--phone", v],
-                                  "phone", ("phone",), "client", stored=_phone, record_id=_existing("client")),
-    "client update --company": Case("sales", lambda ids, v: ["client", "update", str(ids["client"]),
-                                                             "--company", v], "company_name", ("company", "name"),
-                                    "client", stored=_blank_is_none, record_id=_existing("client")),
-    "company create --name": Case("sales", lambda ids, v: ["company", "create", "--name", v], "name", ("name",),
-                                  "company", unique=True),
-    "company update --name": Case("manager", lambda ids, v: ["company", "update", str(ids["company"]), "--name", v],
-                                  "name", ("name",), "company", unique=True, record_id=_existing("company")),
-    "employee create --name": Case("manager", lambda ids, v: ["employee", "create", "--name", v, "--email",
-                                                              f"{nonce()}@hostile.test", "--department", "support",
-                                                              "--password-stdin"], "full_name", ("full_name",),
-                                   "employee", stdin="a fine long password\n"),
-    "employee create --email": Case("manager", lambda ids, v: ["employee", "create", "--name", "Hostile Staff",
-                                                               "--email", v, "--department", "support",
-                                                               "--password-stdin"], "email", ("email",),
-                                    "employee", stored=str.strip, unique=True, stdin="a fine long password\n"),
-    "employee create --phone": Case("manager", _employee_create("--phone"), "phone", ("phone",), "employee",
-                                    stored=_phone, stdin="a fine long password\n"),
-    "employee update --name": Case("manager", lambda ids, v: ["employee", "update", str(ids["support2"]),
-                                                              "--name", v], "full_name", ("full_name",),
-                                   "employee", record_id=_existing("support2")),
-    "employee update --email": Case("manager", lambda ids, v: ["employee", "update", str(ids["support2"]),
-                                                               "--email", v], "email", ("email",), "employee",
-                                    stored=str.strip, unique=True, record_id=_existing("support2")),
-    "employee update --phone": Case("manager", lambda ids, v: ["employee", "update", str(ids["support2"]),
-                                                               "--phone", v], "phone", ("phone",), "employee",
-                                    stored=_phone, record_id=_existing("support2")),
-    "event create --name": Case("sales", lambda ids, v: ["event", "create", "--contract", str(ids["signed"]),
-                                                         "--name", v, "--start", "01/07/2027 18:00", "--end",
-                                                         "01/07/2027 23:00", "--location", "Lyon",
-                                                         "--attendees", "20"], "name", ("name",), "event"),
-    "event create --location": Case("sales", lambda ids, v: ["event", "create", "--contract", str(ids["signed"]),
-                                                             "--name", "Hostile Gala", "--start",
-                                                             "01/07/2027 18:00", "--end", "01/07/2027 23:00",
-                                                             "--location", v, "--attendees", "20"],
-                                    "location", ("location",), "event"),
-    "event create --notes": Case("sales", _event_create("--notes"), "notes", ("notes",), "event",
-                                 stored=_notes),
-    "event update --name": Case("manager", lambda ids, v: ["event", "update", str(ids["event"]), "--name", v],
-                                "name", ("name",), "event", record_id=_existing("event")),
-    "event update --location": Case("manager", lambda ids, v: ["event", "update", str(ids["event"]),
-                                                               "--location", v], "location", ("location",),
-                                    "event", record_id=_existing("event")),
-    "event update --notes": Case("support", lambda ids, v: ["event", "update", str(ids["event"]), "--notes", v],
-                                 "notes", ("notes",), "event", stored=_notes, record_id=_existing("event")),
+    "client create --name": Case(
+        "sales",
+        lambda ids, v: ["client", "create", "--name", v, "--email", f"{nonce()}@hostile.test"],
+        "full_name",
+        ("full_name",),
+        "client",
+    ),
+    "client create --email": Case(
+        "sales",
+        lambda ids, v: ["client", "create", "--name", "Hostile Client", "--email", v],
+        "email",
+        ("email",),
+        "client",
+        unique=True,
+    ),
+    "client create --phone": Case(
+        "sales", _client_create("--phone"), "phone", ("phone",), "client", stored=_phone
+    ),
+    "client create --company": Case(
+        "sales",
+        _client_create("--company"),
+        "company_name",
+        ("company", "name"),
+        "client",
+        stored=_blank_is_none,
+    ),
+    "client update --name": Case(
+        "sales",
+        lambda ids, v: ["client", "update", str(ids["client"]), "--name", v],
+        "full_name",
+        ("full_name",),
+        "client",
+        record_id=_existing("client"),
+    ),
+    "client update --email": Case(
+        "sales",
+        lambda ids, v: ["client", "update", str(ids["client"]), "--email", v],
+        "email",
+        ("email",),
+        "client",
+        unique=True,
+        record_id=_existing("client"),
+    ),
+    "client update --phone": Case(
+        "sales",
+        lambda ids, v: ["client", "update", str(ids["client"]), "--phone", v],
+        "phone",
+        ("phone",),
+        "client",
+        stored=_phone,
+        record_id=_existing("client"),
+    ),
+    "client update --company": Case(
+        "sales",
+        lambda ids, v: ["client", "update", str(ids["client"]), "--company", v],
+        "company_name",
+        ("company", "name"),
+        "client",
+        stored=_blank_is_none,
+        record_id=_existing("client"),
+    ),
+    "company create --name": Case(
+        "sales", lambda ids, v: ["company", "create", "--name", v], "name", ("name",), "company", unique=True
+    ),
+    "company update --name": Case(
+        "manager",
+        lambda ids, v: ["company", "update", str(ids["company"]), "--name", v],
+        "name",
+        ("name",),
+        "company",
+        unique=True,
+        record_id=_existing("company"),
+    ),
+    "employee create --name": Case(
+        "manager",
+        lambda ids, v: [
+            "employee",
+            "create",
+            "--name",
+            v,
+            "--email",
+            f"{nonce()}@hostile.test",
+            "--department",
+            "support",
+            "--password-stdin",
+        ],
+        "full_name",
+        ("full_name",),
+        "employee",
+        stdin="a fine long password\n",
+    ),
+    "employee create --email": Case(
+        "manager",
+        lambda ids, v: [
+            "employee",
+            "create",
+            "--name",
+            "Hostile Staff",
+            "--email",
+            v,
+            "--department",
+            "support",
+            "--password-stdin",
+        ],
+        "email",
+        ("email",),
+        "employee",
+        stored=str.strip,
+        unique=True,
+        stdin="a fine long password\n",
+    ),
+    "employee create --phone": Case(
+        "manager",
+        _employee_create("--phone"),
+        "phone",
+        ("phone",),
+        "employee",
+        stored=_phone,
+        stdin="a fine long password\n",
+    ),
+    "employee update --name": Case(
+        "manager",
+        lambda ids, v: ["employee", "update", str(ids["support2"]), "--name", v],
+        "full_name",
+        ("full_name",),
+        "employee",
+        record_id=_existing("support2"),
+    ),
+    "employee update --email": Case(
+        "manager",
+        lambda ids, v: ["employee", "update", str(ids["support2"]), "--email", v],
+        "email",
+        ("email",),
+        "employee",
+        stored=str.strip,
+        unique=True,
+        record_id=_existing("support2"),
+    ),
+    "employee update --phone": Case(
+        "manager",
+        lambda ids, v: ["employee", "update", str(ids["support2"]), "--phone", v],
+        "phone",
+        ("phone",),
+        "employee",
+        stored=_phone,
+        record_id=_existing("support2"),
+    ),
+    "event create --name": Case(
+        "sales",
+        lambda ids, v: [
+            "event",
+            "create",
+            "--contract",
+            str(ids["signed"]),
+            "--name",
+            v,
+            "--start",
+            "01/07/2027 18:00",
+            "--end",
+            "01/07/2027 23:00",
+            "--location",
+            "Lyon",
+            "--attendees",
+            "20",
+        ],
+        "name",
+        ("name",),
+        "event",
+    ),
+    "event create --location": Case(
+        "sales",
+        lambda ids, v: [
+            "event",
+            "create",
+            "--contract",
+            str(ids["signed"]),
+            "--name",
+            "Hostile Gala",
+            "--start",
+            "01/07/2027 18:00",
+            "--end",
+            "01/07/2027 23:00",
+            "--location",
+            v,
+            "--attendees",
+            "20",
+        ],
+        "location",
+        ("location",),
+        "event",
+    ),
+    "event create --notes": Case(
+        "sales", _event_create("--notes"), "notes", ("notes",), "event", stored=_notes
+    ),
+    "event update --name": Case(
+        "manager",
+        lambda ids, v: ["event", "update", str(ids["event"]), "--name", v],
+        "name",
+        ("name",),
+        "event",
+        record_id=_existing("event"),
+    ),
+    "event update --location": Case(
+        "manager",
+        lambda ids, v: ["event", "update", str(ids["event"]), "--location", v],
+        "location",
+        ("location",),
+        "event",
+        record_id=_existing("event"),
+    ),
+    "event update --notes": Case(
+        "support",
+        lambda ids, v: ["event", "update", str(ids["event"]), "--notes", v],
+        "notes",
+        ("notes",),
+        "event",
+        stored=_notes,
+        record_id=_existing("event"),
+    ),
 }
 VIEW = {"client": "client", "company": "company", "employee": "employee", "event": "event"}
 
@@ -260,21 +554,36 @@ def check_case(cli, case: Case, value: str) -> None:
         got = out["company_name"]
         assert (got is None) == (expected is None)
         if expected is not None:
-            assert admin_one(cli.world, "select lower(name) = lower(%s) from epic_events.company"
-                                        " where id = %s", (expected, out["company_id"])) == (True,)
+            assert admin_one(
+                cli.world,
+                "select lower(name) = lower(%s) from epic_events.company where id = %s",
+                (expected, out["company_id"]),
+            ) == (True,)
         return
     assert out[case.key] == expected
     with no_hang():
         viewed = cli(VIEW[case.table], "view", str(record), "--format", "json")
     assert viewed.exit_code == 0, viewed.stderr
     assert json.loads(viewed.stdout)[case.key] == expected
-    stored, = admin_one(cli.world, sql.SQL("select {} from epic_events.{} where id = %s").format(
-        sql.Identifier(case.key), sql.Identifier(case.table)), (record,))
+    (stored,) = admin_one(
+        cli.world,
+        sql.SQL("select {} from epic_events.{} where id = %s").format(
+            sql.Identifier(case.key), sql.Identifier(case.table)
+        ),
+        (record,),
+    )
     assert stored == expected
 
 
-EXAMPLES = ["'; drop table epic_events.client; --", "\udcff\udcfe not UTF-8", "a\x00b", "%s %(id)s $$ :name \\",
-            "O'Brien \"Bob\" \\ 😀 \u202eevil", "x" * 200, "x" * 201]
+EXAMPLES = [
+    "'; drop table epic_events.client; --",
+    "\udcff\udcfe not UTF-8",
+    "a\x00b",
+    "%s %(id)s $$ :name \\",
+    'O\'Brien "Bob" \\ 😀 \u202eevil',
+    "x" * 200,
+    "x" * 201,
+]
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -336,84 +645,286 @@ numbers = st.one_of(
     st.decimals(allow_nan=True, allow_infinity=True).map(str),
     st.floats().map(repr),
     st.integers().map(str),
-    st.sampled_from(["", " ", "1,5", "1.234", "-0", "1e3", "1E400", "NaN", "Infinity", "0x10", "1_000", "١٢٣",
-                     "10000000000", "9999999999.99", "9999999999.999", "12 345,50", "€100", "100€", "--1",
-                     "1/2", "\u00bd", "\udcff", "1\x00", "1 000 000"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "1,5",
+            "1.234",
+            "-0",
+            "1e3",
+            "1E400",
+            "NaN",
+            "Infinity",
+            "0x10",
+            "1_000",
+            "١٢٣",
+            "10000000000",
+            "9999999999.99",
+            "9999999999.999",
+            "12 345,50",
+            "€100",
+            "100€",
+            "--1",
+            "1/2",
+            "\u00bd",
+            "\udcff",
+            "1\x00",
+            "1 000 000",
+        ]
+    ),
     st.text(any_character, max_size=12),
 )
 dates = st.one_of(
     st.datetimes().map(lambda d: d.strftime("%d/%m/%Y %H:%M")),
     st.datetimes().map(lambda d: d.isoformat()),
     st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
-    st.sampled_from(["31/02/2027", "00/01/2027", "01/13/2027", "29/02/2027 25:00", "2027-02-30", "0001-01-01",
-                     "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "10000-01-01", "today", "now",
-                     "1/1/1", "2027-06-01T18:00:00Z", "2027-06-01 18:00:00+99:00", "\udcff", ""]),
+    st.sampled_from(
+        [
+            "31/02/2027",
+            "00/01/2027",
+            "01/13/2027",
+            "29/02/2027 25:00",
+            "2027-02-30",
+            "0001-01-01",
+            "9999-12-31T23:59:59-14:00",
+            "0001-01-01T00:00:00+14:00",
+            "10000-01-01",
+            "today",
+            "now",
+            "1/1/1",
+            "2027-06-01T18:00:00Z",
+            "2027-06-01 18:00:00+99:00",
+            "\udcff",
+            "",
+        ]
+    ),
     st.text(any_character, max_size=25),
 )
-ids = st.one_of(st.integers(min_value=-2 ** 70, max_value=2 ** 70).map(str), st.text(any_character, max_size=12),
-                st.sampled_from(["0", "-1", "1.0", "1e3", "0x1", " 1 ", "9223372036854775807",
-                                 "9223372036854775808", "\udcff", ""]))
+ids = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.text(any_character, max_size=12),
+    st.sampled_from(
+        ["0", "-1", "1.0", "1e3", "0x1", " 1 ", "9223372036854775807", "9223372036854775808", "\udcff", ""]
+    ),
+)
 
 # (who, argv builder, names a refusal may use, exit codes allowed besides 0 and 1[, stdin])
 MALFORMED = {
-    "contract create --total": ("manager", lambda i, v: ["contract", "create", "--client", str(i["client"]),
-                                                         "--total", v], ("total_amount",), ()),
-    "contract create --due": ("manager", lambda i, v: ["contract", "create", "--client", str(i["client"]),
-                                                       "--total", "1000", "--due", v], ("amount_due",), ()),
-    "contract create --client": ("manager", lambda i, v: ["contract", "create", "--client", v, "--total", "10"],
-                                 ("client_id", "client"), (4,)),
-    "contract update --pay": ("sales", lambda i, v: ["contract", "update", str(i["contract"]), "--pay", v],
-                              ("pay", "amount"), ()),
-    "contract pay --amount": ("sales", lambda i, v: ["contract", "pay", str(i["contract"]), "--amount", v,
-                                                     "--method", "cash"], ("amount", "payment:correct"),
-                              (3,)),  # e.g. -1: a correction, not sales's to record
-    "contract pay --on": ("sales", lambda i, v: ["contract", "pay", str(i["contract"]), "--amount", "1",
-                                                 "--method", "cash", "--on", v], ("on", "paid_on"), ()),
-    "client note --at": ("sales", lambda i, v: ["client", "note", str(i["client"]), "--kind", "call",
-                                                "--text", "Hostile", "--at", v], ("noted_at",), ()),
-    "client note --text": ("sales", lambda i, v: ["client", "note", str(i["client"]), "--kind", "call",
-                                                  "--text", v], ("body",), ()),
-    "contract pay --reference": ("sales", lambda i, v: ["contract", "pay", str(i["contract"]), "--amount", "1",
-                                                        "--method", "cash", "--reference", v], ("reference",), ()),
-    "contract update --total": ("sales", lambda i, v: ["contract", "update", str(i["contract"]), "--total", v],
-                                ("total_amount", "amount_due"), ()),
-    "event create --start": ("sales", lambda i, v: ["event", "create", "--contract", str(i["signed"]), "--name",
-                                                    "Dated", "--start", v, "--end", "31/12/2099 23:00",
-                                                    "--location", "Lyon", "--attendees", "5"],
-                             ("starts_at", "ends_at", "--end"), ()),
-    "event create --attendees": ("sales", lambda i, v: ["event", "create", "--contract", str(i["signed"]),
-                                                        "--name", "Counted", "--start", "01/07/2027 18:00", "--end",
-                                                        "01/07/2027 23:00", "--location", "Lyon", "--attendees", v],
-                                 ("attendees",), ()),
-    "event create --contract": ("sales", lambda i, v: ["event", "create", "--contract", v, "--name", "Where",
-                                                       "--start", "01/07/2027 18:00", "--end", "01/07/2027 23:00",
-                                                       "--location", "Lyon", "--attendees", "5"],
-                                ("contract_id", "contract"), (3, 4)),
-    "event update --end": ("manager", lambda i, v: ["event", "update", str(i["event"]), "--end", v], ("ends_at",), ()),
+    "contract create --total": (
+        "manager",
+        lambda i, v: ["contract", "create", "--client", str(i["client"]), "--total", v],
+        ("total_amount",),
+        (),
+    ),
+    "contract create --due": (
+        "manager",
+        lambda i, v: ["contract", "create", "--client", str(i["client"]), "--total", "1000", "--due", v],
+        ("amount_due",),
+        (),
+    ),
+    "contract create --client": (
+        "manager",
+        lambda i, v: ["contract", "create", "--client", v, "--total", "10"],
+        ("client_id", "client"),
+        (4,),
+    ),
+    "contract update --pay": (
+        "sales",
+        lambda i, v: ["contract", "update", str(i["contract"]), "--pay", v],
+        ("pay", "amount"),
+        (),
+    ),
+    "contract pay --amount": (
+        "sales",
+        lambda i, v: ["contract", "pay", str(i["contract"]), "--amount", v, "--method", "cash"],
+        ("amount", "payment:correct"),
+        (3,),
+    ),  # e.g. -1: a correction, not sales's to record
+    "contract pay --on": (
+        "sales",
+        lambda i, v: ["contract", "pay", str(i["contract"]), "--amount", "1", "--method", "cash", "--on", v],
+        ("on", "paid_on"),
+        (),
+    ),
+    "client note --at": (
+        "sales",
+        lambda i, v: ["client", "note", str(i["client"]), "--kind", "call", "--text", "Hostile", "--at", v],
+        ("noted_at",),
+        (),
+    ),
+    "client note --text": (
+        "sales",
+        lambda i, v: ["client", "note", str(i["client"]), "--kind", "call", "--text", v],
+        ("body",),
+        (),
+    ),
+    "contract pay --reference": (
+        "sales",
+        lambda i, v: [
+            "contract",
+            "pay",
+            str(i["contract"]),
+            "--amount",
+            "1",
+            "--method",
+            "cash",
+            "--reference",
+            v,
+        ],
+        ("reference",),
+        (),
+    ),
+    "contract update --total": (
+        "sales",
+        lambda i, v: ["contract", "update", str(i["contract"]), "--total", v],
+        ("total_amount", "amount_due"),
+        (),
+    ),
+    "event create --start": (
+        "sales",
+        lambda i, v: [
+            "event",
+            "create",
+            "--contract",
+            str(i["signed"]),
+            "--name",
+            "Dated",
+            "--start",
+            v,
+            "--end",
+            "31/12/2099 23:00",
+            "--location",
+            "Lyon",
+            "--attendees",
+            "5",
+        ],
+        ("starts_at", "ends_at", "--end"),
+        (),
+    ),
+    "event create --attendees": (
+        "sales",
+        lambda i, v: [
+            "event",
+            "create",
+            "--contract",
+            str(i["signed"]),
+            "--name",
+            "Counted",
+            "--start",
+            "01/07/2027 18:00",
+            "--end",
+            "01/07/2027 23:00",
+            "--location",
+            "Lyon",
+            "--attendees",
+            v,
+        ],
+        ("attendees",),
+        (),
+    ),
+    "event create --contract": (
+        "sales",
+        lambda i, v: [
+            "event",
+            "create",
+            "--contract",
+            v,
+            "--name",
+            "Where",
+            "--start",
+            "01/07/2027 18:00",
+            "--end",
+            "01/07/2027 23:00",
+            "--location",
+            "Lyon",
+            "--attendees",
+            "5",
+        ],
+        ("contract_id", "contract"),
+        (3, 4),
+    ),
+    "event update --end": (
+        "manager",
+        lambda i, v: ["event", "update", str(i["event"]), "--end", v],
+        ("ends_at",),
+        (),
+    ),
     "event list --from": ("support", lambda i, v: ["event", "list", "--from", v], ("from",), ()),
     "event list --to": ("support", lambda i, v: ["event", "list", "--to", v], ("to",), ()),
-    "client update --last-contact": ("sales", lambda i, v: ["client", "update", str(i["client"]),
-                                                            "--last-contact", v], ("last_contact_at",), ()),
-    "client update --if-updated-at": ("sales", lambda i, v: ["client", "update", str(i["client"]), "--name",
-                                                             "Checked", "--if-updated-at", v],
-                                      ("if-updated-at", "changed by someone else"), (5,)),
+    "client update --last-contact": (
+        "sales",
+        lambda i, v: ["client", "update", str(i["client"]), "--last-contact", v],
+        ("last_contact_at",),
+        (),
+    ),
+    "client update --if-updated-at": (
+        "sales",
+        lambda i, v: ["client", "update", str(i["client"]), "--name", "Checked", "--if-updated-at", v],
+        ("if-updated-at", "changed by someone else"),
+        (5,),
+    ),
     "client view ID": ("sales", lambda i, v: ["client", "view", v], ("CLIENT_ID", "client"), (4,)),
-    "event assign-support ID ID": ("manager", lambda i, v: ["event", "assign-support", str(i["event"]), v],
-                                   ("EMPLOYEE_ID", "support_contact", "employee"), (4,)),
+    "event assign-support ID ID": (
+        "manager",
+        lambda i, v: ["event", "assign-support", str(i["event"]), v],
+        ("EMPLOYEE_ID", "support_contact", "employee"),
+        (4,),
+    ),
     # Free text that only a known value passes.
-    "login --email": (None, lambda i, v: ["login", "--email", v, "--password-stdin"], ("email", "login failed"),
-                      (2,), PASSWORD + "\n"),
-    "employee create --department": ("manager", lambda i, v: ["employee", "create", "--name", "Dept Less",
-                                                              "--email", f"{nonce()}@hostile.test",
-                                                              "--department", v, "--password-stdin"],
-                                     ("department",), (), "a fine long password\n"),
-    "role grant DEPARTMENT": ("manager", lambda i, v: ["role", "grant", v, "event:delete"], ("department",), (5,)),
+    "login --email": (
+        None,
+        lambda i, v: ["login", "--email", v, "--password-stdin"],
+        ("email", "login failed"),
+        (2,),
+        PASSWORD + "\n",
+    ),
+    "employee create --department": (
+        "manager",
+        lambda i, v: [
+            "employee",
+            "create",
+            "--name",
+            "Dept Less",
+            "--email",
+            f"{nonce()}@hostile.test",
+            "--department",
+            v,
+            "--password-stdin",
+        ],
+        ("department",),
+        (),
+        "a fine long password\n",
+    ),
+    "role grant DEPARTMENT": (
+        "manager",
+        lambda i, v: ["role", "grant", v, "event:delete"],
+        ("department",),
+        (5,),
+    ),
     "role grant PERMISSION": ("manager", lambda i, v: ["role", "grant", "sales", v], ("permission",), (5,)),
 }
-STRATEGY = {"--total": numbers, "--due": numbers, "--pay": numbers, "--attendees": numbers, "--start": dates,
-            "--end": dates, "--from": dates, "--to": dates, "--last-contact": dates, "--if-updated-at": dates,
-            "--email": emails, "--department": text_values, "DEPARTMENT": text_values, "PERMISSION": text_values,
-            "--amount": numbers, "--on": dates, "--at": dates, "--reference": text_values, "--text": text_values}
+STRATEGY = {
+    "--total": numbers,
+    "--due": numbers,
+    "--pay": numbers,
+    "--attendees": numbers,
+    "--start": dates,
+    "--end": dates,
+    "--from": dates,
+    "--to": dates,
+    "--last-contact": dates,
+    "--if-updated-at": dates,
+    "--email": emails,
+    "--department": text_values,
+    "DEPARTMENT": text_values,
+    "PERMISSION": text_values,
+    "--amount": numbers,
+    "--on": dates,
+    "--at": dates,
+    "--reference": text_values,
+    "--text": text_values,
+}
 
 
 def _strategy(name: str):
@@ -443,6 +954,7 @@ def test_a_malformed_number_date_or_id_is_refused_by_name(cli, name, data):
 
 # --- table output and the terminal ------------------------------------------------------------
 
+
 def test_control_characters_in_notes_are_refused_and_tabs_and_line_breaks_kept(cli):
     """An ESC sequence in notes would clear or retitle the reader's terminal: the CLI
     refuses it (and the database, 0016); tabs and line breaks are kept, and a table
@@ -466,11 +978,23 @@ def test_undecodable_password_bytes_are_refused_not_a_crash(cli):
     import subprocess
     import sys
 
-    command = [sys.executable, "-c", "from epic_events.cli.main import main; main()",
-               "login", "--email", "sam@epic.test", "--password-stdin"]
+    command = [
+        sys.executable,
+        "-c",
+        "from epic_events.cli.main import main; main()",
+        "login",
+        "--email",
+        "sam@epic.test",
+        "--password-stdin",
+    ]
     for decoding in ("utf-8:surrogateescape", "utf-8:strict"):
-        done = subprocess.run(command, input=b"correct horse \xff\xfe staple\n", capture_output=True,
-                              env={**os.environ, "PYTHONIOENCODING": decoding}, timeout=60)
+        done = subprocess.run(
+            command,
+            input=b"correct horse \xff\xfe staple\n",
+            capture_output=True,
+            env={**os.environ, "PYTHONIOENCODING": decoding},
+            timeout=60,
+        )
         err = done.stderr.decode()
         assert done.returncode in (1, 2), err
         assert len(err.splitlines()) == 1 and "Traceback" not in err

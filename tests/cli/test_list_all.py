@@ -10,8 +10,13 @@ import pytest
 from epic_events import queries
 from epic_events.cli.options import TABLE_ALL_MAX
 
-LISTS = [("client", "list"), ("company", "list"), ("contract", "list"), ("employee", "list"),
-         ("event", "list")]
+LISTS = [
+    ("client", "list"),
+    ("company", "list"),
+    ("contract", "list"),
+    ("employee", "list"),
+    ("event", "list"),
+]
 
 
 def _many_clients(world, n: int) -> None:
@@ -20,7 +25,8 @@ def _many_clients(world, n: int) -> None:
         conn.execute(
             "insert into epic_events.client (full_name, email, sales_contact_id)"
             " select 'Bulk ' || g, 'bulk' || g || '@client.test', %s from generate_series(1, %s) g",
-            (world.ids["sales"], n))
+            (world.ids["sales"], n),
+        )
 
 
 @pytest.mark.parametrize("command", LISTS, ids=lambda c: c[0])
@@ -80,8 +86,17 @@ def test_one_cursor_keeps_the_callers_identity_for_the_whole_stream(world):
     _many_clients(world, 300)
     sam = world.as_("sales")
     list_clients = queries.get("client.list_clients")
-    params = {"mine": True, "company_id": None, "search": None, "pattern": None,
-              "stale_before": None, "sort": "id", "desc": False, "limit": None, "offset": 0}
+    params = {
+        "mine": True,
+        "company_id": None,
+        "search": None,
+        "pattern": None,
+        "stale_before": None,
+        "sort": "id",
+        "desc": False,
+        "limit": None,
+        "offset": 0,
+    }
     conn = sam.conn
     try:
         with conn.cursor() as cur:
@@ -104,8 +119,9 @@ def test_the_servers_csv_of_all_clients_is_the_pages_csv_byte_for_byte(cli):
     export-clients-csv): quoting, formula cells, NULLs and timestamps (with and
     without microseconds) as render.to_csv writes them."""
     with cli.world.db.admin() as conn:
-        company = conn.execute("insert into epic_events.company (name) values"
-                               " ('=Evil, \"Co\"') returning id").fetchone()[0]
+        company = conn.execute(
+            "insert into epic_events.company (name) values ('=Evil, \"Co\"') returning id"
+        ).fetchone()[0]
         conn.execute(
             "insert into epic_events.client (full_name, email, phone, company_id, sales_contact_id,"
             " last_contact_at, created_at) values"
@@ -113,28 +129,39 @@ def test_the_servers_csv_of_all_clients_is_the_pages_csv_byte_for_byte(cli):
             "  '2026-01-02 03:04:05.000007+00', '2026-01-02 03:04:05+00'),"
             " ('-Minus', '-minus@x.io', null, null, %s, '2026-06-30 23:59:59+02', now()),"
             " ('Zoé Ünicode', 'z@x.io', null, null, %s, null, '1999-12-31 23:59:59.5+00')",
-            (company, cli.world.ids["sales"], cli.world.ids["sales2"], cli.world.ids["sales"]))
+            (company, cli.world.ids["sales"], cli.world.ids["sales2"], cli.world.ids["sales"]),
+        )
     cli.login("sales")
-    for extra in ((), ("--mine", "--desc"), ("--sort", "name"), ("--search", "o"),
-                  ("--sort", "created_at", "--desc")):
+    for extra in (
+        (),
+        ("--mine", "--desc"),
+        ("--sort", "name"),
+        ("--search", "o"),
+        ("--sort", "created_at", "--desc"),
+    ):
         paged = cli("client", "list", *extra, "--limit", "1000", "--format", "csv")
         every = cli("client", "list", *extra, "--all", "--format", "csv")
         assert every.exit_code == 0, every.stderr
         assert every.stdout == paged.stdout, extra
-    rows = {r["email"]: r for r in csv.DictReader(io.StringIO(
-        cli("client", "list", "--all", "--format", "csv").stdout))}
+    rows = {
+        r["email"]: r
+        for r in csv.DictReader(io.StringIO(cli("client", "list", "--all", "--format", "csv").stdout))
+    }
     plus = rows["'=eq@x.io"]
-    assert plus["full_name"] == "'+Plus \"quoted\", name" and plus["company_name"] == "'=Evil, \"Co\""
+    assert plus["full_name"] == '\'+Plus "quoted", name' and plus["company_name"] == '\'=Evil, "Co"'
     assert plus["last_contact_at"] == "2026-01-02T03:04:05.000007+00:00"
     assert plus["created_at"] == "2026-01-02T03:04:05+00:00"
     assert rows["'-minus@x.io"]["last_contact_at"] == "2026-06-30T21:59:59+00:00"
-    assert rows["z@x.io"]["phone"] == "" and rows["z@x.io"]["created_at"] == "1999-12-31T23:59:59.500000+00:00"
+    assert (
+        rows["z@x.io"]["phone"] == "" and rows["z@x.io"]["created_at"] == "1999-12-31T23:59:59.500000+00:00"
+    )
 
 
 def test_the_servers_csv_reads_under_row_level_security(cli):
     """COPY (query) TO applies the SELECT policies as the query would: --mine is the
     caller's, and a caller without a live request gets nothing."""
     cli.login("sales2")
-    rows = list(csv.DictReader(io.StringIO(
-        cli("client", "list", "--all", "--mine", "--format", "csv").stdout)))
+    rows = list(
+        csv.DictReader(io.StringIO(cli("client", "list", "--all", "--mine", "--format", "csv").stdout))
+    )
     assert [int(r["id"]) for r in rows] == [cli.world.ids["client2"]]

@@ -21,17 +21,39 @@ from epic_events.render import Column
 from tests.cli.conftest import admin_one
 
 ACCEPTED = {
-    "18,500.00 €": "18500.00", "18,500.00": "18500.00", "€18,500.00": "18500.00", "18500": "18500.00",
-    "18500.5": "18500.50", "18500.50": "18500.50", " 18500 ": "18500.00", "1,234,567.8": "1234567.80",
-    "0": "0.00", "0.05": "0.05", "9999999999.99": "9999999999.99",
+    "18,500.00 €": "18500.00",
+    "18,500.00": "18500.00",
+    "€18,500.00": "18500.00",
+    "18500": "18500.00",
+    "18500.5": "18500.50",
+    "18500.50": "18500.50",
+    " 18500 ": "18500.00",
+    "1,234,567.8": "1234567.80",
+    "0": "0.00",
+    "0.05": "0.05",
+    "9999999999.99": "9999999999.99",
 }
 REFUSED = {
-    "1,000": "ambiguous", "1,5": "ambiguous", "1500,50": "ambiguous", "12,345,678": "ambiguous",
-    "1e2": "not an amount", "1E2": "not an amount", "Infinity": "not an amount", "NaN": "not an amount",
-    "0x10": "not an amount", "18 500": "not an amount", ".5": "not an amount", "5.": "not an amount",
-    "+5": "not an amount", "1,00.00": "not an amount", "€": "not an amount", "": "not an amount",
-    "10.005": "at most two decimals", "10.500": "at most two decimals",
-    "-1": "must not be negative", "-1,000.00 €": "must not be negative",
+    "1,000": "ambiguous",
+    "1,5": "ambiguous",
+    "1500,50": "ambiguous",
+    "12,345,678": "ambiguous",
+    "1e2": "not an amount",
+    "1E2": "not an amount",
+    "Infinity": "not an amount",
+    "NaN": "not an amount",
+    "0x10": "not an amount",
+    "18 500": "not an amount",
+    ".5": "not an amount",
+    "5.": "not an amount",
+    "+5": "not an amount",
+    "1,00.00": "not an amount",
+    "€": "not an amount",
+    "": "not an amount",
+    "10.005": "at most two decimals",
+    "10.500": "at most two decimals",
+    "-1": "must not be negative",
+    "-1,000.00 €": "must not be negative",
     "10000000000": "at most 9999999999.99",
 }
 
@@ -42,8 +64,11 @@ def test_an_accepted_amount_is_stored_exactly(cli, typed, stored):
     r = cli("contract", "create", "--client", cli.world.ids["client"], "--total", typed, "--format", "json")
     assert r.exit_code == 0, r.stderr
     assert f'"total_amount": {stored},' in r.stdout
-    assert admin_one(cli.world, "select total_amount from epic_events.contract where id = %s",
-                     (json.loads(r.stdout)["id"],)) == (Decimal(stored),)
+    assert admin_one(
+        cli.world,
+        "select total_amount from epic_events.contract where id = %s",
+        (json.loads(r.stdout)["id"],),
+    ) == (Decimal(stored),)
 
 
 @pytest.mark.parametrize("typed, reason", list(REFUSED.items()))
@@ -62,8 +87,9 @@ def test_an_ambiguous_amount_gets_a_hint(cli, typed, hint):
     r = cli("contract", "update", cli.world.ids["contract"], "--pay", typed)
     assert r.exit_code == 1
     assert hint in r.stderr and "a point before the cents" in r.stderr
-    assert admin_one(cli.world, "select amount_due from epic_events.contract where id = %s",
-                     (cli.world.ids["contract"],)) == (Decimal("400.00"),)
+    assert admin_one(
+        cli.world, "select amount_due from epic_events.contract where id = %s", (cli.world.ids["contract"],)
+    ) == (Decimal("400.00"),)
 
 
 def test_what_a_table_prints_reads_back(cli):
@@ -83,9 +109,11 @@ def test_what_a_table_prints_reads_back(cli):
 
 
 def test_every_amount_option_states_the_grammar_in_its_help(cli):
-    for command, amount_options in ((("contract", "create"), ("--total", "--due")),
-                                    (("contract", "update"), ("--total", "--pay")),
-                                    (("contract", "pay"), ("--amount",))):
+    for command, amount_options in (
+        (("contract", "create"), ("--total", "--due")),
+        (("contract", "update"), ("--total", "--pay")),
+        (("contract", "pay"), ("--amount",)),
+    ):
         text = " ".join(cli(*command, "--help").stdout.split())
         for option in amount_options:
             described = text.split(f"{option} AMOUNT", 1)[1].split(" --", 1)[0]
@@ -93,6 +121,7 @@ def test_every_amount_option_states_the_grammar_in_its_help(cli):
 
 
 # --- output ------------------------------------------------------------------------------------
+
 
 def test_json_amounts_have_exactly_two_decimals_nested_ones_too(cli):
     cli.login("manager")
@@ -125,8 +154,13 @@ def test_negative_amounts_stay_numbers_in_csv_only_text_is_neutralised():
     """No column holds a negative amount today (a refund may); a number is never
     prefixed, a text cell starting like a formula is."""
     columns = [Column("amount", "Amount", "money"), Column("note", "Note"), Column("ok", "Ok", "bool")]
-    out = render.to_csv([{"amount": Decimal("-250.00"), "note": "-250.00", "ok": False},
-                         {"amount": Decimal("0.50"), "note": "=1+1", "ok": True}], columns)
+    out = render.to_csv(
+        [
+            {"amount": Decimal("-250.00"), "note": "-250.00", "ok": False},
+            {"amount": Decimal("0.50"), "note": "=1+1", "ok": True},
+        ],
+        columns,
+    )
     assert out.splitlines() == ["amount,note,ok", "-250.00,'-250.00,false", "0.50,'=1+1,true"]
 
 

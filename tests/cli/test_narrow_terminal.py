@@ -11,10 +11,16 @@ PLACE = "Palais des Congrès, Promenade des Anglais, Nice"
 @pytest.fixture
 def narrow(cli, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
-    admin_one(cli.world, "update epic_events.client set email = %s where id = %s returning id",
-              (EMAIL, cli.world.ids["client"]))
-    admin_one(cli.world, "update epic_events.event set location = %s where id = %s returning id",
-              (PLACE, cli.world.ids["event"]))
+    admin_one(
+        cli.world,
+        "update epic_events.client set email = %s where id = %s returning id",
+        (EMAIL, cli.world.ids["client"]),
+    )
+    admin_one(
+        cli.world,
+        "update epic_events.event set location = %s where id = %s returning id",
+        (PLACE, cli.world.ids["event"]),
+    )
     cli.login("manager")
     return cli
 

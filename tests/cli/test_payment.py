@@ -10,29 +10,59 @@ import pytest
 
 from tests.cli.conftest import admin_one
 
-PAYMENT_KEYS = ["id", "contract_id", "amount", "paid_on", "method", "reference", "recorded_by",
-                "recorded_by_name", "recorded_at"]
+PAYMENT_KEYS = [
+    "id",
+    "contract_id",
+    "amount",
+    "paid_on",
+    "method",
+    "reference",
+    "recorded_by",
+    "recorded_by_name",
+    "recorded_at",
+]
 
 
 def due(cli, key="contract") -> Decimal:
-    return admin_one(cli.world, "select amount_due from epic_events.contract where id = %s",
-                     (cli.world.ids[key],))[0]
+    return admin_one(
+        cli.world, "select amount_due from epic_events.contract where id = %s", (cli.world.ids[key],)
+    )[0]
 
 
 def payments_in_ledger(cli, key="contract") -> int:
-    return admin_one(cli.world, "select count(*) from epic_events.payment where contract_id = %s",
-                     (cli.world.ids[key],))[0]
+    return admin_one(
+        cli.world, "select count(*) from epic_events.payment where contract_id = %s", (cli.world.ids[key],)
+    )[0]
 
 
 def test_sales_record_a_payment_on_their_contract_and_the_amount_due_follows(cli):
     cli.login("sales")
-    paid = cli.json("contract", "pay", cli.world.ids["contract"], "--amount", "150.50",
-                    "--method", "transfer", "--on", "27/11/2026", "--reference", "VIR-118")
+    paid = cli.json(
+        "contract",
+        "pay",
+        cli.world.ids["contract"],
+        "--amount",
+        "150.50",
+        "--method",
+        "transfer",
+        "--on",
+        "27/11/2026",
+        "--reference",
+        "VIR-118",
+    )
     assert list(paid) == PAYMENT_KEYS + ["total_amount", "amount_due"]
-    assert {k: paid[k] for k in ("amount", "paid_on", "method", "reference", "recorded_by",
-                                 "recorded_by_name", "amount_due")} == {
-        "amount": 150.5, "paid_on": "2026-11-27", "method": "transfer", "reference": "VIR-118",
-        "recorded_by": cli.world.ids["sales"], "recorded_by_name": "Sam Sales", "amount_due": 249.5}
+    assert {
+        k: paid[k]
+        for k in ("amount", "paid_on", "method", "reference", "recorded_by", "recorded_by_name", "amount_due")
+    } == {
+        "amount": 150.5,
+        "paid_on": "2026-11-27",
+        "method": "transfer",
+        "reference": "VIR-118",
+        "recorded_by": cli.world.ids["sales"],
+        "recorded_by_name": "Sam Sales",
+        "amount_due": 249.5,
+    }
     assert due(cli) == Decimal("249.50")
 
 
@@ -41,7 +71,9 @@ def test_payments_lists_the_ledger_with_what_was_paid_to_date(cli):
     cli.json("contract", "pay", cli.world.ids["contract"], "--amount", "100", "--method", "cash")
     rows = cli.json("contract", "payments", cli.world.ids["contract"])
     assert [(r["amount"], r["method"], r["reference"], r["recorded_by"]) for r in rows] == [
-        (600.0, "other", "opening balance", None), (100.0, "cash", None, cli.world.ids["manager"])]
+        (600.0, "other", "opening balance", None),
+        (100.0, "cash", None, cli.world.ids["manager"]),
+    ]
     assert list(rows[0]) == PAYMENT_KEYS
     table = cli("contract", "payments", cli.world.ids["contract"], "--format", "table")
     assert table.exit_code == 0
@@ -63,10 +95,13 @@ def test_payments_of_a_missing_contract_is_not_found(cli):
     assert r.exit_code == 4 and "not found" in r.stderr
 
 
-@pytest.mark.parametrize(("who", "key", "rule"), [
-    ("sales", "contract2", "payment:create:own"),  # Sara's contract
-    ("support", "contract", "payment:create"),
-])
+@pytest.mark.parametrize(
+    ("who", "key", "rule"),
+    [
+        ("sales", "contract2", "payment:create:own"),  # Sara's contract
+        ("support", "contract", "payment:create"),
+    ],
+)
 def test_only_the_sales_contact_and_management_record_payments(cli, who, key, rule):
     cli.login(who)
     r = cli("contract", "pay", cli.world.ids[key], "--amount", "10", "--method", "cash")
@@ -79,8 +114,17 @@ def test_a_correction_is_a_negative_payment_by_management_only(cli):
     r = cli("contract", "pay", cli.world.ids["contract"], "--amount", "-50", "--method", "other")
     assert r.exit_code == 3 and "payment:correct" in r.stderr
     cli.login("manager")
-    fixed = cli.json("contract", "pay", cli.world.ids["contract"], "--amount", "-50", "--method", "other",
-                     "--reference", "cheque 118 bounced")
+    fixed = cli.json(
+        "contract",
+        "pay",
+        cli.world.ids["contract"],
+        "--amount",
+        "-50",
+        "--method",
+        "other",
+        "--reference",
+        "cheque 118 bounced",
+    )
     assert (fixed["amount"], fixed["amount_due"]) == (-50.0, 450.0)
     r = cli("contract", "pay", cli.world.ids["contract"], "--amount", "-550.01", "--method", "other")
     assert r.exit_code == 1
@@ -92,23 +136,41 @@ def test_a_payment_above_what_is_due_is_refused(cli):
     cli.login("sales")
     r = cli("contract", "pay", cli.world.ids["contract"], "--amount", "400.01", "--method", "card")
     assert r.exit_code == 1
-    assert r.stderr == ("error: --amount: a payment of 400.01 is more than the 400.00 still due"
-                        f" on contract {cli.world.ids['contract']}\n")
-    assert cli.json("contract", "pay", cli.world.ids["contract"], "--amount", "400",
-                    "--method", "card")["amount_due"] == 0.0
+    assert r.stderr == (
+        "error: --amount: a payment of 400.01 is more than the 400.00 still due"
+        f" on contract {cli.world.ids['contract']}\n"
+    )
+    assert (
+        cli.json("contract", "pay", cli.world.ids["contract"], "--amount", "400", "--method", "card")[
+            "amount_due"
+        ]
+        == 0.0
+    )
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    (("--amount", "0", "--method", "cash"), "--amount: must not be 0"),
-    (("--amount", "lots", "--method", "cash"), "--amount: not an amount"),
-    (("--amount", "1.005", "--method", "cash"), "--amount: at most two decimals"),
-    (("--amount", "10", "--method", "cash", "--on", "someday"), "--on: not a date"),
-    (("--amount", "10", "--method", "cash", "--on", (date.today() + timedelta(days=3)).strftime("%d/%m/%Y")),
-     "--on: "),
-    (("--amount", "10", "--method", "cash", "--reference", "line\nbreak"), "--reference: "),
-    (("--amount", "10"), "missing option --method"),
-    (("--method", "cash"), "missing option --amount"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--amount", "0", "--method", "cash"), "--amount: must not be 0"),
+        (("--amount", "lots", "--method", "cash"), "--amount: not an amount"),
+        (("--amount", "1.005", "--method", "cash"), "--amount: at most two decimals"),
+        (("--amount", "10", "--method", "cash", "--on", "someday"), "--on: not a date"),
+        (
+            (
+                "--amount",
+                "10",
+                "--method",
+                "cash",
+                "--on",
+                (date.today() + timedelta(days=3)).strftime("%d/%m/%Y"),
+            ),
+            "--on: ",
+        ),
+        (("--amount", "10", "--method", "cash", "--reference", "line\nbreak"), "--reference: "),
+        (("--amount", "10"), "missing option --method"),
+        (("--method", "cash"), "missing option --amount"),
+    ],
+)
 def test_bad_payments_are_refused_and_record_nothing(cli, options, message):
     cli.login("sales")
     r = cli("contract", "pay", cli.world.ids["contract"], *options)
@@ -135,8 +197,11 @@ def test_update_pay_goes_through_the_ledger(cli):
 
 def test_revoking_payment_create_own_stops_sales_at_once(cli):
     cli.login("sales")
-    admin_one(cli.world, "delete from epic_events.department_permission where department = 'sales'"
-              " and permission_code = 'payment:create:own' returning 1")
+    admin_one(
+        cli.world,
+        "delete from epic_events.department_permission where department = 'sales'"
+        " and permission_code = 'payment:create:own' returning 1",
+    )
     r = cli("contract", "pay", cli.world.ids["contract"], "--amount", "10", "--method", "cash")
     assert r.exit_code == 3 and "payment:create:own" in r.stderr
     assert payments_in_ledger(cli) == 1

@@ -52,8 +52,17 @@ def copies_of_the_login(tmp_path: Path, count: int) -> list[Path]:
 
 def run_together(commands: list[tuple[list[str], dict]]) -> list[tuple[int, str, str]]:
     """Start every process, then wait for all: (exit code, stdout, stderr) each."""
-    running = [subprocess.Popen(COMMAND + args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for args, env in commands]
+    running = [
+        subprocess.Popen(
+            COMMAND + args,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args, env in commands
+    ]
     results = []
     for p in running:
         out, err = p.communicate(timeout=120)
@@ -62,12 +71,16 @@ def run_together(commands: list[tuple[list[str], dict]]) -> list[tuple[int, str,
 
 
 def session_of(world, key: str):
-    return admin_one(world, "select revoked_at is not null, revoked_reason from epic_events.session"
-                            " where employee_id = %s", (world.ids[key],))
+    return admin_one(
+        world,
+        "select revoked_at is not null, revoked_reason from epic_events.session where employee_id = %s",
+        (world.ids[key],),
+    )
 
 
 def test_one_refresh_token_refreshed_on_many_machines_at_once_wins_once_and_the_replay_revokes_the_login(
-        cli, tmp_path):
+    cli, tmp_path
+):
     cli.login("sales")
     stores = [token_store(home / "epic-events") for home in copies_of_the_login(tmp_path, WORKERS)]
     handed_in = stores[0].load()["refresh"]
@@ -97,13 +110,13 @@ def test_one_refresh_token_refreshed_on_many_machines_at_once_wins_once_and_the_
     assert all("already used" in r.message or "was closed" in r.message for r in losers)
     assert session_of(cli.world, "sales") == (True, "refresh_token_replayed")
     # The replay revoked the family: the winner's new tokens are refused too.
-    [winner] = [s for s, r in zip(stores, results) if isinstance(r, auth.Claims)]
+    [winner] = [s for s, r in zip(stores, results, strict=True) if isinstance(r, auth.Claims)]
     assert winner.load()["refresh"] != handed_in
     with psycopg.connect(os.environ["DATABASE_URL"]) as conn, pytest.raises(errors.NotLoggedIn) as refused:
         auth._rotate(conn, winner, winner.load())
     assert "was closed" in refused.value.message
     # Losers forgot their tokens: the next command asks for a login, not a traceback.
-    assert all(s.load() is None for s, r in zip(stores, results) if r is not winners[0])
+    assert all(s.load() is None for s, r in zip(stores, results, strict=True) if r is not winners[0])
 
 
 def test_the_cli_refreshing_one_login_on_many_machines_at_once(cli, tmp_path):
@@ -119,7 +132,7 @@ def test_the_cli_refreshing_one_login_on_many_machines_at_once(cli, tmp_path):
     assert sum("already used" in err for _, _, err in results) >= 1
     assert session_of(cli.world, "sales") == (True, "refresh_token_replayed")
     # The winner rewrote its token file: private still; the losers' are gone.
-    [winner] = [h for h, (code, _, _) in zip(homes, results) if code == 0]
+    [winner] = [h for h, (code, _, _) in zip(homes, results, strict=True) if code == 0]
     [rewritten] = list(winner.rglob("tokens-*.json"))
     assert stat.S_IMODE(rewritten.stat().st_mode) == 0o600
     assert all(not list(h.rglob("tokens-*.json")) for h in homes if h != winner)
@@ -133,31 +146,63 @@ def test_updates_started_together_from_the_same_version_one_wins_the_others_exit
     client_id = cli.world.ids["client"]
     seen = cli.json("client", "view", client_id)["updated_at"]
     names = [f"Racer Number {i}" for i in range(WORKERS)]
-    results = run_together([(["client", "update", str(client_id), "--name", name, "--if-updated-at", seen,
-                              "--format", "json"], dict(os.environ)) for name in names])
+    results = run_together(
+        [
+            (
+                [
+                    "client",
+                    "update",
+                    str(client_id),
+                    "--name",
+                    name,
+                    "--if-updated-at",
+                    seen,
+                    "--format",
+                    "json",
+                ],
+                dict(os.environ),
+            )
+            for name in names
+        ]
+    )
     codes = [code for code, _, _ in results]
     assert sorted(codes) == [0] + [5] * (WORKERS - 1), results
     winner = names[codes.index(0)]
     for code, out, err in results:
         if code == 5:
-            assert out == "" and err == (f"error: client {client_id} was changed by someone else meanwhile;"
-                                         " view it again and retry\n")
-    assert admin_one(cli.world, "select full_name from epic_events.client where id = %s", (client_id,)) == (winner,)
-    assert admin_one(cli.world, "select count(*) from epic_events.audit_log where table_name = 'client'"
-                                " and row_id = %s and action = 'update'", (str(client_id),)) == (1,)
+            assert out == "" and err == (
+                f"error: client {client_id} was changed by someone else meanwhile; view it again and retry\n"
+            )
+    assert admin_one(cli.world, "select full_name from epic_events.client where id = %s", (client_id,)) == (
+        winner,
+    )
+    assert admin_one(
+        cli.world,
+        "select count(*) from epic_events.audit_log where table_name = 'client'"
+        " and row_id = %s and action = 'update'",
+        (str(client_id),),
+    ) == (1,)
 
 
 def test_payments_recorded_together_all_count_once(cli):
     cli.login("sales")
     contract_id = cli.world.ids["contract"]  # due 400
     amounts = [Decimal(10 + i) + Decimal("0.25") for i in range(WORKERS)]
-    results = run_together([(["contract", "update", str(contract_id), "--pay", str(a), "--format", "json"],
-                             dict(os.environ)) for a in amounts])
+    results = run_together(
+        [
+            (["contract", "update", str(contract_id), "--pay", str(a), "--format", "json"], dict(os.environ))
+            for a in amounts
+        ]
+    )
     assert [(code, err) for code, _, err in results] == [(0, "")] * WORKERS
-    due, = admin_one(cli.world, "select amount_due from epic_events.contract where id = %s", (contract_id,))
+    (due,) = admin_one(cli.world, "select amount_due from epic_events.contract where id = %s", (contract_id,))
     assert due == Decimal("400.00") - sum(amounts)
-    assert admin_one(cli.world, "select count(*) from epic_events.audit_log where table_name = 'contract'"
-                                " and row_id = %s and action = 'update'", (str(contract_id),)) == (WORKERS,)
+    assert admin_one(
+        cli.world,
+        "select count(*) from epic_events.audit_log where table_name = 'contract'"
+        " and row_id = %s and action = 'update'",
+        (str(contract_id),),
+    ) == (WORKERS,)
 
 
 def test_a_command_reading_the_tokens_while_another_saves_them_never_finds_them_missing(cli):

@@ -31,30 +31,44 @@ def test_the_readme_samples_are_what_the_demo_prints_and_its_examples_run(demo_s
         started = began.astimezone().replace(tzinfo=None)
     readme_samples.load_demo()
     fresh = readme_samples.render(readme, str(tmp_path / "state"), started)
-    diff = "".join(difflib.unified_diff(readme.splitlines(True), fresh.splitlines(True), "README.md", "generated"))
+    diff = "".join(
+        difflib.unified_diff(readme.splitlines(True), fresh.splitlines(True), "README.md", "generated")
+    )
     assert not diff, f"README.md is stale: run `make readme`\n{diff}"
 
     # An example that does not run on the demo data is reported (issue 13's: contract 31 is
     # not sam's; employee 5 is sales, not support).
-    broken = ("<!-- example as sam -->\n```sh\nepic-events contract sign 31\n```\n"
-              "<!-- /example -->\n<!-- example as mona -->\n```sh\nepic-events event assign-support 12 5\n"
-              "```\n<!-- /example -->\n")
-    with pytest.raises(SystemExit, match=r"(?s)contract sign 31` as sam: exit 3.*"
-                                         r"assign-support 12 5` as mona: exit 1"):
+    broken = (
+        "<!-- example as sam -->\n```sh\nepic-events contract sign 31\n```\n"
+        "<!-- /example -->\n<!-- example as mona -->\n```sh\nepic-events event assign-support 12 5\n"
+        "```\n<!-- /example -->\n"
+    )
+    with pytest.raises(
+        SystemExit,
+        match=r"(?s)contract sign 31` as sam: exit 3.*"
+        r"assign-support 12 5` as mona: exit 1",
+    ):
         readme_samples.render(broken, str(tmp_path / "state"), started)
 
 
 def test_a_sample_shows_commands_as_typed_and_timestamps_of_the_run_as_the_reference_day():
     window = (datetime(2026, 11, 30, 13, 5), datetime(2026, 11, 30, 13, 20))
     text = "│ 30/11/2026 13:06 │ 06/12/2026 14:00 │ 29/11/2026 │   \n"
-    assert readme_samples.normalise(text, datetime(2026, 11, 30).date(), window) == \
-        "│ 24/11/2026 12:00 │ 30/11/2026 14:00 │ 23/11/2026 │"
+    assert (
+        readme_samples.normalise(text, datetime(2026, 11, 30).date(), window)
+        == "│ 24/11/2026 12:00 │ 30/11/2026 14:00 │ 23/11/2026 │"
+    )
     assert readme_samples.commands_of(
         'source x\nepic-events a --b "c d" \\\n    --e f   # note\n# epic-events no\nepic-events\n'
     ) == [["a", "--b", "c d", "--e", "f"], []]
-    assert readme_samples.script_form(["contract", "sign", "6"]) == (["contract", "sign", "6", "--yes"], False)
+    assert readme_samples.script_form(["contract", "sign", "6"]) == (
+        ["contract", "sign", "6", "--yes"],
+        False,
+    )
     assert readme_samples.script_form(["login", "--email", "x@y.z"]) == (
-        ["login", "--email", "x@y.z", "--password-stdin"], True)
+        ["login", "--email", "x@y.z", "--password-stdin"],
+        True,
+    )
     assert readme_samples.script_form(["client", "list"]) == (["client", "list"], False)
 
 
@@ -75,4 +89,6 @@ def test_troubleshooting_quotes_messages_the_cli_prints(monkeypatch):
     source = "\n".join(p.read_text() for p in SOURCE.rglob("*.py")) + broken.stderr
     for message in quoted:
         for part in message.split("…"):
-            assert part.strip() in source, f"Troubleshooting quotes {message!r}: the CLI never prints {part!r}"
+            assert part.strip() in source, (
+                f"Troubleshooting quotes {message!r}: the CLI never prints {part!r}"
+            )

@@ -70,34 +70,56 @@ def books(world, utc):
                 "insert into epic_events.contract (client_id, sales_contact_id, total_amount,"
                 " amount_due, is_signed, signed_at, created_at, updated_at)"
                 " values (%s, %s, %s, %s, %s, %s, %s, %s) returning id",
-                (ids["client"] if sales == "sales" else ids["client2"], ids[sales], total, due,
-                 signed is not None, signed and f"{signed} 12:00+00", f"{created} 12:00+00",
-                 f"{created} 12:00+00")).fetchone()[0]
+                (
+                    ids["client"] if sales == "sales" else ids["client2"],
+                    ids[sales],
+                    total,
+                    due,
+                    signed is not None,
+                    signed and f"{signed} 12:00+00",
+                    f"{created} 12:00+00",
+                    f"{created} 12:00+00",
+                ),
+            ).fetchone()[0]
 
         def pay(contract_id, amount, on):
-            conn.execute("insert into epic_events.payment (contract_id, amount, paid_on, method,"
-                         " recorded_by) values (%s, %s, %s, 'transfer', %s)",
-                         (contract_id, amount, on, ids["manager"]))
+            conn.execute(
+                "insert into epic_events.payment (contract_id, amount, paid_on, method,"
+                " recorded_by) values (%s, %s, %s, 'transfer', %s)",
+                (contract_id, amount, on, ids["manager"]),
+            )
 
         a = contract("sales", "2025-01-10", "2025-02-03", 1000, 300)
         contract("sales", "2025-02-20", None, 2000, 2000)
         c = contract("sales2", "2025-02-25", "2025-02-28", 3000, 2250)
         d = contract("sales", "2024-12-31", "2025-01-05", 400, 0)
-        for contract_id, amount, on in ((a, 500, "2025-02-10"), (a, 200, "2025-03-05"),
-                                        (c, 1000, "2025-03-01"), (c, -250, "2025-03-15"),
-                                        (d, 400, "2025-01-06")):
+        for contract_id, amount, on in (
+            (a, 500, "2025-02-10"),
+            (a, 200, "2025-03-05"),
+            (c, 1000, "2025-03-01"),
+            (c, -250, "2025-03-15"),
+            (d, 400, "2025-01-06"),
+        ):
             pay(contract_id, amount, on)
-        for name, starts, attendees, support in (("E1", "2025-03-03", 100, "support"),
-                                                 ("E2", "2025-03-05", 50, None),
-                                                 ("E3", "2025-03-12", 30, "support2"),
-                                                 ("E4", "2025-04-01", 10, None)):
+        for name, starts, attendees, support in (
+            ("E1", "2025-03-03", 100, "support"),
+            ("E2", "2025-03-05", 50, None),
+            ("E3", "2025-03-12", 30, "support2"),
+            ("E4", "2025-04-01", 10, None),
+        ):
             conn.execute(
                 "insert into epic_events.event (contract_id, name, support_contact_id, starts_at,"
                 " ends_at, location, attendees) values (%s, %s, %s, %s, %s, 'Lyon', %s)",
-                (a, name, ids[support] if support else None, f"{starts} 10:00+00",
-                 f"{starts} 12:00+00", attendees))
-        conn.execute("update epic_events.employee set is_active = false where id = %s",
-                     (ids["support2"],))
+                (
+                    a,
+                    name,
+                    ids[support] if support else None,
+                    f"{starts} 10:00+00",
+                    f"{starts} 12:00+00",
+                    attendees,
+                ),
+            )
+        conn.execute("update epic_events.employee set is_active = false where id = %s", (ids["support2"],))
     return world
 
 
@@ -115,8 +137,9 @@ def figures(cli, *args):
 def test_sales_by_month_against_the_hand_computed_fixture(cli, books):
     cli.login("manager")
     rows = figures(cli, "report", "sales", *PERIOD)
-    assert [(r["month"], r["created"], r["signed"]) + money(r, "signed_amount", "collected", "due")
-            for r in rows] == BY_MONTH
+    assert [
+        (r["month"], r["created"], r["signed"]) + money(r, "signed_amount", "collected", "due") for r in rows
+    ] == BY_MONTH
     # The same through --by month, and as CSV.
     assert figures(cli, "report", "sales", *PERIOD, "--by", "month") == rows
     csv = cli("report", "sales", *PERIOD, "--format", "csv").stdout.splitlines()
@@ -130,34 +153,46 @@ def test_sales_by_sales_contact_against_the_hand_computed_fixture(cli, books):
     ids = books.ids
     rows = figures(cli, "report", "sales", *PERIOD, "--by", "sales-contact")
     expected = [(ids[k] if k else None, n, s, *m) for k, n, s, *m in BY_SALES]
-    assert [(r["sales_contact_id"], r["created"], r["signed"])
-            + money(r, "signed_amount", "collected", "due") for r in rows] == expected
+    assert [
+        (r["sales_contact_id"], r["created"], r["signed"]) + money(r, "signed_amount", "collected", "due")
+        for r in rows
+    ] == expected
     assert [r["sales_contact_name"] for r in rows] == ["Sara Sales", "Sam Sales", None]
 
 
 def test_events_by_week_against_the_hand_computed_fixture(cli, books):
     cli.login("manager")
     rows = figures(cli, "report", "events", *PERIOD)
-    assert [(r["week"], r["events"], r["attendees"], r["without_support"],
-             r["without_support_share"]) for r in rows] == BY_WEEK
+    assert [
+        (r["week"], r["events"], r["attendees"], r["without_support"], r["without_support_share"])
+        for r in rows
+    ] == BY_WEEK
 
 
 def test_a_shorter_period_counts_only_its_days(cli, books):
     cli.login("manager")
     rows = figures(cli, "report", "sales", "--from", "01/03/2025", "--to", "05/03/2025")
     assert [(r["month"], str(r["collected"])) for r in rows] == [
-        ("2025-03-01", "1200.00"), (None, "1200.00")]  # 200 + 1000; not the -250 of the 15th
+        ("2025-03-01", "1200.00"),
+        (None, "1200.00"),
+    ]  # 200 + 1000; not the -250 of the 15th
     rows = figures(cli, "report", "events", "--from", "04/03/2025", "--to", "31/03/2025")
-    assert [(r["week"], r["events"]) for r in rows] == [
-        ("2025-03-03", 1), ("2025-03-10", 1), (None, 2)]
+    assert [(r["week"], r["events"]) for r in rows] == [("2025-03-03", 1), ("2025-03-10", 1), (None, 2)]
 
 
 def test_on_a_terminal_tables_and_bar_charts(cli, books):
     cli.login("manager")
     r = cli("report", "sales", *PERIOD, "--format", "table")
     assert r.exit_code == 0, r.stderr
-    for text in ("Sales · 01/01/2025 to 31/03/2025", "02/2025", "Total", "4,400.00 €",
-                 "Signed amount", "Collected", "█"):
+    for text in (
+        "Sales · 01/01/2025 to 31/03/2025",
+        "02/2025",
+        "Total",
+        "4,400.00 €",
+        "Signed amount",
+        "Collected",
+        "█",
+    ):
         assert text in r.stdout
     r = cli("report", "events", *PERIOD, "--format", "table")
     assert r.exit_code == 0, r.stderr
@@ -168,8 +203,9 @@ def test_on_a_terminal_tables_and_bar_charts(cli, books):
 
 
 @pytest.mark.parametrize("who", ["sales", "support"])
-@pytest.mark.parametrize("args", [("report", "sales"), ("report", "sales", "--by", "sales-contact"),
-                                  ("report", "events")])
+@pytest.mark.parametrize(
+    "args", [("report", "sales"), ("report", "sales", "--by", "sales-contact"), ("report", "events")]
+)
 def test_reports_are_managements(cli, books, who, args):
     cli.login(who)
     r = cli(*args, *PERIOD, "--format", "json")
@@ -177,8 +213,9 @@ def test_reports_are_managements(cli, books, who, args):
     assert "report:read" in r.stderr and r.stdout == ""
 
 
-@pytest.mark.parametrize("query", ["report.sales_by_month", "report.sales_by_sales_contact",
-                                   "report.events_by_week"])
+@pytest.mark.parametrize(
+    "query", ["report.sales_by_month", "report.sales_by_sales_contact", "report.events_by_week"]
+)
 def test_the_rule_holds_in_the_database(books, query):
     """The named query itself, run as each department: no figures without report:read,
     whatever client sends it; the code is data (granted and revoked at run time)."""
@@ -187,10 +224,14 @@ def test_the_rule_holds_in_the_database(books, query):
     assert books.as_("sales").run(sql, PARAMS) == []
     assert books.as_("support").run(sql, PARAMS) == []
     with books.db.admin() as conn:
-        conn.execute("insert into epic_events.department_permission (department, permission_code)"
-                     " values ('sales', 'report:read')")
-        conn.execute("delete from epic_events.department_permission"
-                     " where department = 'management' and permission_code = 'report:read'")
+        conn.execute(
+            "insert into epic_events.department_permission (department, permission_code)"
+            " values ('sales', 'report:read')"
+        )
+        conn.execute(
+            "delete from epic_events.department_permission"
+            " where department = 'management' and permission_code = 'report:read'"
+        )
     total = books.as_("sales").run(sql, PARAMS)[-1]
     assert total.get("signed_amount", Decimal("4400.00")) == Decimal("4400.00")
     assert total.get("events", 3) == 3

@@ -11,8 +11,11 @@ def test_review_json_for_scripts(cli):
     report = json.loads(r.stdout)
     assert set(report) == {"matrix", "functions", "problems"}
     assert report["problems"] == []
-    cell = next(c for c in report["matrix"]
-                if (c["table"], c["operation"], c["department"]) == ("client", "update", "sales"))
+    cell = next(
+        c
+        for c in report["matrix"]
+        if (c["table"], c["operation"], c["department"]) == ("client", "update", "sales")
+    )
     assert cell["outcome"] == "own rows" and cell["held"] == ["client:update:own"]
 
 

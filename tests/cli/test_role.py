@@ -7,15 +7,25 @@ import pytest
 from epic_events import errors
 from tests.cli.conftest import admin_one
 
-SALES_DEFAULTS = ["client:create:own", "client:update:own", "client_note:create:own", "company:create",
-                  "contract:sign:own", "contract:update:own", "event:create:own_client",
-                  "payment:create:own"]
+SALES_DEFAULTS = [
+    "client:create:own",
+    "client:update:own",
+    "client_note:create:own",
+    "company:create",
+    "contract:sign:own",
+    "contract:update:own",
+    "event:create:own_client",
+    "payment:create:own",
+]
 
 
 def held(cli, department) -> list[str]:
-    return admin_one(cli.world, "select coalesce(array_agg(permission_code order by permission_code),"
-                     " '{}') from epic_events.department_permission where department = %s",
-                     (department,))[0]
+    return admin_one(
+        cli.world,
+        "select coalesce(array_agg(permission_code order by permission_code),"
+        " '{}') from epic_events.department_permission where department = %s",
+        (department,),
+    )[0]
 
 
 # -- reading ------------------------------------------------------------------------
@@ -45,15 +55,25 @@ def test_everyone_views_the_whole_catalog_held_or_not_for_a_department(cli, who)
     assert shown["department"] == "support"
     catalog = admin_one(cli.world, "select count(*) from epic_events.permission")[0]
     assert len(shown["permissions"]) == catalog
-    assert list(shown["permissions"][0]) == ["code", "description", "held", "granted_at",
-                                             "within_ceiling", "needs"]
+    assert list(shown["permissions"][0]) == [
+        "code",
+        "description",
+        "held",
+        "granted_at",
+        "within_ceiling",
+        "needs",
+    ]
     by_code = {p["code"]: p for p in shown["permissions"]}
     assert by_code["event:update:assigned"]["held"] is True
     assert by_code["event:update:assigned"]["granted_at"] is not None
-    assert by_code["event:update"] == {"code": "event:update", "held": False, "granted_at": None,
-                                       "description": "update any event and assign its support contact",
-                                       "within_ceiling": False,
-                                       "needs": "UPDATE (support_contact_id) on event"}
+    assert by_code["event:update"] == {
+        "code": "event:update",
+        "held": False,
+        "granted_at": None,
+        "description": "update any event and assign its support contact",
+        "within_ceiling": False,
+        "needs": "UPDATE (support_contact_id) on event",
+    }
     assert by_code["event:update:assigned"]["within_ceiling"] is True
 
 
@@ -81,8 +101,9 @@ def test_only_management_grants_and_revokes(cli, who):
     assert r.exit_code == 3 and "management's" in r.stderr
     assert held(cli, who) == (SALES_DEFAULTS if who == "sales" else ["event:update:assigned"])
     assert held(cli, "sales") == SALES_DEFAULTS
-    assert admin_one(cli.world, "select count(*) from epic_events.audit_log"
-                     " where table_name = 'department_permission'") == (0,)
+    assert admin_one(
+        cli.world, "select count(*) from epic_events.audit_log where table_name = 'department_permission'"
+    ) == (0,)
 
 
 def test_a_revoke_then_a_grant_take_effect_on_the_next_command_without_a_new_login(cli, desk):
@@ -96,8 +117,9 @@ def test_a_revoke_then_a_grant_take_effect_on_the_next_command_without_a_new_log
     desk("sales")  # same login, same tokens
     r = cli("client", "update", client, "--name", "During")
     assert r.exit_code == 3 and "client:update:own" in r.stderr
-    assert admin_one(cli.world, "select full_name from epic_events.client where id = %s",
-                     (client,)) == ("Before",)
+    assert admin_one(cli.world, "select full_name from epic_events.client where id = %s", (client,)) == (
+        "Before",
+    )
 
     desk("manager")
     r = cli("role", "grant", "sales", "client:update:own")
@@ -106,12 +128,14 @@ def test_a_revoke_then_a_grant_take_effect_on_the_next_command_without_a_new_log
     assert cli.json("client", "update", client, "--name", "After")["full_name"] == "After"
 
     desk("manager")
-    trail = admin_one(cli.world, """
+    trail = admin_one(
+        cli.world,
+        """
         select array_agg(action || ' ' || row_id || ' by ' || employee_id order by id)
-          from epic_events.audit_log where table_name = 'department_permission'""")[0]
+          from epic_events.audit_log where table_name = 'department_permission'""",
+    )[0]
     mona = cli.world.ids["manager"]
-    assert trail == [f"delete sales/client:update:own by {mona}",
-                     f"insert sales/client:update:own by {mona}"]
+    assert trail == [f"delete sales/client:update:own by {mona}", f"insert sales/client:update:own by {mona}"]
 
 
 def test_a_grant_beyond_the_sql_grants_is_refused_with_the_reason(cli):
@@ -119,9 +143,11 @@ def test_a_grant_beyond_the_sql_grants_is_refused_with_the_reason(cli):
     # Support holds no UPDATE of event.support_contact_id: event:update could not take effect.
     r = cli("role", "grant", "support", "event:update")
     assert r.exit_code == 1
-    assert r.stderr == ("error: permission event:update: beyond the SQL grants of department "
-                        "support (it needs UPDATE (support_contact_id) on event, which only a "
-                        "migration grants): nothing changed\n")
+    assert r.stderr == (
+        "error: permission event:update: beyond the SQL grants of department "
+        "support (it needs UPDATE (support_contact_id) on event, which only a "
+        "migration grants): nothing changed\n"
+    )
     assert "event:update" not in held(cli, "support")
     r = cli("role", "grant", "support", "company:create")
     assert r.exit_code == 1 and "INSERT on company" in r.stderr
@@ -143,8 +169,9 @@ def test_granting_a_code_already_held_changes_nothing(cli):
     r = cli("role", "grant", "sales", "client:update:own")
     assert r.exit_code == 5 and "sales already holds client:update:own: nothing changed" in r.stderr
     assert held(cli, "sales") == SALES_DEFAULTS
-    assert admin_one(cli.world, "select count(*) from epic_events.audit_log"
-                     " where table_name = 'department_permission'") == (0,)
+    assert admin_one(
+        cli.world, "select count(*) from epic_events.audit_log where table_name = 'department_permission'"
+    ) == (0,)
 
 
 def test_revoking_a_code_not_held_changes_nothing(cli):
@@ -167,16 +194,21 @@ def test_an_unknown_code_or_department_is_refused_naming_the_valid_ones(cli, com
     assert held(cli, "sales") == SALES_DEFAULTS
 
 
-@pytest.mark.parametrize("department, code, field", [
-    ("marketing", "client:delete", "department"),
-    ("sales", "client:purge", "permission"),
-])
+@pytest.mark.parametrize(
+    "department, code, field",
+    [
+        ("marketing", "client:delete", "department"),
+        ("sales", "client:purge", "permission"),
+    ],
+)
 def test_the_database_refusal_of_an_unknown_code_or_department_reads_as_invalid_input(
-        cli, department, code, field):
+    cli, department, code, field
+):
     """Should the catalog change between the CLI's check and the insert: the foreign keys."""
     with pytest.raises(psycopg.errors.ForeignKeyViolation) as caught:
         cli.world.as_("manager").run(
-            "insert into epic_events.department_permission (department, permission_code)"
-            " values (%s, %s)", (department, code))
+            "insert into epic_events.department_permission (department, permission_code) values (%s, %s)",
+            (department, code),
+        )
     error = errors.from_database(caught.value)
     assert isinstance(error, errors.InvalidInput) and error.message.startswith(f"{field}: unknown")

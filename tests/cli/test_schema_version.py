@@ -13,10 +13,12 @@ def _pretend(cli, version: str) -> None:
     with cli.world.db.admin() as conn:
         conn.execute("begin")
         conn.execute("set local role epic_owner")
-        conn.execute("create or replace function epic_events.schema_version() returns text"
-                     " language sql stable security definer"
-                     " set search_path = pg_catalog, epic_events, pg_temp"
-                     f" as $$ select '{version}'::text $$")
+        conn.execute(
+            "create or replace function epic_events.schema_version() returns text"
+            " language sql stable security definer"
+            " set search_path = pg_catalog, epic_events, pg_temp"
+            f" as $$ select '{version}'::text $$"
+        )
         conn.execute("commit")
 
 
@@ -34,7 +36,8 @@ def test_a_schema_behind_is_exit_6_naming_both_and_db_migrate(cli):
     assert r.stderr == (
         "error: the database schema is behind this epic-events: the database is at "
         f"0019_client_notes, this epic-events needs {db.expected_schema()}: "
-        "an admin runs `epic-events db migrate`\n")
+        "an admin runs `epic-events db migrate`\n"
+    )
 
 
 def test_a_schema_ahead_is_exit_6_asking_for_a_newer_cli(cli):
@@ -51,8 +54,14 @@ def test_login_checks_the_schema_first(cli):
     r = cli("login", "--email", "sam@epic.test", "--password-stdin", input="whatever\n")
     assert r.exit_code == 6 and "upgrade epic-events" in r.stderr
     # Nothing was attempted: no login attempt recorded for that email.
-    assert admin_one(cli.world, "select count(*) from epic_events.audit_log"
-                                " where table_name = 'session' and row_id = 'sam@epic.test'")[0] == 0
+    assert (
+        admin_one(
+            cli.world,
+            "select count(*) from epic_events.audit_log"
+            " where table_name = 'session' and row_id = 'sam@epic.test'",
+        )[0]
+        == 0
+    )
 
 
 @pytest.mark.parametrize("command", [("client", "list"), ("whoami",)])
@@ -61,8 +70,11 @@ def test_a_schema_older_than_the_version_function_is_behind_not_an_internal_erro
     cli.login("sales")
     from epic_events.paths import MIGRATIONS_DIR
 
-    since = [p for p in MIGRATIONS_DIR.glob("*.sql")
-             if not p.name.endswith(".rollback.sql") and p.stem >= db.VERSIONED_SINCE]
+    since = [
+        p
+        for p in MIGRATIONS_DIR.glob("*.sql")
+        if not p.name.endswith(".rollback.sql") and p.stem >= db.VERSIONED_SINCE
+    ]
     # 0024 (and any later one) goes: no schema_version() any more.
     r = cli("db", "rollback", "--count", len(since), "--yes")
     assert r.exit_code == 0, r.stderr
@@ -71,7 +83,8 @@ def test_a_schema_older_than_the_version_function_is_behind_not_an_internal_erro
     assert r.stderr == (
         "error: the database schema is behind this epic-events: the database is at a migration "
         f"older than 0024_schema_version, this epic-events needs {db.expected_schema()}: "
-        "an admin runs `epic-events db migrate`\n")
+        "an admin runs `epic-events db migrate`\n"
+    )
     r = cli("login", "--email", "sam@epic.test", "--password-stdin", input="x\n")
     assert r.exit_code == 6 and "an admin runs `epic-events db migrate`" in r.stderr
 

@@ -15,8 +15,8 @@ import json
 import logging
 import os
 import re
-import socket
 import secrets
+import socket
 import subprocess
 import sys
 import threading
@@ -79,8 +79,7 @@ class Collector:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.dsn = f"http://public@127.0.0.1:{self.server.server_address[1]}/1"
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self):
         self._thread.start()
@@ -102,8 +101,12 @@ class Collector:
     def events(self) -> list[dict]:
         """Error and message events, in arrival order (not sessions or client reports)."""
         with self._lock:
-            return [json.loads(payload) for e in self.envelopes for header, payload in e.items
-                    if header.get("type") == "event"]
+            return [
+                json.loads(payload)
+                for e in self.envelopes
+                for header, payload in e.items
+                if header.get("type") == "event"
+            ]
 
 
 def _items(body: bytes) -> list[tuple[dict, bytes]]:
@@ -114,7 +117,7 @@ def _items(body: bytes) -> list[tuple[dict, bytes]]:
         line, _, rest = rest.partition(b"\n")
         header = json.loads(line)
         if "length" in header:
-            payload, rest = rest[:header["length"]], rest[header["length"] + 1:]
+            payload, rest = rest[: header["length"]], rest[header["length"] + 1 :]
         else:
             payload, _, rest = rest.partition(b"\n")
         items.append((header, payload))
@@ -141,8 +144,9 @@ def sentry(monkeypatch):
 
 def run(cli, *args, input: str | None = None) -> Result:
     """`epic-events ARGS` in process, named as a user's shell names it."""
-    r = cli.runner.invoke(root, [str(a) for a in args], input=input, prog_name="epic-events",
-                          catch_exceptions=False)
+    r = cli.runner.invoke(
+        root, [str(a) for a in args], input=input, prog_name="epic-events", catch_exceptions=False
+    )
     return Result(r.exit_code, r.stdout, r.stderr)
 
 
@@ -157,16 +161,16 @@ def _command_or_skip(group: str, name: str) -> None:
     try:
         module = importlib.import_module(f"epic_events.cli.{group}")
     except ImportError:
-        pytest.skip(f"`epic-events {group} {name}` is not available yet "
-                    f"(epic_events/cli/{group}.py is missing)")
+        pytest.skip(
+            f"`epic-events {group} {name}` is not available yet (epic_events/cli/{group}.py is missing)"
+        )
     command_group = getattr(module, group, None)
     if command_group is None or name not in getattr(command_group, "commands", {}):
         pytest.skip(f"`epic-events {group} {name}` is not available yet")
 
 
 # -- 1. a crash says who, what, where ---------------------------------------------
-def test_a_crash_reaches_sentry_with_the_employee_the_command_and_its_options(
-        cli, sentry, monkeypatch):
+def test_a_crash_reaches_sentry_with_the_employee_the_command_and_its_options(cli, sentry, monkeypatch):
     cli.login("sales")
     monkeypatch.setattr(client_commands, "emit_page", _crash)
 
@@ -184,9 +188,20 @@ def test_a_crash_reaches_sentry_with_the_employee_the_command_and_its_options(
     assert event["tags"]["command"] == "epic-events client list"
     assert event["contexts"]["command"] == {
         "path": "epic-events client list",
-        "options": {"mine": True, "search": "acme", "company_id": None, "stale": None, "limit": 50,
-                    "offset": None, "page": None, "sort": "id", "desc": False, "all_rows": False,
-                    "fmt": "json"}}
+        "options": {
+            "mine": True,
+            "search": "acme",
+            "company_id": None,
+            "stale": None,
+            "limit": 50,
+            "offset": None,
+            "page": None,
+            "sort": "id",
+            "desc": False,
+            "all_rows": False,
+            "fmt": "json",
+        },
+    }
     assert event["environment"] == "development"
     assert event["release"] == f"epic-events@{__version__}"
     assert "server_name" not in event  # the machine's name is not Sentry's business
@@ -259,8 +274,10 @@ def test_signing_a_contract_sends_a_contract_signed_event(cli, sentry):
     assert event["message"] == "contract signed"
     business = event["contexts"]["business"]
     assert business["contract_id"] == contract_id
-    assert business["client_id"] == admin_one(
-        cli.world, "select client_id from epic_events.contract where id = %s", (contract_id,))[0]
+    assert (
+        business["client_id"]
+        == admin_one(cli.world, "select client_id from epic_events.contract where id = %s", (contract_id,))[0]
+    )
     assert event["user"] == {"id": str(cli.world.ids["sales"])}
     assert event["tags"]["department"] == "sales"
     assert event["tags"]["command"] == "epic-events contract sign"
@@ -271,9 +288,21 @@ def test_creating_an_employee_sends_an_employee_created_event_without_the_passwo
     cli.login("manager")
     new_password = "a-brand-new-password-42"
 
-    r = run(cli, "employee", "create", "--name", "Nina New", "--email", "nina@epic.test",
-            "--department", "support", "--password-stdin", "--format", "json",
-            input=new_password + "\n")
+    r = run(
+        cli,
+        "employee",
+        "create",
+        "--name",
+        "Nina New",
+        "--email",
+        "nina@epic.test",
+        "--department",
+        "support",
+        "--password-stdin",
+        "--format",
+        "json",
+        input=new_password + "\n",
+    )
 
     assert r.exit_code == 0, r.stderr
     new_id = json.loads(r.stdout)["id"]
@@ -290,8 +319,7 @@ def test_creating_an_employee_sends_an_employee_created_event_without_the_passwo
 
 
 # -- 3. no secret leaves the machine ------------------------------------------------
-def test_a_crash_while_changing_a_password_leaks_no_password_and_no_verifier(
-        cli, sentry, monkeypatch):
+def test_a_crash_while_changing_a_password_leaks_no_password_and_no_verifier(cli, sentry, monkeypatch):
     """`epic-events password` holds the new password's verifier, sha256(bcrypt output):
     what the database keeps and hands to nobody (with the salt, which is public, it can
     be cracked offline like a bcrypt hash)."""
@@ -328,8 +356,7 @@ def test_a_crash_while_changing_a_password_leaks_no_password_and_no_verifier(
     assert event["tags"]["command"] == "epic-events password"
 
 
-def test_a_crash_with_secrets_in_its_locals_and_message_leaks_none_of_them(
-        cli, sentry, monkeypatch):
+def test_a_crash_with_secrets_in_its_locals_and_message_leaks_none_of_them(cli, sentry, monkeypatch):
     cli.login("sales")
     state = Path(os.environ["XDG_STATE_HOME"]) / "epic-events"
     stored = json.loads(next(state.glob("tokens-*.json")).read_text())
@@ -338,8 +365,12 @@ def test_a_crash_with_secrets_in_its_locals_and_message_leaks_none_of_them(
     def leaky_render(*args, **kwargs):
         password = "hunter2-very-secret"
         # A JWT of the same shape as the database's (signed here with a throwaway key).
-        token = jwt.encode({"sub": "1", "dept": "sales", "sid": str(uuid.uuid4())},
-                           secrets.token_bytes(32), algorithm="HS256", headers={"kid": "k1"})
+        token = jwt.encode(
+            {"sub": "1", "dept": "sales", "sid": str(uuid.uuid4())},
+            secrets.token_bytes(32),
+            algorithm="HS256",
+            headers={"kid": "k1"},
+        )
         dsn = "postgresql://u:dbpass-secret@h/db"
         bcrypt_output = auth.proof(password, auth.password_record(password)[0])
         cached = bcrypt_output  # a login proof (a bcrypt hash) under an innocent name
@@ -350,8 +381,11 @@ def test_a_crash_with_secrets_in_its_locals_and_message_leaks_none_of_them(
         try:
             raise ValueError(f"password={password} rejected")
         except ValueError:
-            raise RuntimeError(f"login of {password} with {token} failed on {dsn} "
-                               f"(hash {cached}, Authorization: Bearer {token}, next {opaque})")
+            # Chained on purpose (no "from"): Sentry reports both exceptions.
+            raise RuntimeError(  # noqa: B904
+                f"login of {password} with {token} failed on {dsn} "
+                f"(hash {cached}, Authorization: Bearer {token}, next {opaque})"
+            )
 
     monkeypatch.setattr(client_commands, "emit_page", leaky_render)
 
@@ -361,25 +395,36 @@ def test_a_crash_with_secrets_in_its_locals_and_message_leaks_none_of_them(
     assert r.stderr == INTERNAL_ERROR
     [event] = sentry.events()
     raw = sentry.raw
-    for secret in (leaked["password"], leaked["token"], "dbpass-secret",
-                   cli.world.db.authenticator_password, stored["access"], stored["refresh"],
-                   leaked["hash"], PASSWORD):
+    for secret in (
+        leaked["password"],
+        leaked["token"],
+        "dbpass-secret",
+        cli.world.db.authenticator_password,
+        stored["access"],
+        stored["refresh"],
+        leaked["hash"],
+        PASSWORD,
+    ):
         assert secret.encode() not in raw, f"{secret[:12]}… reached Sentry"
     assert not re.search(rb"\$2[aby]\$\d\d\$", raw), "a bcrypt hash reached Sentry"
     assert b"eyJ" not in raw, "a JWT reached Sentry"
     # Still useful: what failed, where, with the secrets replaced rather than the event dropped.
     message = event["exception"]["values"][-1]["value"]
-    assert message == (f"login of {FILTERED} with {FILTERED} failed on {FILTERED} "
-                       f"(hash {FILTERED}, Authorization: Bearer {FILTERED}, next {FILTERED})")
+    assert message == (
+        f"login of {FILTERED} with {FILTERED} failed on {FILTERED} "
+        f"(hash {FILTERED}, Authorization: Bearer {FILTERED}, next {FILTERED})"
+    )
     assert [v["type"] for v in event["exception"]["values"]] == ["ValueError", "RuntimeError"]
     assert event["exception"]["values"][0]["value"] == f"password={FILTERED} rejected"
-    frame = next(f for f in event["exception"]["values"][-1]["stacktrace"]["frames"]
-                 if f["function"] == "leaky_render")
+    frame = next(
+        f for f in event["exception"]["values"][-1]["stacktrace"]["frames"] if f["function"] == "leaky_render"
+    )
     assert frame["vars"]["password"] == FILTERED
     assert frame["vars"]["token"] == FILTERED
     assert frame["vars"]["opaque"] in (FILTERED, repr(FILTERED))  # by value, inside its repr
     assert event["breadcrumbs"]["values"][-1]["message"] == (
-        f"retrying with {FILTERED} and postgresql://u:{FILTERED}@h/db")
+        f"retrying with {FILTERED} and postgresql://u:{FILTERED}@h/db"
+    )
     assert event["user"] == {"id": str(cli.world.ids["sales"])}
 
 
@@ -406,8 +451,14 @@ print("sentry_sdk " + ("loaded" if "sentry_sdk" in sys.modules else "absent"), f
 
 
 def _driver(env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", DRIVER], env=env, capture_output=True,
-                          text=True, timeout=60, cwd=Path(__file__).parents[2])
+    return subprocess.run(
+        [sys.executable, "-c", DRIVER],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parents[2],
+    )
 
 
 def test_without_SENTRY_DSN_nothing_is_sent_and_sentry_sdk_is_never_imported(cli, monkeypatch):
@@ -428,12 +479,10 @@ def test_without_SENTRY_DSN_nothing_is_sent_and_sentry_sdk_is_never_imported(cli
         assert endpoint.envelopes == []
     lines = done.stderr.splitlines()
     assert lines == ["exit 0", INTERNAL_ERROR.strip(), "exit 70", "sentry_sdk absent"], done.stderr
-    assert {c["id"] for c in json.loads(done.stdout)} == {
-        cli.world.ids["client"], cli.world.ids["client2"]}
+    assert {c["id"] for c in json.loads(done.stdout)} == {cli.world.ids["client"], cli.world.ids["client2"]}
 
 
-def test_a_real_process_delivers_its_crash_before_it_exits_and_says_nothing_about_it(
-        cli, sentry):
+def test_a_real_process_delivers_its_crash_before_it_exits_and_says_nothing_about_it(cli, sentry):
     cli.login("sales")
 
     done = _driver(dict(os.environ))
@@ -441,8 +490,9 @@ def test_a_real_process_delivers_its_crash_before_it_exits_and_says_nothing_abou
     # The process has exited: whatever it sent is here already.
     assert [e["exception"]["values"][-1]["value"] for e in sentry.events()] == ["induced crash"]
     # Its stderr is the CLI's own lines, no word from the SDK.
-    assert done.stderr.splitlines() == [
-        "exit 0", INTERNAL_ERROR.strip(), "exit 70", "sentry_sdk loaded"], done.stderr
+    assert done.stderr.splitlines() == ["exit 0", INTERNAL_ERROR.strip(), "exit 70", "sentry_sdk loaded"], (
+        done.stderr
+    )
 
 
 def test_an_unanswering_sentry_delays_the_exit_by_the_flush_timeout_at_most(cli, monkeypatch):
@@ -471,11 +521,14 @@ def test_an_unanswering_sentry_delays_the_exit_by_the_flush_timeout_at_most(cli,
     assert not observability.enabled()
 
 
-@pytest.mark.parametrize(("variable", "value", "message"), [
-    ("SENTRY_DSN", "not a dsn", "SENTRY_DSN: not a valid Sentry DSN"),
-    ("SENTRY_SAMPLE_RATE", "lots", "SENTRY_SAMPLE_RATE: must be a number from 0 to 1"),
-    ("SENTRY_SAMPLE_RATE", "1.5", "SENTRY_SAMPLE_RATE: must be a number from 0 to 1"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SENTRY_DSN", "not a dsn", "SENTRY_DSN: not a valid Sentry DSN"),
+        ("SENTRY_SAMPLE_RATE", "lots", "SENTRY_SAMPLE_RATE: must be a number from 0 to 1"),
+        ("SENTRY_SAMPLE_RATE", "1.5", "SENTRY_SAMPLE_RATE: must be a number from 0 to 1"),
+    ],
+)
 def test_a_broken_sentry_setting_is_one_line_naming_it(monkeypatch, variable, value, message):
     monkeypatch.setenv("SENTRY_DSN", "http://public@127.0.0.1:9/1")
     monkeypatch.setenv(variable, value)
@@ -485,8 +538,10 @@ def test_a_broken_sentry_setting_is_one_line_naming_it(monkeypatch, variable, va
 
 
 # -- 5. scrub -------------------------------------------------------------------------
-JWT = ("eyJhbGciOiJIUzI1NiIsImtpZCI6InYxIiwidHlwIjoiSldUIn0."
-       "eyJzdWIiOiI0MiIsInR5cCI6ImFjY2VzcyJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ")
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsImtpZCI6InYxIiwidHlwIjoiSldUIn0."
+    "eyJzdWIiOiI0MiIsInR5cCI6ImFjY2VzcyJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+)
 BCRYPT = "$2b$12$" + "abcdefghijklmnopqrstuv" + "wxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0"
 
 
@@ -496,8 +551,10 @@ def test_scrub_hides_values_under_secret_looking_keys_at_any_depth():
         "Authorization": "Bearer abc.def",
         "SECRET_KEY": "x" * 40,
         "refresh_token": None,
-        "nested": {"user": {"password_hash": BCRYPT, "email": "sam@epic.test"},
-                   "rows": [{"access": "tok-1"}, {"name": "Ada"}]},
+        "nested": {
+            "user": {"password_hash": BCRYPT, "email": "sam@epic.test"},
+            "rows": [{"access": "tok-1"}, {"name": "Ada"}],
+        },
         "tokens": {"access": "tok-2", "refresh": "tok-3"},
         "api_keys": ["k-1234", "k-5678"],
         "dsn": "postgresql://u:p@h/db",
@@ -509,8 +566,10 @@ def test_scrub_hides_values_under_secret_looking_keys_at_any_depth():
         "Authorization": FILTERED,
         "SECRET_KEY": FILTERED,
         "refresh_token": None,
-        "nested": {"user": {"password_hash": FILTERED, "email": "sam@epic.test"},
-                   "rows": [{"access": FILTERED}, {"name": "Ada"}]},
+        "nested": {
+            "user": {"password_hash": FILTERED, "email": "sam@epic.test"},
+            "rows": [{"access": FILTERED}, {"name": "Ada"}],
+        },
         "tokens": {"access": FILTERED, "refresh": FILTERED},
         "api_keys": [FILTERED, FILTERED],
         "dsn": FILTERED,
@@ -520,35 +579,43 @@ def test_scrub_hides_values_under_secret_looking_keys_at_any_depth():
     assert data["password"] == "hunter2-very-secret"  # a copy: the original is untouched
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    (f"token {JWT} refused", f"token {FILTERED} refused"),
-    (f"stored {BCRYPT}.", f"stored {FILTERED}."),
-    ("postgresql://epic:s3cr3t-pw@db.example:5432/epic",
-     f"postgresql://epic:{FILTERED}@db.example:5432/epic"),
-    ("host=db password=s3cr3t-pw dbname=epic", f"host=db password={FILTERED} dbname=epic"),
-    ("host=db password='with space' dbname=epic", f"host=db password={FILTERED} dbname=epic"),
-    ("PASSWORD = hunter2", f"PASSWORD = {FILTERED}"),
-    ("PGPASSWORD=hunter2 psql", f"PGPASSWORD={FILTERED} psql"),
-    ("GET /cb?refresh_token=abc123&next=/", f"GET /cb?refresh_token={FILTERED}&next=/"),
-    ("bad row {'email': 'a@b.c', 'password': 'hunter 2'}",
-     f"bad row {{'email': 'a@b.c', 'password': {FILTERED}}}"),
-    ('{"api_key": "k-1234", "id": 7}', f'{{"api_key": {FILTERED}, "id": 7}}'),
-    ("Authorization: Bearer abc.DEF-123_x~", f"Authorization: Bearer {FILTERED}"),
-    ("Authorization: Basic dXNlcjpwYXNz", f"Authorization: Basic {FILTERED}"),
-    ("authorization=dXNlcjpwYXNz", f"authorization={FILTERED}"),
-    ("sent with bearer abc.DEF", f"sent with bearer {FILTERED}"),
-    # Ordinary words stay.
-    ("client 12 not found", "client 12 not found"),
-    ("password: at least 8 characters", "password: at least 8 characters"),
-    ("stored token is invalid: run `epic-events login`",
-     "stored token is invalid: run `epic-events login`"),
-    ("a basic check failed", "a basic check failed"),
-    ("https://sentry.example/api/1/", "https://sentry.example/api/1/"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"token {JWT} refused", f"token {FILTERED} refused"),
+        (f"stored {BCRYPT}.", f"stored {FILTERED}."),
+        (
+            "postgresql://epic:s3cr3t-pw@db.example:5432/epic",
+            f"postgresql://epic:{FILTERED}@db.example:5432/epic",
+        ),
+        ("host=db password=s3cr3t-pw dbname=epic", f"host=db password={FILTERED} dbname=epic"),
+        ("host=db password='with space' dbname=epic", f"host=db password={FILTERED} dbname=epic"),
+        ("PASSWORD = hunter2", f"PASSWORD = {FILTERED}"),
+        ("PGPASSWORD=hunter2 psql", f"PGPASSWORD={FILTERED} psql"),
+        ("GET /cb?refresh_token=abc123&next=/", f"GET /cb?refresh_token={FILTERED}&next=/"),
+        (
+            "bad row {'email': 'a@b.c', 'password': 'hunter 2'}",
+            f"bad row {{'email': 'a@b.c', 'password': {FILTERED}}}",
+        ),
+        ('{"api_key": "k-1234", "id": 7}', f'{{"api_key": {FILTERED}, "id": 7}}'),
+        ("Authorization: Bearer abc.DEF-123_x~", f"Authorization: Bearer {FILTERED}"),
+        ("Authorization: Basic dXNlcjpwYXNz", f"Authorization: Basic {FILTERED}"),
+        ("authorization=dXNlcjpwYXNz", f"authorization={FILTERED}"),
+        ("sent with bearer abc.DEF", f"sent with bearer {FILTERED}"),
+        # Ordinary words stay.
+        ("client 12 not found", "client 12 not found"),
+        ("password: at least 8 characters", "password: at least 8 characters"),
+        (
+            "stored token is invalid: run `epic-events login`",
+            "stored token is invalid: run `epic-events login`",
+        ),
+        ("a basic check failed", "a basic check failed"),
+        ("https://sentry.example/api/1/", "https://sentry.example/api/1/"),
+    ],
+)
 def test_scrub_text_removes_secret_shaped_values(text, expected):
     assert observability.scrub_text(text) == expected
-    assert observability.scrub({"message": text, "list": [text]}) == {
-        "message": expected, "list": [expected]}
+    assert observability.scrub({"message": text, "list": [text]}) == {"message": expected, "list": [expected]}
 
 
 def test_configured_secrets_are_removed_even_where_no_pattern_would_spot_them(monkeypatch):
@@ -557,13 +624,11 @@ def test_configured_secrets_are_removed_even_where_no_pattern_would_spot_them(mo
     monkeypatch.setenv("EPIC_EVENTS_ADMIN_DSN", "postgresql://admin:url-pw-2@db/epic")
     monkeypatch.setenv("PGPASSWORD", "env-pw-3")
     observability.init()
-    assert observability.scrub_text("conninfo-pw-1 / url-pw-2 / env-pw-3") == \
-        " / ".join([FILTERED] * 3)
+    assert observability.scrub_text("conninfo-pw-1 / url-pw-2 / env-pw-3") == " / ".join([FILTERED] * 3)
 
 
 def test_scrub_text_removes_values_forgotten_and_given_wherever_they_appear():
     observability.forget("plain-typed-password")
     observability.forget("abc")  # too short to hunt for: it would eat ordinary words
     text = "got plain-typed-password and local-secret-value, abc"
-    assert observability.scrub_text(text, {"local-secret-value"}) == \
-        f"got {FILTERED} and {FILTERED}, abc"
+    assert observability.scrub_text(text, {"local-secret-value"}) == f"got {FILTERED} and {FILTERED}, abc"

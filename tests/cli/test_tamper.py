@@ -56,9 +56,9 @@ import json
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Callable
 
 import jwt
 import psycopg
@@ -68,7 +68,14 @@ from epic_events import queries
 from tests import pg
 from tests.cli.conftest import admin_one
 from tests.cli.test_tokens_store import (  # noqa: F401  (autouse: no token in any output)
-    claims_of, kid_of, no_token_in_output, resign, sign, signing_key, token_store)
+    claims_of,
+    kid_of,
+    no_token_in_output,
+    resign,
+    sign,
+    signing_key,
+    token_store,
+)
 from tests.world import World
 from tests.world import login as world_login
 
@@ -112,7 +119,8 @@ def rsa_key():
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return key, public_pem
 
 
@@ -151,8 +159,10 @@ def retire_the_current_key(world) -> str:
     old = signing_key(world)[0]
     with world.db.admin() as conn:
         conn.execute("select epic_events.rotate_signing_key()")
-        conn.execute("update epic_events.signing_key set superseded_at = now() - interval '32 minutes'"
-                     " where kid = %s", (old,))
+        conn.execute(
+            "update epic_events.signing_key set superseded_at = now() - interval '32 minutes' where kid = %s",
+            (old,),
+        )
     return old
 
 
@@ -195,33 +205,48 @@ def kid(t: Tamper) -> str:
 
 FORGERIES = [
     Forgery("edited-department", lambda t: edited(t.tokens["access"], dept="management")),
-    Forgery("edited-employee-id",
-            lambda t: edited(t.tokens["access"], sub=str(t.world.ids["manager"]))),
-    Forgery("alg-none", lambda t: f"{b64json({'alg': 'none', 'typ': 'JWT', 'kid': kid(t)})}"
-                                  f".{b64json(t.access)}."),
+    Forgery("edited-employee-id", lambda t: edited(t.tokens["access"], sub=str(t.world.ids["manager"]))),
+    Forgery(
+        "alg-none", lambda t: f"{b64json({'alg': 'none', 'typ': 'JWT', 'kid': kid(t)})}.{b64json(t.access)}."
+    ),
     Forgery("guessed-key", lambda t: sign(t.access, secrets.token_bytes(32), kid(t))),
-    Forgery("hs256-public-key-as-hmac",
-            lambda t: hand_signed({"alg": "HS256", "typ": "JWT", "kid": kid(t)}, t.access,
-                                  rsa_key()[1])),
-    Forgery("rs256-header",
-            lambda t: jwt.encode(t.access, rsa_key()[0], algorithm="RS256", headers={"kid": kid(t)})),
+    Forgery(
+        "hs256-public-key-as-hmac",
+        lambda t: hand_signed({"alg": "HS256", "typ": "JWT", "kid": kid(t)}, t.access, rsa_key()[1]),
+    ),
+    Forgery(
+        "rs256-header",
+        lambda t: jwt.encode(t.access, rsa_key()[0], algorithm="RS256", headers={"kid": kid(t)}),
+    ),
     Forgery("unknown-kid", lambda t: sign(t.access, signing_key(t.world)[1], "v9")),
-    Forgery("not-yet-valid",
-            lambda t: resign(t.world, {**t.access, "iat": t.access["iat"] + 3600,
-                                       "nbf": t.access["nbf"] + 3600,
-                                       "exp": t.access["exp"] + 3600})),
+    Forgery(
+        "not-yet-valid",
+        lambda t: resign(
+            t.world,
+            {
+                **t.access,
+                "iat": t.access["iat"] + 3600,
+                "nbf": t.access["nbf"] + 3600,
+                "exp": t.access["exp"] + 3600,
+            },
+        ),
+    ),
     Forgery("resigned-department", lambda t: resign(t.world, {**t.access, "dept": "management"})),
-    Forgery("resigned-employee-id",
-            lambda t: resign(t.world, {**t.access, "sub": str(t.world.ids["manager"])})),
-    Forgery("resigned-unknown-session",
-            lambda t: resign(t.world, {**t.access, "sid": str(uuid.uuid4())})),
+    Forgery(
+        "resigned-employee-id", lambda t: resign(t.world, {**t.access, "sub": str(t.world.ids["manager"])})
+    ),
+    Forgery("resigned-unknown-session", lambda t: resign(t.world, {**t.access, "sid": str(uuid.uuid4())})),
     Forgery("other-database", lambda t: token_of_another_database(t, own_keys=True)),
     Forgery("other-database-same-keys", lambda t: token_of_another_database(t, own_keys=False)),
     Forgery("retired-key", lambda t: (retire_the_current_key(t.world), t.tokens["access"])[1]),
     Forgery("not-a-jwt", lambda t: "garbage", local=True),
-    Forgery("kid-not-a-string",  # PyJWT refuses the header, even unverified
-            lambda t: hand_signed({"alg": "HS256", "typ": "JWT", "kid": [kid(t)]}, t.access,
-                                  signing_key(t.world)[1]), local=True),
+    Forgery(
+        "kid-not-a-string",  # PyJWT refuses the header, even unverified
+        lambda t: hand_signed(
+            {"alg": "HS256", "typ": "JWT", "kid": [kid(t)]}, t.access, signing_key(t.world)[1]
+        ),
+        local=True,
+    ),
     Forgery("refresh-as-access", lambda t: t.tokens["refresh"], local=True),
     Forgery("sub-arabic-digit", lambda t: resign(t.world, {**t.access, "sub": "\u0663"}), local=True),
     Forgery("sub-5000-digits", lambda t: resign(t.world, {**t.access, "sub": "9" * 5000}), local=True),
@@ -230,28 +255,42 @@ FORGERIES = [
 
 def with_dead_refresh(forgery: Forgery):
     """Store the forgery with a refresh token this database never issued, run whoami."""
+
     def scenario(t: Tamper):
-        return t.run_with({**t.tokens, "access": forgery.make(t),
-                           "refresh": secrets.token_urlsafe(32)}, "whoami")
+        return t.run_with(
+            {**t.tokens, "access": forgery.make(t), "refresh": secrets.token_urlsafe(32)}, "whoami"
+        )
+
     return scenario
 
 
 # -- the other cases --------------------------------------------------------------------------
 def expired_both(t: Tamper):
-    return t.run_with({**t.tokens, "access": resign(t.world, in_the_past(t.access)),
-                       "refresh_expires_at": int(time.time()) - 60}, "whoami")
+    return t.run_with(
+        {
+            **t.tokens,
+            "access": resign(t.world, in_the_past(t.access)),
+            "refresh_expires_at": int(time.time()) - 60,
+        },
+        "whoami",
+    )
 
 
 def refresh_expired_in_database(t: Tamper):
     with t.world.db.admin() as conn:
-        conn.execute("update epic_events.session_token set expires_at = now() - interval '1 minute'"
-                     " where token_hash = %s", (digest(t.tokens["refresh"]),))
+        conn.execute(
+            "update epic_events.session_token set expires_at = now() - interval '1 minute'"
+            " where token_hash = %s",
+            (digest(t.tokens["refresh"]),),
+        )
     return t.run_with({**t.tokens, "access": resign(t.world, in_the_past(t.access))}, "whoami")
 
 
 def access_as_refresh(t: Tamper):
-    return t.run_with({**t.tokens, "access": resign(t.world, in_the_past(t.access)),
-                       "refresh": t.tokens["access"]}, "whoami")
+    return t.run_with(
+        {**t.tokens, "access": resign(t.world, in_the_past(t.access)), "refresh": t.tokens["access"]},
+        "whoami",
+    )
 
 
 def revoked_session(t: Tamper):
@@ -288,8 +327,15 @@ def retired_key_live_refresh(t: Tamper):
 
 def resigned_live_session(t: Tamper):
     manager = t.world.as_("manager")  # a live session of the manager's, elsewhere
-    forged = resign(t.world, {**t.access, "sub": str(manager.employee_id),
-                              "dept": manager.department, "sid": str(manager.session_id)})
+    forged = resign(
+        t.world,
+        {
+            **t.access,
+            "sub": str(manager.employee_id),
+            "dept": manager.department,
+            "sid": str(manager.session_id),
+        },
+    )
     return t.run_with({**t.tokens, "access": forged}, "whoami")
 
 
@@ -343,7 +389,9 @@ def test_token_tampering_matrix(tamper, case):
     # Accepted, but only ever as the employee and department the database knows.
     me = tamper.cli.json("whoami")
     assert (me["id"], me["department"]) == (
-        tamper.world.ids[case.as_], "management" if case.as_ == "manager" else "sales")
+        tamper.world.ids[case.as_],
+        "management" if case.as_ == "manager" else "sales",
+    )
 
 
 @pytest.mark.parametrize("forgery", [f for f in FORGERIES if not f.local], ids=lambda f: f.id)
@@ -358,8 +406,9 @@ def test_with_a_live_refresh_token_a_forgery_buys_nothing(tamper, forgery):
     stored = tamper.store.load()
     assert stored["access"] != forged and stored["refresh"] != tamper.tokens["refresh"]
     assert kid_of(stored["access"]) == signing_key(tamper.world)[0]
-    assert admin_one(tamper.world, "select epic_events.verify_access_token(%s) ->> 'sub'",
-                     (stored["access"],)) == (str(tamper.world.ids["sales"]),)
+    assert admin_one(
+        tamper.world, "select epic_events.verify_access_token(%s) ->> 'sub'", (stored["access"],)
+    ) == (str(tamper.world.ids["sales"]),)
 
 
 def test_the_database_itself_refuses_every_forgery(tamper):
@@ -369,28 +418,36 @@ def test_the_database_itself_refuses_every_forgery(tamper):
     forged = {f.id: f.make(tamper) for f in FORGERIES if f.id != "retired-key"}
     begin = queries.get("session.begin_request").sql
     with psycopg.connect(tamper.world.db.app_dsn) as conn:
-        for name, token in {**forged, "genuine": tamper.tokens["access"],
-                            "sub-minus-one": resign(tamper.world, {**tamper.access, "sub": "-1"}),
-                            "sub-19-digits": resign(tamper.world, {**tamper.access, "sub": "1" * 19}),
-                            "empty": "", "none": None}.items():
+        for name, token in {
+            **forged,
+            "genuine": tamper.tokens["access"],
+            "sub-minus-one": resign(tamper.world, {**tamper.access, "sub": "-1"}),
+            "sub-19-digits": resign(tamper.world, {**tamper.access, "sub": "1" * 19}),
+            "empty": "",
+            "none": None,
+        }.items():
             for role in ("epic_sales", "epic_management"):
                 live = conn.execute(begin, {"role": role, "access_token": token}).fetchone()[1]
                 who = conn.execute("select epic_events.current_employee_id()").fetchone()[0]
                 conn.rollback()
                 expected = name == "genuine" and role == "epic_sales"
-                assert (live, who) == (expected, tamper.world.ids["sales"] if expected else None), \
-                    (name, role)
+                assert (live, who) == (expected, tamper.world.ids["sales"] if expected else None), (
+                    name,
+                    role,
+                )
 
 
 def test_a_replay_revokes_the_whole_session_in_the_database(tamper):
     replay_revokes_the_family(tamper)
     assert tamper.store.load() is None  # forgotten here
     sid = tamper.access["sid"]
-    assert admin_one(tamper.world, "select revoked_reason from epic_events.session where id = %s",
-                     (sid,)) == ("refresh_token_replayed",)
-    assert admin_one(tamper.world, "select action, employee_id, row_id from epic_events.audit_log"
-                                   " where action = 'refresh_replayed'") == (
-        "refresh_replayed", tamper.world.ids["sales"], sid)
+    assert admin_one(
+        tamper.world, "select revoked_reason from epic_events.session where id = %s", (sid,)
+    ) == ("refresh_token_replayed",)
+    assert admin_one(
+        tamper.world,
+        "select action, employee_id, row_id from epic_events.audit_log where action = 'refresh_replayed'",
+    ) == ("refresh_replayed", tamper.world.ids["sales"], sid)
 
 
 def test_rotate_key_keeps_the_current_login_and_new_tokens_carry_the_new_kid(tamper):
@@ -401,8 +458,11 @@ def test_rotate_key_keeps_the_current_login_and_new_tokens_carry_the_new_kid(tam
     new = signing_key(world)[0]
     assert new != old and new in r.stdout
     # The old key keeps verifying, for 31 minutes: the life of its last token, plus slack.
-    assert admin_one(world, "select superseded_at > now() - interval '1 minute'"
-                            " from epic_events.signing_key where kid = %s", (old,)) == (True,)
+    assert admin_one(
+        world,
+        "select superseded_at > now() - interval '1 minute' from epic_events.signing_key where kid = %s",
+        (old,),
+    ) == (True,)
     assert cli.json("whoami")["id"] == world.ids["sales"]
     assert tamper.store.load() == tamper.tokens  # no refresh was needed
     assert cli("refresh").exit_code == 0
@@ -419,14 +479,18 @@ def test_rotate_key_keeps_the_current_login_and_new_tokens_carry_the_new_kid(tam
 def test_a_key_superseded_more_than_31_minutes_ago_no_longer_verifies(tamper):
     world = tamper.world
     old = retire_the_current_key(world)
-    assert admin_one(world, "select epic_events.verify_access_token(%s)",
-                     (tamper.tokens["access"],)) == (None,)
+    assert admin_one(world, "select epic_events.verify_access_token(%s)", (tamper.tokens["access"],)) == (
+        None,
+    )
     # Superseded 30 minutes ago, it still would.
     with world.db.admin() as conn:
-        conn.execute("update epic_events.signing_key set superseded_at = now() - interval '30 minutes'"
-                     " where kid = %s", (old,))
-    assert admin_one(world, "select epic_events.verify_access_token(%s) ->> 'sid'",
-                     (tamper.tokens["access"],)) == (tamper.access["sid"],)
+        conn.execute(
+            "update epic_events.signing_key set superseded_at = now() - interval '30 minutes' where kid = %s",
+            (old,),
+        )
+    assert admin_one(
+        world, "select epic_events.verify_access_token(%s) ->> 'sid'", (tamper.tokens["access"],)
+    ) == (tamper.access["sid"],)
 
 
 def test_the_authenticator_cannot_read_the_keys(tamper):
@@ -438,6 +502,9 @@ def test_the_authenticator_cannot_read_the_keys(tamper):
 
 
 def test_the_matrix_in_the_docstring_lists_every_case():
-    rows = [line.split("|")[1].strip() for line in __doc__.splitlines()
-            if line.startswith("| ") and not line.startswith("| case") and "---" not in line]
+    rows = [
+        line.split("|")[1].strip()
+        for line in __doc__.splitlines()
+        if line.startswith("| ") and not line.startswith("| case") and "---" not in line
+    ]
     assert rows == [c.id for c in CASES]

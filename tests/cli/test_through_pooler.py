@@ -46,8 +46,9 @@ def test_the_core_of_the_cli_through_pgbouncer(via_pooler, pooler, world):
     cli.login("support")
     r = cli("event", "update", world.ids["event2"], "--attendees", "1")
     assert r.exit_code == 3 and "event:update:assigned" in r.stderr
-    assert admin_one(world, "select attendees from epic_events.event where id = %s",
-                     (world.ids["event2"],)) == (50,)
+    assert admin_one(
+        world, "select attendees from epic_events.event where id = %s", (world.ids["event2"],)
+    ) == (50,)
     updated = cli.json("event", "update", world.ids["event"], "--attendees", "80")
     assert updated["attendees"] == 80
     # logout: every command is refused after it.
@@ -67,8 +68,7 @@ def test_deactivation_bites_through_pgbouncer(via_pooler, world):
     cli.login("sales")
     assert cli.json("client", "list", "--mine")
     with world.db.admin() as conn:
-        conn.execute("update epic_events.employee set is_active = false where id = %s",
-                     (world.ids["sales"],))
+        conn.execute("update epic_events.employee set is_active = false where id = %s", (world.ids["sales"],))
     r = cli("client", "list")
     assert r.exit_code == 2 and "your session was closed" in r.stderr
     r = cli("login", "--email", "sam@epic.test", "--password-stdin", input=PASSWORD + "\n")

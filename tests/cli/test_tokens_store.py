@@ -49,8 +49,11 @@ def no_token_in_output(cli, monkeypatch):
     monkeypatch.setattr(cli.runner, "invoke", recording)
     monkeypatch.setattr(TokenStore, "save", saving)
     yield
-    leaked = [out for out in outputs if JWT_SHAPE.search(out)
-              or any(token in out for token in stored if len(token) >= 20)]
+    leaked = [
+        out
+        for out in outputs
+        if JWT_SHAPE.search(out) or any(token in out for token in stored if len(token) >= 20)
+    ]
     assert not leaked, "a token was printed"
 
 
@@ -73,8 +76,12 @@ def signing_key(world, kid: str | None = None) -> tuple[str, bytes]:
     Only the HMAC pads are stored; the key is the first 32 bytes of ipad XOR 0x36
     (the rest of the 64-byte block is the key's zero padding).
     """
-    row = admin_one(world, "select kid, ipad from epic_events.signing_key"
-                           " where kid = %s or (%s::text is null and superseded_at is null)", (kid, kid))
+    row = admin_one(
+        world,
+        "select kid, ipad from epic_events.signing_key"
+        " where kid = %s or (%s::text is null and superseded_at is null)",
+        (kid, kid),
+    )
     assert row is not None, f"no signing key {kid or '(current)'}"
     return row[0], bytes(b ^ 0x36 for b in row[1][:32])
 
@@ -196,8 +203,9 @@ def test_logout_still_closes_the_session_of_a_file_refused_for_its_mode(cli):
     assert (r.exit_code, r.stderr) == (0, "Logged out.\n")
     assert not file.exists()
     with cli.world.db.admin() as conn:
-        assert conn.execute("select revoked_reason from epic_events.session where id = %s",
-                            (sid,)).fetchone() == ("logout",)
+        assert conn.execute(
+            "select revoked_reason from epic_events.session where id = %s", (sid,)
+        ).fetchone() == ("logout",)
 
 
 def test_with_several_keyrings_the_first_that_works_takes_the_tokens(cli, monkeypatch):

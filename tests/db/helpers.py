@@ -9,7 +9,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import psycopg
@@ -21,8 +21,14 @@ from tests.world import ROLE, login
 
 #: The tables of the permission matrix, and every table the departments' policies guard.
 BUSINESS_TABLES = ("employee", "company", "client", "contract", "event", "payment", "client_note")
-ALL_TABLES = BUSINESS_TABLES + ("department", "permission", "department_permission",
-                                "audit_log", "session", "session_token")
+ALL_TABLES = BUSINESS_TABLES + (
+    "department",
+    "permission",
+    "department_permission",
+    "audit_log",
+    "session",
+    "session_token",
+)
 #: The server's secrets (0015): read and written by the owner's functions only.
 SECRET_TABLES = ("signing_key", "auth_secret", "login_attempt")
 
@@ -52,9 +58,14 @@ def snapshot(db, *tables: str) -> dict[str, list[str]]:
     out = {}
     with psycopg.connect(db.admin_dsn, autocommit=True) as conn:
         for table in tables:
-            out[table] = [r[0] for r in conn.execute(
-                sql.SQL("select to_jsonb(t)::text from epic_events.{} t order by 1").format(
-                    sql.Identifier(table)))]
+            out[table] = [
+                r[0]
+                for r in conn.execute(
+                    sql.SQL("select to_jsonb(t)::text from epic_events.{} t order by 1").format(
+                        sql.Identifier(table)
+                    )
+                )
+            ]
     return out
 
 
@@ -69,7 +80,7 @@ def digest(token: str) -> bytes:
 
 
 def in_(delta: timedelta) -> datetime:
-    return datetime.now(timezone.utc) + delta
+    return datetime.now(UTC) + delta
 
 
 def authenticator(db) -> psycopg.Connection:
@@ -80,6 +91,7 @@ def authenticator(db) -> psycopg.Connection:
 @dataclass(frozen=True)
 class Session:
     """A session opened by a real login: what the CLI keeps, and the session's id."""
+
     id: uuid.UUID
     employee_id: int
     department: str
@@ -102,8 +114,13 @@ def open_session(db, employee_id: int) -> Session:
         row = login(conn, email_of(db, employee_id))
     assert row["status"] == "ok", row
     claims = jwt.decode(row["access_token"], options={"verify_signature": False})
-    return Session(uuid.UUID(claims["sid"]), row["employee_id"], row["department"],
-                   row["access_token"], row["refresh_token"])
+    return Session(
+        uuid.UUID(claims["sid"]),
+        row["employee_id"],
+        row["department"],
+        row["access_token"],
+        row["refresh_token"],
+    )
 
 
 def begin_request(conn: psycopg.Connection, role: str | None, token: str | None) -> bool:
@@ -111,12 +128,14 @@ def begin_request(conn: psycopg.Connection, role: str | None, token: str | None)
     answers whether the database honoured the token. `role` None: stay the authenticator."""
     if role is None:
         return conn.execute("select epic_events.check_request(%s) is not null", (token,)).fetchone()[0]
-    return conn.execute(queries.get("session.begin_request").sql,
-                        {"role": role, "access_token": token}).fetchone()[1]
+    return conn.execute(
+        queries.get("session.begin_request").sql, {"role": role, "access_token": token}
+    ).fetchone()[1]
 
 
-def run_as(conn: psycopg.Connection, query: str, params=None, *, role: str | None,
-           token: str | None = None) -> tuple[list[tuple], int]:
+def run_as(
+    conn: psycopg.Connection, query: str, params=None, *, role: str | None, token: str | None = None
+) -> tuple[list[tuple], int]:
     """One transaction: `role` (a department role, or None to stay the authenticator)
     and, when given, check_request(token) as the CLI does; then one statement.
 

@@ -65,15 +65,47 @@ def fresh_cluster(bin_dir: Path, major: str):
     if user:
         for path in (base, sockets):
             os.chown(path, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
-    run = dict(user=user, cwd=base, capture_output=True, text=True, timeout=120,
-               env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"})
+    run = dict(
+        user=user,
+        cwd=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"},
+    )
     try:
-        subprocess.run([bin_dir / "initdb", "-D", data, "-U", "postgres", "--auth=trust",
-                        "--encoding=UTF8", "--no-sync"], check=True, **run)
-        subprocess.run([bin_dir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", "60",
-                        "-o", f"-c listen_addresses='' -k {sockets} -c fsync=off"
-                              " -c synchronous_commit=off -c full_page_writes=off", "start"],
-                       check=True, **run)
+        subprocess.run(
+            [
+                bin_dir / "initdb",
+                "-D",
+                data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            **run,
+        )
+        subprocess.run(
+            [
+                bin_dir / "pg_ctl",
+                "-D",
+                data,
+                "-l",
+                log,
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-c listen_addresses='' -k {sockets} -c fsync=off"
+                " -c synchronous_commit=off -c full_page_writes=off",
+                "start",
+            ],
+            check=True,
+            **run,
+        )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         detail = (getattr(exc, "stderr", "") or "") + (log.read_text()[-2000:] if log.exists() else "")
         shutil.rmtree(base, ignore_errors=True)
@@ -123,7 +155,9 @@ def admin_login(server: pg.Server, name: str, attributes: str):
     """A non-superuser login and a database it owns; both dropped afterwards."""
     with server.admin() as conn:
         conn.execute(sql.SQL("create role {} login " + attributes).format(sql.Identifier(name)))
-        conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(name))
+        )
     dsn = no_opt_out(server, name, user=name)
     if "noinherit" in attributes:
         # 15: NOINHERIT also drops pg_database_owner's CREATE on schema public,
@@ -157,14 +191,18 @@ def test_a_createrole_admin_that_owns_the_database_installs_upgrades_and_rolls_b
             if not cluster.version.startswith("15"):
                 grants = conn.execute(
                     "select set_option, inherit_option from pg_auth_members"
-                    " where roleid = 'epic_owner'::regrole and member = 'dba'::regrole").fetchall()
+                    " where roleid = 'epic_owner'::regrole and member = 'dba'::regrole"
+                ).fetchall()
                 assert (True, False) in grants and all(not inherit for _, inherit in grants)
             conn.execute("set role epic_owner")
 
         # The first manager, through the real command, as this admin.
         monkeypatch.setenv("EPIC_EVENTS_ADMIN_DSN", dsn)
-        r = CliRunner().invoke(root, ["db", "bootstrap", "--email", "boss@epic-events.fr", "--name", "Bea Boss",
-                                      "--password-stdin"], input="a long enough password\n")
+        r = CliRunner().invoke(
+            root,
+            ["db", "bootstrap", "--email", "boss@epic-events.fr", "--name", "Bea Boss", "--password-stdin"],
+            input="a long enough password\n",
+        )
         assert r.exit_code == 0, r.output
         # Its rollback counts every row, though it passes no policy itself.
         r = CliRunner().invoke(root, ["db", "rollback", "--all"])
@@ -193,6 +231,7 @@ def test_on_postgresql_15_an_inheriting_admin_is_refused_with_the_fix(cluster):
 
 # --- one environment per cluster (the session's server: its roles serve the template) -------
 
+
 @pytest.fixture
 def new_database(pg_server):
     name = f"epic_admin_{uuid.uuid4().hex[:8]}"
@@ -202,7 +241,9 @@ def new_database(pg_server):
     pg.drop(pg_server, name)
 
 
-def test_a_second_environment_on_one_cluster_is_refused_without_the_opt_out(pg_server, template, new_database):
+def test_a_second_environment_on_one_cluster_is_refused_without_the_opt_out(
+    pg_server, template, new_database
+):
     dsn = no_opt_out(pg_server, new_database)
     with pytest.raises(PermissionDenied) as refused:
         migrations.apply(dsn)
@@ -211,7 +252,9 @@ def test_a_second_environment_on_one_cluster_is_refused_without_the_opt_out(pg_s
     assert "a cluster of its own" in message and "epic.allow_shared_cluster=on" in message
     assert migrations.pending(dsn) == MIGRATION_IDS
     with psycopg.connect(dsn) as conn:
-        assert conn.execute("select count(*) from pg_namespace where nspname = 'epic_events'").fetchone() == (0,)
+        assert conn.execute("select count(*) from pg_namespace where nspname = 'epic_events'").fetchone() == (
+            0,
+        )
 
     # The same, opted out (development only): installs.
     assert migrations.apply(pg_server.dsn(new_database)) == MIGRATION_IDS
@@ -219,11 +262,16 @@ def test_a_second_environment_on_one_cluster_is_refused_without_the_opt_out(pg_s
 
 # --- pg_trgm --------------------------------------------------------------------------------
 
+
 def trgm_indexes(dsn: str) -> set[str]:
     with psycopg.connect(dsn) as conn:
-        return {r[0] for r in conn.execute(
-            "select pg_get_indexdef(indexrelid) from pg_index"
-            " where indexrelid::regclass::text like 'epic_events.%trgm_idx'")}
+        return {
+            r[0]
+            for r in conn.execute(
+                "select pg_get_indexdef(indexrelid) from pg_index"
+                " where indexrelid::regclass::text like 'epic_events.%trgm_idx'"
+            )
+        }
 
 
 def test_0008_uses_a_pg_trgm_installed_in_another_schema_and_leaves_it(pg_server, template, new_database):
@@ -241,25 +289,30 @@ def test_0008_uses_a_pg_trgm_installed_in_another_schema_and_leaves_it(pg_server
     assert len(indexes) == 3 and all("shared_ext.gin_trgm_ops" in i for i in indexes), indexes
     with psycopg.connect(dsn) as conn:  # the search still walks the index
         conn.execute("set enable_seqscan = off")
-        plan = conn.execute("explain select id from epic_events.client where full_name ilike '%mart%'").fetchall()
+        plan = conn.execute(
+            "explain select id from epic_events.client where full_name ilike '%mart%'"
+        ).fetchall()
         assert "client_full_name_trgm_idx" in str(plan)
 
     assert migrations.rollback(dsn, None) == MIGRATION_IDS[::-1]
     with psycopg.connect(dsn) as conn:
-        assert conn.execute("select extnamespace::regnamespace::text from pg_extension"
-                            " where extname = 'pg_trgm'").fetchall() == [("shared_ext",)]
+        assert conn.execute(
+            "select extnamespace::regnamespace::text from pg_extension where extname = 'pg_trgm'"
+        ).fetchall() == [("shared_ext",)]
 
 
 def test_rolling_back_0008_as_an_admin_who_does_not_own_pg_trgm_does_not_fail_half_way(
-        pg_server, template, new_database):
+    pg_server, template, new_database
+):
     dsn = pg_server.dsn(new_database)
     apply_first(dsn, 8)  # as the superuser: pg_trgm is theirs, in epic_events
     admin = f"dba_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(dsn, autocommit=True) as conn:
         if conn.info.server_version >= 160000:
             conn.execute(sql.SQL("create role {} login").format(sql.Identifier(admin)))
-            conn.execute(sql.SQL("grant epic_owner to {} with set true, inherit false").format(
-                sql.Identifier(admin)))
+            conn.execute(
+                sql.SQL("grant epic_owner to {} with set true, inherit false").format(sql.Identifier(admin))
+            )
         else:  # 15: inheritance is the member's (NOINHERIT), not the grant's
             conn.execute(sql.SQL("create role {} login noinherit").format(sql.Identifier(admin)))
             conn.execute(sql.SQL("grant epic_owner to {}").format(sql.Identifier(admin)))
@@ -268,14 +321,19 @@ def test_rolling_back_0008_as_an_admin_who_does_not_own_pg_trgm_does_not_fail_ha
         as_admin = pg_server.dsn(new_database, user=admin)
         assert migrations.rollback(as_admin, 1) == [MIGRATION_IDS[7]]
         with psycopg.connect(dsn) as conn:
-            assert conn.execute("select extnamespace::regnamespace::text from pg_extension"
-                                " where extname = 'pg_trgm'").fetchall() == [("epic_events",)]
+            assert conn.execute(
+                "select extnamespace::regnamespace::text from pg_extension where extname = 'pg_trgm'"
+            ).fetchall() == [("epic_events",)]
             assert conn.execute("select to_regclass('epic_events.client')").fetchone() == (None,)
         # 0001's rollback drops it with the schema, as the schema's owner.
         assert migrations.rollback(as_admin, None) == MIGRATION_IDS[:7][::-1]
         with psycopg.connect(dsn) as conn:
-            assert conn.execute("select count(*) from pg_extension where extname = 'pg_trgm'").fetchone() == (0,)
-            assert conn.execute("select count(*) from pg_namespace where nspname = 'epic_events'").fetchone() == (0,)
+            assert conn.execute("select count(*) from pg_extension where extname = 'pg_trgm'").fetchone() == (
+                0,
+            )
+            assert conn.execute(
+                "select count(*) from pg_namespace where nspname = 'epic_events'"
+            ).fetchone() == (0,)
     finally:
         pg.drop(pg_server, new_database)
         with pg_server.admin() as conn:

@@ -28,7 +28,15 @@ from psycopg.rows import dict_row
 
 from epic_events import queries
 from tests.db.helpers import (
-    admin_all, admin_exec, admin_one, admin_value, authenticator, begin_request, digest, in_, open_session,
+    admin_all,
+    admin_exec,
+    admin_one,
+    admin_value,
+    authenticator,
+    begin_request,
+    digest,
+    in_,
+    open_session,
 )
 from tests.world import PASSWORD, ROLE, SALT, VERIFIER, login
 
@@ -48,8 +56,11 @@ def log_in(db, email: str, password: str = PASSWORD) -> dict:
 
 def refresh(db, token: str) -> dict:
     with authenticator(db) as conn:
-        return conn.cursor(row_factory=dict_row).execute(
-            queries.get("session.refresh").sql, {"refresh_token": token}).fetchone()
+        return (
+            conn.cursor(row_factory=dict_row)
+            .execute(queries.get("session.refresh").sql, {"refresh_token": token})
+            .fetchone()
+        )
 
 
 def logout(db, token: str, everything: bool = False) -> int:
@@ -62,14 +73,21 @@ def session_row(db, session_id) -> dict:
 
 
 def sessions_of(db, employee_id: int) -> list[dict]:
-    return admin_all(db, "select * from epic_events.session where employee_id = %s order by created_at",
-                     (employee_id,))
+    return admin_all(
+        db, "select * from epic_events.session where employee_id = %s order by created_at", (employee_id,)
+    )
 
 
 def auth_events(db, employee_id=None) -> list[tuple]:
-    return [(r["action"], r["employee_id"], r["changes"]) for r in admin_all(
-        db, "select * from epic_events.audit_log where table_name = 'session'"
-            " and (%(id)s::bigint is null or employee_id = %(id)s) order by id", {"id": employee_id})]
+    return [
+        (r["action"], r["employee_id"], r["changes"])
+        for r in admin_all(
+            db,
+            "select * from epic_events.audit_log where table_name = 'session'"
+            " and (%(id)s::bigint is null or employee_id = %(id)s) order by id",
+            {"id": employee_id},
+        )
+    ]
 
 
 def honoured(db, role: str, token: str) -> bool:
@@ -77,11 +95,18 @@ def honoured(db, role: str, token: str) -> bool:
         return begin_request(conn, role, token)
 
 
-NOTHING = {"employee_id": None, "full_name": None, "department": None, "access_token": None,
-           "refresh_token": None, "refresh_expires_at": None}
+NOTHING = {
+    "employee_id": None,
+    "full_name": None,
+    "department": None,
+    "access_token": None,
+    "refresh_token": None,
+    "refresh_expires_at": None,
+}
 
 
 # --- auth_login ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("email", ["sam@epic.test", "SAM@EPIC.TEST", "Sam@Epic.Test"])
 def test_login_ignores_the_case_of_the_email(world, email):
@@ -89,7 +114,11 @@ def test_login_ignores_the_case_of_the_email(world, email):
         assert conn.execute("select epic_events.auth_login_salt(%s)", (email,)).fetchone()[0] == SALT
         row = login(conn, email)
     assert row["status"] == "ok"
-    assert (row["employee_id"], row["full_name"], row["department"]) == (world.ids["sales"], "Sam Sales", "sales")
+    assert (row["employee_id"], row["full_name"], row["department"]) == (
+        world.ids["sales"],
+        "Sam Sales",
+        "sales",
+    )
     claims = jwt.decode(row["access_token"], options={"verify_signature": False})
     assert claims["sub"] == str(world.ids["sales"]) and claims["dept"] == "sales"
     session = session_row(world.db, claims["sid"])
@@ -103,10 +132,18 @@ def test_a_wrong_password_fails_opens_nothing_and_is_recorded(world):
     row = log_in(world.db, "sam@epic.test", "not the password")
     assert row == {"status": "failed", **NOTHING}
     assert sessions_of(world.db, world.ids["sales"]) == []
-    assert admin_value(world.db, "select count(*) from epic_events.login_attempt"
-                                 " where email_key = 'sam@epic.test' and outcome = 'failed'") == 1
-    assert auth_events(world.db) == [("login_attempt", world.ids["sales"], {}),
-                                     ("login_failed", world.ids["sales"], {})]
+    assert (
+        admin_value(
+            world.db,
+            "select count(*) from epic_events.login_attempt"
+            " where email_key = 'sam@epic.test' and outcome = 'failed'",
+        )
+        == 1
+    )
+    assert auth_events(world.db) == [
+        ("login_attempt", world.ids["sales"], {}),
+        ("login_failed", world.ids["sales"], {}),
+    ]
 
 
 def test_an_unknown_email_fails_exactly_like_a_wrong_password(world):
@@ -116,7 +153,9 @@ def test_an_unknown_email_fails_exactly_like_a_wrong_password(world):
 
 
 def test_an_inactive_employee_is_told_so_only_with_the_right_password(world):
-    admin_exec(world.db, "update epic_events.employee set is_active = false where id = %s", (world.ids["sales"],))
+    admin_exec(
+        world.db, "update epic_events.employee set is_active = false where id = %s", (world.ids["sales"],)
+    )
     assert log_in(world.db, "sam@epic.test", "not the password")["status"] == "failed"
     row = log_in(world.db, "sam@epic.test")
     assert row == {**NOTHING, "status": "inactive", "employee_id": world.ids["sales"]}
@@ -131,8 +170,9 @@ def test_a_locked_email_opens_nothing_and_a_success_clears_the_count(world):
     for _ in range(4):
         assert log_in(world.db, email, "wrong")["status"] == "failed"
     assert log_in(world.db, email)["status"] == "ok"
-    assert admin_value(world.db, "select count(*) from epic_events.login_attempt"
-                                 " where outcome = 'failed'") == 0
+    assert (
+        admin_value(world.db, "select count(*) from epic_events.login_attempt where outcome = 'failed'") == 0
+    )
     for _ in range(4):
         assert log_in(world.db, email, "wrong")["status"] == "failed"
     assert log_in(world.db, email)["status"] == "ok"  # 4 + 4 failures, never 5 in a row
@@ -164,7 +204,9 @@ def test_a_login_during_an_uncommitted_deactivation_waits_and_is_refused(world):
     uncommitted must not slip through (its session would come back on reactivation)."""
     employee_id = world.ids["support"]
     with psycopg.connect(world.db.admin_dsn) as deactivating:
-        deactivating.execute("update epic_events.employee set is_active = false where id = %s", (employee_id,))
+        deactivating.execute(
+            "update epic_events.employee set is_active = false where id = %s", (employee_id,)
+        )
         thread, outcome = _in_background(lambda: log_in(world.db, "suzy@epic.test"))
         assert thread.is_alive(), f"the login did not wait for the deactivation: {outcome}"
         deactivating.commit()
@@ -176,14 +218,21 @@ def test_a_login_during_an_uncommitted_deactivation_waits_and_is_refused(world):
 def test_a_deactivation_during_an_uncommitted_login_revokes_the_new_session(world):
     employee_id = world.ids["support"]
     with authenticator(world.db) as logging_in:
-        attempt = logging_in.execute(queries.get("session.login").sql,
-                                     {"email": "suzy@epic.test", "proof": proof()}).fetchone()[0]
+        attempt = logging_in.execute(
+            queries.get("session.login").sql, {"email": "suzy@epic.test", "proof": proof()}
+        ).fetchone()[0]
         logging_in.commit()
-        row = logging_in.cursor(row_factory=dict_row).execute(
-            queries.get("session.login_result").sql, {"attempt": attempt}).fetchone()
+        row = (
+            logging_in.cursor(row_factory=dict_row)
+            .execute(queries.get("session.login_result").sql, {"attempt": attempt})
+            .fetchone()
+        )
         assert row["status"] == "ok"
-        thread, outcome = _in_background(lambda: admin_exec(
-            world.db, "update epic_events.employee set is_active = false where id = %s", (employee_id,)))
+        thread, outcome = _in_background(
+            lambda: admin_exec(
+                world.db, "update epic_events.employee set is_active = false where id = %s", (employee_id,)
+            )
+        )
         assert thread.is_alive(), f"the deactivation did not wait for the login: {outcome}"
         logging_in.commit()
     thread.join(10)
@@ -196,27 +245,37 @@ def test_a_deactivation_during_an_uncommitted_login_revokes_the_new_session(worl
 def test_a_login_with_the_old_password_during_an_uncommitted_reset_keeps_no_session(world):
     employee_id = world.ids["support"]
     with psycopg.connect(world.db.admin_dsn) as resetting:
-        resetting.execute("update epic_events.employee set password_salt = %s, password_verifier = %s"
-                          " where id = %s", (NEW_SALT, NEW_VERIFIER, employee_id))
+        resetting.execute(
+            "update epic_events.employee set password_salt = %s, password_verifier = %s where id = %s",
+            (NEW_SALT, NEW_VERIFIER, employee_id),
+        )
         thread, outcome = _in_background(lambda: log_in(world.db, "suzy@epic.test"))
         resetting.commit()
     thread.join(10)
     assert outcome.get("result", {}).get("status") != "ok" or all(
-        s["revoked_at"] is not None for s in sessions_of(world.db, employee_id)), outcome
+        s["revoked_at"] is not None for s in sessions_of(world.db, employee_id)
+    ), outcome
 
 
 # --- auth_refresh ---------------------------------------------------------------------------
 
+
 def test_refreshing_hands_out_the_next_token_and_a_new_access_token(world):
     session = open_session(world.db, world.ids["sales"])
-    admin_exec(world.db, "update epic_events.session set expires_at = now() + interval '1 hour' where id = %s",
-               (session.id,))
+    admin_exec(
+        world.db,
+        "update epic_events.session set expires_at = now() + interval '1 hour' where id = %s",
+        (session.id,),
+    )
     result = refresh(world.db, session.refresh_token)
     assert result["status"] == "ok"
     assert (result["employee_id"], result["department"]) == (world.ids["sales"], "sales")
     assert result["refresh_token"] != session.refresh_token
-    chain = admin_one(world.db, "select rotated_at, replaced_by from epic_events.session_token"
-                                " where token_hash = %s", (digest(session.refresh_token),))
+    chain = admin_one(
+        world.db,
+        "select rotated_at, replaced_by from epic_events.session_token where token_hash = %s",
+        (digest(session.refresh_token),),
+    )
     assert chain["rotated_at"] is not None and bytes(chain["replaced_by"]) == digest(result["refresh_token"])
     # The session now lives as long as its newest token ...
     assert session_row(world.db, session.id)["expires_at"] == result["refresh_expires_at"]
@@ -232,20 +291,32 @@ def test_refreshing_hands_out_the_next_token_and_a_new_access_token(world):
 @pytest.mark.parametrize("token", ["", "x", "A" * 5000, None])
 def test_refreshing_an_unknown_token_says_unknown(world, token):
     open_session(world.db, world.ids["sales"])
-    assert refresh(world.db, token) == {"status": "unknown", "employee_id": None, "department": None,
-                                        "access_token": None, "refresh_token": None,
-                                        "refresh_expires_at": None}
+    assert refresh(world.db, token) == {
+        "status": "unknown",
+        "employee_id": None,
+        "department": None,
+        "access_token": None,
+        "refresh_token": None,
+        "refresh_expires_at": None,
+    }
 
 
 def test_refreshing_an_expired_token_says_expired(world):
     session = open_session(world.db, world.ids["sales"])
-    admin_exec(world.db, "update epic_events.session_token set expires_at = now() - interval '1 second'"
-                         " where session_id = %s", (session.id,))
+    admin_exec(
+        world.db,
+        "update epic_events.session_token set expires_at = now() - interval '1 second' where session_id = %s",
+        (session.id,),
+    )
     result = refresh(world.db, session.refresh_token)
     assert result["status"] == "expired" and result["employee_id"] == world.ids["sales"]
     assert result["access_token"] is None and result["refresh_token"] is None
-    assert admin_value(world.db, "select count(*) from epic_events.session_token where session_id = %s",
-                       (session.id,)) == 1
+    assert (
+        admin_value(
+            world.db, "select count(*) from epic_events.session_token where session_id = %s", (session.id,)
+        )
+        == 1
+    )
 
 
 def test_refreshing_a_token_of_a_logged_out_session_says_revoked(world):
@@ -282,17 +353,27 @@ def test_a_replay_revokes_only_that_session(world):
 
 def test_refreshing_the_token_of_an_inactive_employee_says_inactive(world):
     session = open_session(world.db, world.ids["support"])
-    admin_exec(world.db, "update epic_events.employee set is_active = false where id = %s",
-               (world.ids["support"],))
+    admin_exec(
+        world.db, "update epic_events.employee set is_active = false where id = %s", (world.ids["support"],)
+    )
     # Deactivation revokes the session (the usual answer is "revoked") ...
     assert refresh(world.db, session.refresh_token)["status"] == "revoked"
     # ... and should a session ever escape that, refresh still checks the employee.
-    admin_exec(world.db, "update epic_events.session set revoked_at = null, revoked_reason = null"
-                         " where id = %s", (session.id,))
+    admin_exec(
+        world.db,
+        "update epic_events.session set revoked_at = null, revoked_reason = null where id = %s",
+        (session.id,),
+    )
     result = refresh(world.db, session.refresh_token)
     assert result["status"] == "inactive" and result["access_token"] is None
-    assert admin_value(world.db, "select rotated_at from epic_events.session_token where token_hash = %s",
-                       (digest(session.refresh_token),)) is None
+    assert (
+        admin_value(
+            world.db,
+            "select rotated_at from epic_events.session_token where token_hash = %s",
+            (digest(session.refresh_token),),
+        )
+        is None
+    )
 
 
 def test_refreshing_names_the_employees_current_department(world):
@@ -316,23 +397,28 @@ def test_two_concurrent_refreshes_of_one_token_one_wins_and_the_session_dies(wor
     def refresh_on(i):
         try:
             cur = connections[i].cursor(row_factory=dict_row)
-            results[i] = cur.execute("select * from epic_events.auth_refresh(%s)",
-                                     (session.refresh_token,)).fetchone()
+            results[i] = cur.execute(
+                "select * from epic_events.auth_refresh(%s)", (session.refresh_token,)
+            ).fetchone()
             connections[i].commit()
         except Exception as exc:  # reported below
             results[i] = exc
 
     # Hold the token row so both refreshes queue up on it, then let them race.
     with psycopg.connect(world.db.admin_dsn) as gate:
-        gate.execute("select 1 from epic_events.session_token where token_hash = %s for update",
-                     (digest(session.refresh_token),))
+        gate.execute(
+            "select 1 from epic_events.session_token where token_hash = %s for update",
+            (digest(session.refresh_token),),
+        )
         threads = [threading.Thread(target=refresh_on, args=(i,)) for i in range(2)]
         for t in threads:
             t.start()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            waiting = gate.execute("select count(*) from pg_stat_activity"
-                                   " where pid = any(%s) and wait_event_type = 'Lock'", (pids,)).fetchone()[0]
+            waiting = gate.execute(
+                "select count(*) from pg_stat_activity where pid = any(%s) and wait_event_type = 'Lock'",
+                (pids,),
+            ).fetchone()[0]
             if waiting == 2:
                 break
             time.sleep(0.01)
@@ -351,6 +437,7 @@ def test_two_concurrent_refreshes_of_one_token_one_wins_and_the_session_dies(wor
 
 
 # --- auth_logout --------------------------------------------------------------------------------
+
 
 def test_logout_revokes_this_session_only(world):
     mine = open_session(world.db, world.ids["support"])
@@ -397,25 +484,35 @@ def test_logout_with_an_unknown_token_revokes_nothing(world, token):
 def test_only_digests_of_refresh_tokens_are_stored(world):
     session = open_session(world.db, world.ids["support"])
     newer = refresh(world.db, session.refresh_token)
-    stored = admin_all(world.db, "select token_hash from epic_events.session_token where session_id = %s",
-                       (session.id,))
-    assert {bytes(r["token_hash"]) for r in stored} == {digest(session.refresh_token),
-                                                        digest(newer["refresh_token"])}
-    everything = str(admin_all(world.db, "select to_jsonb(t)::text from epic_events.session_token t"
-                                         " union all select to_jsonb(s)::text from epic_events.session s"
-                                         " union all select to_jsonb(a)::text from epic_events.audit_log a"))
+    stored = admin_all(
+        world.db, "select token_hash from epic_events.session_token where session_id = %s", (session.id,)
+    )
+    assert {bytes(r["token_hash"]) for r in stored} == {
+        digest(session.refresh_token),
+        digest(newer["refresh_token"]),
+    }
+    everything = str(
+        admin_all(
+            world.db,
+            "select to_jsonb(t)::text from epic_events.session_token t"
+            " union all select to_jsonb(s)::text from epic_events.session s"
+            " union all select to_jsonb(a)::text from epic_events.audit_log a",
+        )
+    )
     for token in (session.refresh_token, newer["refresh_token"], session.access_token, newer["access_token"]):
         assert token not in everything
 
 
 # --- passwords: change and reset ---------------------------------------------------------
 
+
 def change_own_password(session, salt=NEW_SALT, verifier=NEW_VERIFIER, *, db) -> None:
     """change_own_password in the request of `session` (the CLI's way: right after a login)."""
     with authenticator(db) as conn:
         assert begin_request(conn, session.role, session.access_token)
-        conn.execute(queries.get("session.change_own_password").sql,
-                     {"new_salt": salt, "new_verifier": verifier})
+        conn.execute(
+            queries.get("session.change_own_password").sql, {"new_salt": salt, "new_verifier": verifier}
+        )
         conn.commit()
 
 
@@ -432,8 +529,12 @@ def test_a_password_change_ends_the_other_sessions_but_not_the_current_one(world
     # The new password works, the old one no longer does.
     assert log_in(world.db, "sam@epic.test")["status"] == "failed"
     assert log_in(world.db, "sam@epic.test", NEW_PASSWORD)["status"] == "ok"
-    changes = admin_all(world.db, "select changes from epic_events.audit_log where table_name = 'employee'"
-                                  " and row_id = %s and action = 'update'", (str(world.ids["sales"]),))
+    changes = admin_all(
+        world.db,
+        "select changes from epic_events.audit_log where table_name = 'employee'"
+        " and row_id = %s and action = 'update'",
+        (str(world.ids["sales"]),),
+    )
     assert [c["changes"] for c in changes] == [{"password": "changed"}]
 
 
@@ -441,13 +542,18 @@ def test_a_password_change_needs_a_login_of_the_last_5_minutes(world):
     """The current password is proven by that login (counted like any other):
     an older session, or a stolen older access token, cannot change it."""
     current = open_session(world.db, world.ids["sales"])
-    admin_exec(world.db, "update epic_events.session set created_at = now() - interval '6 minutes'"
-                         " where id = %s", (current.id,))
+    admin_exec(
+        world.db,
+        "update epic_events.session set created_at = now() - interval '6 minutes' where id = %s",
+        (current.id,),
+    )
     with pytest.raises(errors.InsufficientPrivilege, match="last 5 minutes"):
         change_own_password(current, db=world.db)
-    assert admin_one(world.db, "select password_salt, password_verifier from epic_events.employee"
-                               " where id = %s", (world.ids["sales"],)) == {
-        "password_salt": SALT, "password_verifier": VERIFIER}
+    assert admin_one(
+        world.db,
+        "select password_salt, password_verifier from epic_events.employee where id = %s",
+        (world.ids["sales"],),
+    ) == {"password_salt": SALT, "password_verifier": VERIFIER}
 
 
 def test_a_password_change_needs_a_live_request(world):
@@ -461,8 +567,13 @@ def test_a_management_reset_ends_every_session_of_that_employee(world):
     manager = world.as_("manager")
     sessions = [open_session(world.db, world.ids["sales"]) for _ in range(2)]
     colleague = open_session(world.db, world.ids["sales2"])
-    assert manager.count("update employee set password_salt = %s, password_verifier = %s where id = %s",
-                         (NEW_SALT, NEW_VERIFIER, world.ids["sales"])) == 1
+    assert (
+        manager.count(
+            "update employee set password_salt = %s, password_verifier = %s where id = %s",
+            (NEW_SALT, NEW_VERIFIER, world.ids["sales"]),
+        )
+        == 1
+    )
     for session in sessions:
         assert session_row(world.db, session.id)["revoked_reason"] == "password_changed"
     assert session_row(world.db, colleague.id)["revoked_at"] is None

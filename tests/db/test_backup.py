@@ -26,37 +26,37 @@ SYSTEM = "('pg_catalog', 'information_schema')"
 
 CATALOG = {
     "schemas": "select nspname, nspowner::regrole::text, nspacl::text from pg_namespace"
-               " where nspname !~ '^pg_' and nspname <> 'information_schema'",
+    " where nspname !~ '^pg_' and nspname <> 'information_schema'",
     "relations": f"select c.oid::regclass::text, c.relkind::text, c.relowner::regrole::text, c.relacl::text,"
-                 f" c.relrowsecurity, c.relforcerowsecurity from pg_class c"
-                 f" join pg_namespace n on n.oid = c.relnamespace"
-                 f" where n.nspname not in {SYSTEM} and n.nspname !~ '^pg_(toast|temp_)'",
+    f" c.relrowsecurity, c.relforcerowsecurity from pg_class c"
+    f" join pg_namespace n on n.oid = c.relnamespace"
+    f" where n.nspname not in {SYSTEM} and n.nspname !~ '^pg_(toast|temp_)'",
     "columns": f"select c.oid::regclass::text, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,"
-               f" pg_get_expr(d.adbin, d.adrelid), a.attacl::text from pg_attribute a"
-               f" join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace"
-               f" left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum"
-               f" where n.nspname not in {SYSTEM} and n.nspname !~ '^pg_(toast|temp_)'"
-               f" and a.attnum > 0 and not a.attisdropped",
+    f" pg_get_expr(d.adbin, d.adrelid), a.attacl::text from pg_attribute a"
+    f" join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace"
+    f" left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum"
+    f" where n.nspname not in {SYSTEM} and n.nspname !~ '^pg_(toast|temp_)'"
+    f" and a.attnum > 0 and not a.attisdropped",
     "table grants": f"select grantor, grantee, table_schema, table_name, privilege_type, is_grantable"
-                    f" from information_schema.role_table_grants where table_schema not in {SYSTEM}",
+    f" from information_schema.role_table_grants where table_schema not in {SYSTEM}",
     "column grants": f"select grantor, grantee, table_schema, table_name, column_name, privilege_type"
-                     f" from information_schema.column_privileges where table_schema not in {SYSTEM}",
+    f" from information_schema.column_privileges where table_schema not in {SYSTEM}",
     "policies": "select polrelid::regclass::text, polname, polcmd::text, polpermissive,"
-                " polroles::regrole[]::text, pg_get_expr(polqual, polrelid),"
-                " pg_get_expr(polwithcheck, polrelid) from pg_policy",
+    " polroles::regrole[]::text, pg_get_expr(polqual, polrelid),"
+    " pg_get_expr(polwithcheck, polrelid) from pg_policy",
     "functions": f"select p.oid::regprocedure::text, p.proowner::regrole::text, p.prosecdef,"
-                 f" p.provolatile::text, p.proconfig::text, p.proacl::text, md5(p.prosrc)"
-                 f" from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
-                 f" where n.nspname not in {SYSTEM}",
+    f" p.provolatile::text, p.proconfig::text, p.proacl::text, md5(p.prosrc)"
+    f" from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
+    f" where n.nspname not in {SYSTEM}",
     "triggers": "select tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) from pg_trigger"
-                " where not tgisinternal",
+    " where not tgisinternal",
     "constraints": f"select conrelid::regclass::text, conname, pg_get_constraintdef(c.oid) from pg_constraint c"
-                   f" join pg_namespace n on n.oid = c.connamespace where n.nspname not in {SYSTEM}",
+    f" join pg_namespace n on n.oid = c.connamespace where n.nspname not in {SYSTEM}",
     "indexes": f"select indexname, indexdef from pg_indexes where schemaname not in {SYSTEM}",
     "sequences": f"select schemaname, sequencename, last_value from pg_sequences"
-                 f" where schemaname not in {SYSTEM}",
+    f" where schemaname not in {SYSTEM}",
     "default privileges": "select defaclrole::regrole::text, defaclnamespace::regnamespace::text,"
-                          " defaclobjtype::text, defaclacl::text from pg_default_acl",
+    " defaclobjtype::text, defaclacl::text from pg_default_acl",
     "extensions": "select extname, extnamespace::regnamespace::text from pg_extension",
 }
 
@@ -64,14 +64,23 @@ CATALOG = {
 def snapshot(dsn: str) -> dict[str, object]:
     """The catalog parts above, and every row of every table (as text, sorted)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        found: dict[str, object] = {part: sorted(map(repr, conn.execute(query).fetchall()))
-                                    for part, query in CATALOG.items()}
-        tables = conn.execute(f"select n.nspname, c.relname from pg_class c join pg_namespace n"
-                              f" on n.oid = c.relnamespace where c.relkind = 'r'"
-                              f" and n.nspname not in {SYSTEM} and n.nspname !~ '^pg_'").fetchall()
+        found: dict[str, object] = {
+            part: sorted(map(repr, conn.execute(query).fetchall())) for part, query in CATALOG.items()
+        }
+        tables = conn.execute(
+            f"select n.nspname, c.relname from pg_class c join pg_namespace n"
+            f" on n.oid = c.relnamespace where c.relkind = 'r'"
+            f" and n.nspname not in {SYSTEM} and n.nspname !~ '^pg_'"
+        ).fetchall()
         for schema, table in tables:
-            found[f"rows of {schema}.{table}"] = sorted(r[0] for r in conn.execute(
-                sql.SQL("select t::text from {}.{} t").format(sql.Identifier(schema), sql.Identifier(table))))
+            found[f"rows of {schema}.{table}"] = sorted(
+                r[0]
+                for r in conn.execute(
+                    sql.SQL("select t::text from {}.{} t").format(
+                        sql.Identifier(schema), sql.Identifier(table)
+                    )
+                )
+            )
     return found
 
 
@@ -124,11 +133,14 @@ def test_a_backup_restores_every_row_grant_policy_and_function(world, empty_data
     assert any("search_path=pg_catalog" in f for f in before["functions"])
     # What pg_dump does not carry (the database itself), db restore sets as 0015 did.
     with psycopg.connect(fresh, autocommit=True) as conn:
-        assert conn.execute("select has_database_privilege('epic_authenticator', current_database(),"
-                            " 'temporary')").fetchone() == (False,)
-        assert conn.execute("select count(*) from pg_db_role_setting s join pg_database d"
-                            " on d.oid = s.setdatabase where d.datname = current_database()"
-                            " and s.setrole = 'epic_authenticator'::regrole").fetchone() == (1,)
+        assert conn.execute(
+            "select has_database_privilege('epic_authenticator', current_database(), 'temporary')"
+        ).fetchone() == (False,)
+        assert conn.execute(
+            "select count(*) from pg_db_role_setting s join pg_database d"
+            " on d.oid = s.setdatabase where d.datname = current_database()"
+            " and s.setrole = 'epic_authenticator'::regrole"
+        ).fetchone() == (1,)
 
 
 def test_the_restored_database_enforces_the_same_rules(world, empty_database, tmp_path, monkeypatch):
@@ -168,8 +180,9 @@ def _wrapping_tools(tmp_path: Path, server: pg.Server, pg_dump_script: str) -> P
 def test_a_dump_missing_rows_is_not_kept_and_says_which_table(world, tmp_path, monkeypatch):
     # A pg_dump that silently leaves out the clients' rows (as --enable-row-security
     # does for a login the policies filter): the check must catch it.
-    tools = _wrapping_tools(tmp_path, world.db.server,
-                            'exec "$REAL" "$@" --exclude-table-data=epic_events.client')
+    tools = _wrapping_tools(
+        tmp_path, world.db.server, 'exec "$REAL" "$@" --exclude-table-data=epic_events.client'
+    )
     monkeypatch.setenv("EPIC_EVENTS_PG_BIN", str(tools))
     monkeypatch.setenv("EPIC_EVENTS_ADMIN_DSN", world.db.admin_dsn)
     archive = tmp_path / "agency.dump"
@@ -183,10 +196,13 @@ def test_a_dump_missing_rows_is_not_kept_and_says_which_table(world, tmp_path, m
 def test_the_password_reaches_pg_dump_in_its_environment_never_its_arguments(world, tmp_path, monkeypatch):
     params = conninfo_to_dict(world.db.admin_dsn)
     secret = params.get("password") or "not-on-the-command-line-42"  # trust auth ignores an extra one
-    tools = _wrapping_tools(tmp_path, world.db.server,
-                            f'printf "%s\\n" "$@" > {tmp_path}/argv\n'
-                            f'printf "%s" "$PGPASSWORD" > {tmp_path}/pgpassword\n'
-                            'exec "$REAL" "$@"')
+    tools = _wrapping_tools(
+        tmp_path,
+        world.db.server,
+        f'printf "%s\\n" "$@" > {tmp_path}/argv\n'
+        f'printf "%s" "$PGPASSWORD" > {tmp_path}/pgpassword\n'
+        'exec "$REAL" "$@"',
+    )
     monkeypatch.setenv("EPIC_EVENTS_PG_BIN", str(tools))
     monkeypatch.setenv("EPIC_EVENTS_ADMIN_DSN", world.db.server.dsn(world.db.name, password=secret))
     code, _, err = invoke("db", "backup", tmp_path / "agency.dump")
@@ -201,8 +217,9 @@ def test_a_login_row_level_security_would_filter_may_not_back_up(world, tmp_path
     with world.db.admin() as conn:
         conn.execute(sql.SQL("create role {} login password 'dumper-pass-123'").format(sql.Identifier(role)))
     try:
-        monkeypatch.setenv("EPIC_EVENTS_ADMIN_DSN", world.db.server.dsn(
-            world.db.name, user=role, password="dumper-pass-123"))
+        monkeypatch.setenv(
+            "EPIC_EVENTS_ADMIN_DSN", world.db.server.dsn(world.db.name, user=role, password="dumper-pass-123")
+        )
         archive = tmp_path / "agency.dump"
         code, _, err = invoke("db", "backup", archive)
         assert code == 3
@@ -213,8 +230,9 @@ def test_a_login_row_level_security_would_filter_may_not_back_up(world, tmp_path
             conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))
 
 
-def test_restore_refuses_a_database_that_is_not_empty_unless_forced(world, pg_server, template, tmp_path,
-                                                                    monkeypatch):
+def test_restore_refuses_a_database_that_is_not_empty_unless_forced(
+    world, pg_server, template, tmp_path, monkeypatch
+):
     archive = tmp_path / "agency.dump"
     monkeypatch.setenv("EPIC_EVENTS_ADMIN_DSN", world.db.admin_dsn)
     assert invoke("db", "backup", archive)[0] == 0

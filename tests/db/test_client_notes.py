@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from psycopg import errors
 
 from tests.db.helpers import admin_all, admin_value, snapshot
 
-NOTE = ("insert into client_note (client_id, kind, body, noted_at)"
-        " values (%(c)s, 'call', %(body)s, %(at)s) returning id, written_by")
-T0 = datetime(2026, 10, 1, 10, 0, tzinfo=timezone.utc)
+NOTE = (
+    "insert into client_note (client_id, kind, body, noted_at)"
+    " values (%(c)s, 'call', %(body)s, %(at)s) returning id, written_by"
+)
+T0 = datetime(2026, 10, 1, 10, 0, tzinfo=UTC)
 
 
 def last_contact(world, key="client"):
-    return admin_value(world.db, "select last_contact_at from epic_events.client where id = %s",
-                       (world.ids[key],))
+    return admin_value(
+        world.db, "select last_contact_at from epic_events.client where id = %s", (world.ids[key],)
+    )
 
 
 def test_a_note_moves_the_last_contact_forward_and_never_back(world):
@@ -40,18 +43,23 @@ def test_sales_note_their_own_clients_management_all_support_none(world):
 
 
 def test_revoking_client_note_create_own_stops_sales_at_once(world):
-    world.as_("manager").run("delete from department_permission"
-                             " where department = 'sales' and permission_code = 'client_note:create:own'")
+    world.as_("manager").run(
+        "delete from department_permission"
+        " where department = 'sales' and permission_code = 'client_note:create:own'"
+    )
     with pytest.raises(errors.InsufficientPrivilege, match="row-level security"):
         world.as_("sales").run(NOTE, {"c": world.ids["client"], "body": "x", "at": T0})
 
 
-@pytest.mark.parametrize(("body", "at", "constraint"), [
-    ("   ", T0, "client_note_body_valid"),
-    ("bell \x07", T0, "client_note_body_valid"),
-    ("x" * 10001, T0, "client_note_body_valid"),
-    ("From the future", datetime.now(timezone.utc) + timedelta(days=3), "client_note_not_in_future"),
-])
+@pytest.mark.parametrize(
+    ("body", "at", "constraint"),
+    [
+        ("   ", T0, "client_note_body_valid"),
+        ("bell \x07", T0, "client_note_body_valid"),
+        ("x" * 10001, T0, "client_note_body_valid"),
+        ("From the future", datetime.now(UTC) + timedelta(days=3), "client_note_not_in_future"),
+    ],
+)
 def test_bad_notes_are_refused(world, body, at, constraint):
     before = snapshot(world.db, "client", "client_note")
     with pytest.raises(errors.CheckViolation) as info:
@@ -68,8 +76,11 @@ def test_tab_and_newline_are_allowed(world):
 def test_notes_are_audited_and_never_rewritten(world):
     since = admin_value(world.db, "select coalesce(max(id), 0) from epic_events.audit_log")
     world.as_("sales").run(NOTE, {"c": world.ids["client"], "body": "Audited", "at": T0})
-    rows = admin_all(world.db, "select table_name, action, employee_id from epic_events.audit_log"
-                               " where id > %s order by id", (since,))
+    rows = admin_all(
+        world.db,
+        "select table_name, action, employee_id from epic_events.audit_log where id > %s order by id",
+        (since,),
+    )
     assert {"table_name": "client_note", "action": "insert", "employee_id": world.ids["sales"]} in rows
     assert {"table_name": "client", "action": "update", "employee_id": world.ids["sales"]} in rows
     for who in ("manager", "sales", "support"):

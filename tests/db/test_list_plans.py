@@ -85,16 +85,21 @@ def newcomers(db):
     with db.admin() as conn:
         conn.execute(BULK)
         # Everyone may log in with world.PASSWORD.
-        conn.execute("update epic_events.employee set password_salt = %s, password_verifier = %s"
-                     " where email like 'extra-sales-%%'", (SALT, VERIFIER))
+        conn.execute(
+            "update epic_events.employee set password_salt = %s, password_verifier = %s"
+            " where email like 'extra-sales-%%'",
+            (SALT, VERIFIER),
+        )
         ids = {}
         for department in ("sales", "support"):
             ids[department] = conn.execute(
                 "insert into epic_events.employee (full_name, email, department, password_salt,"
                 " password_verifier) values (%s, %s, %s, %s, %s) returning id",
-                (f"New {department}", f"new-{department}@epic.test", department, SALT, VERIFIER)).fetchone()[0]
-        conn.execute("analyze epic_events.employee, epic_events.client, epic_events.contract,"
-                     " epic_events.event")
+                (f"New {department}", f"new-{department}@epic.test", department, SALT, VERIFIER),
+            ).fetchone()[0]
+        conn.execute(
+            "analyze epic_events.employee, epic_events.client, epic_events.contract, epic_events.event"
+        )
     actors = {department: open_actor(db, f"new-{department}@epic.test") for department in ids}
     yield actors
     for actor in actors.values():
@@ -102,30 +107,58 @@ def newcomers(db):
     world.close()
 
 
-CLIENT_MINE = {"mine": True, "company_id": None, "search": None, "pattern": None, "stale_before": None,
-               "sort": "id", "desc": False, "limit": 51, "offset": 0}
+CLIENT_MINE = {
+    "mine": True,
+    "company_id": None,
+    "search": None,
+    "pattern": None,
+    "stale_before": None,
+    "sort": "id",
+    "desc": False,
+    "limit": 51,
+    "offset": 0,
+}
 
 
 def test_newcomers_read_nobody_elses_rows(newcomers):
     cases = [
         ("sales", "client.list_clients", CLIENT_MINE, "client_sales_contact_idx"),
         ("sales", "client.list_clients", {**CLIENT_MINE, "desc": True}, "client_sales_contact_idx"),
-        ("sales", "contract.list_contracts", contract.list_parameters(mine=True),
-         "contract_sales_contact_idx"),
-        ("sales", "contract.list_contracts", contract.list_parameters(unsigned=True, mine=True),
-         "contract_unsigned_idx"),
-        ("sales", "contract.list_contracts",
-         contract.list_parameters(unsigned=True, mine=True, desc=True), "contract_unsigned_idx"),
-        ("sales", "contract.list_contracts", contract.list_parameters(unpaid=True, mine=True),
-         "contract_unpaid_idx"),
-        ("support", "event.list_events", event.list_parameters(assigned_to_me=True),
-         "event_support_contact_idx"),
+        (
+            "sales",
+            "contract.list_contracts",
+            contract.list_parameters(mine=True),
+            "contract_sales_contact_idx",
+        ),
+        (
+            "sales",
+            "contract.list_contracts",
+            contract.list_parameters(unsigned=True, mine=True),
+            "contract_unsigned_idx",
+        ),
+        (
+            "sales",
+            "contract.list_contracts",
+            contract.list_parameters(unsigned=True, mine=True, desc=True),
+            "contract_unsigned_idx",
+        ),
+        (
+            "sales",
+            "contract.list_contracts",
+            contract.list_parameters(unpaid=True, mine=True),
+            "contract_unpaid_idx",
+        ),
+        (
+            "support",
+            "event.list_events",
+            event.list_parameters(assigned_to_me=True),
+            "event_support_contact_idx",
+        ),
     ]
     # A sales newcomer's `event list --mine` starts from their (no) contracts,
     # not from every event in start order.
     sales = newcomers["sales"]
-    plan = plan_of(sales, "event.list_events",
-                   event.list_parameters(sold_by_me=True, me=sales.employee_id))
+    plan = plan_of(sales, "event.list_events", event.list_parameters(sold_by_me=True, me=sales.employee_id))
     assert reads_of(plan, "contract") == [("contract_sales_contact_idx", 0)]
     assert all(index != "event_starts_idx" for index, _ in reads_of(plan, "event"))
     assert plan["Actual Rows"] == 0
@@ -142,12 +175,15 @@ def test_mine_pages_keep_their_order(newcomers, db):
         sales_id, email = conn.execute(
             "select c.sales_contact_id, e.email from epic_events.contract c"
             " join epic_events.employee e on e.id = c.sales_contact_id where not c.is_signed"
-            " group by 1, 2 order by count(*) desc limit 1").fetchone()
+            " group by 1, 2 order by count(*) desc limit 1"
+        ).fetchone()
     actor = open_actor(db, email)
     try:
         for desc in (False, True):
-            rows = actor.run(queries.get("contract.list_contracts").sql, contract.list_parameters(
-                unsigned=True, mine=True, desc=desc, limit=1000))
+            rows = actor.run(
+                queries.get("contract.list_contracts").sql,
+                contract.list_parameters(unsigned=True, mine=True, desc=desc, limit=1000),
+            )
             ids = [r["id"] for r in rows]
             assert ids and ids == sorted(ids, reverse=desc)
             assert {r["sales_contact_id"] for r in rows} == {sales_id}

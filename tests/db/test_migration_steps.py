@@ -28,53 +28,53 @@ THIS_DATABASE = "(select oid from pg_database where datname = current_database()
 # by OID, which a re-run changes), with its definition, owner and grants.
 CATALOG = {
     "schemas": "select nspname, nspowner::regrole::text, nspacl::text from pg_namespace"
-               " where nspname not like 'pg\\_%' and nspname <> 'information_schema'",
+    " where nspname not like 'pg\\_%' and nspname <> 'information_schema'",
     "relations": "select c.oid::regclass::text, c.relkind::text, c.relowner::regrole::text, c.relacl::text,"
-                 " c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text,"
-                 " obj_description(c.oid, 'pg_class')"
-                 " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-                 f" where n.nspname not in {NOT_OURS} and c.relname !~ 'yoyo'",
+    " c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text,"
+    " obj_description(c.oid, 'pg_class')"
+    " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+    f" where n.nspname not in {NOT_OURS} and c.relname !~ 'yoyo'",
     "columns": "select a.attrelid::regclass::text, a.attname, format_type(a.atttypid, a.atttypmod),"
-               " a.attnotnull, a.attidentity::text, a.attgenerated::text, a.attacl::text,"
-               " pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum)"
-               " from pg_attribute a join pg_class c on c.oid = a.attrelid"
-               " join pg_namespace n on n.oid = c.relnamespace"
-               " left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum"
-               f" where n.nspname not in {NOT_OURS} and c.relname !~ 'yoyo'"
-               " and a.attnum > 0 and not a.attisdropped",
+    " a.attnotnull, a.attidentity::text, a.attgenerated::text, a.attacl::text,"
+    " pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum)"
+    " from pg_attribute a join pg_class c on c.oid = a.attrelid"
+    " join pg_namespace n on n.oid = c.relnamespace"
+    " left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum"
+    f" where n.nspname not in {NOT_OURS} and c.relname !~ 'yoyo'"
+    " and a.attnum > 0 and not a.attisdropped",
     "constraints": "select conrelid::regclass::text, contypid::regtype::text, conname,"
-                   " pg_get_constraintdef(c.oid)"
-                   " from pg_constraint c join pg_namespace n on n.oid = c.connamespace"
-                   f" where n.nspname not in {NOT_OURS} and conname !~ 'yoyo'",
+    " pg_get_constraintdef(c.oid)"
+    " from pg_constraint c join pg_namespace n on n.oid = c.connamespace"
+    f" where n.nspname not in {NOT_OURS} and conname !~ 'yoyo'",
     "indexes": "select indexrelid::regclass::text, pg_get_indexdef(indexrelid) from pg_index i"
-               " join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace"
-               f" where n.nspname not in {NOT_OURS} and c.relname !~ 'yoyo'",
+    " join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace"
+    f" where n.nspname not in {NOT_OURS} and c.relname !~ 'yoyo'",
     "functions": "select p.oid::regprocedure::text, p.proowner::regrole::text, p.proacl::text,"
-                 " p.prosecdef, p.provolatile::text, p.proconfig::text, md5(p.prosrc),"
-                 " obj_description(p.oid, 'pg_proc')"
-                 " from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
-                 f" where n.nspname not in {NOT_OURS}",
+    " p.prosecdef, p.provolatile::text, p.proconfig::text, md5(p.prosrc),"
+    " obj_description(p.oid, 'pg_proc')"
+    " from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
+    f" where n.nspname not in {NOT_OURS}",
     "types": "select t.oid::regtype::text, t.typowner::regrole::text, t.typacl::text from pg_type t"
-             " join pg_namespace n on n.oid = t.typnamespace"
-             f" where n.nspname not in {NOT_OURS} and t.typname !~ 'yoyo'",
+    " join pg_namespace n on n.oid = t.typnamespace"
+    f" where n.nspname not in {NOT_OURS} and t.typname !~ 'yoyo'",
     "policies": "select polrelid::regclass::text, polname, polcmd::text, polpermissive,"
-                " array(select r::regrole::text from unnest(polroles) r order by 1)::text,"
-                " pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid) from pg_policy",
+    " array(select r::regrole::text from unnest(polroles) r order by 1)::text,"
+    " pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid) from pg_policy",
     "triggers": "select tgrelid::regclass::text, tgname, pg_get_triggerdef(oid), tgenabled::text"
-                " from pg_trigger where not tgisinternal",
+    " from pg_trigger where not tgisinternal",
     "event triggers": "select evtname from pg_event_trigger",
     "extensions": "select extname, extnamespace::regnamespace::text, extversion from pg_extension",
     "default privileges": "select defaclrole::regrole::text, defaclnamespace::regnamespace::text,"
-                          " defaclobjtype::text, defaclacl::text from pg_default_acl",
+    " defaclobjtype::text, defaclacl::text from pg_default_acl",
     "sequences": "select seqrelid::regclass::text, seqtypid::regtype::text, seqstart, seqincrement"
-                 " from pg_sequence where seqrelid::regclass::text !~ 'yoyo'",
+    " from pg_sequence where seqrelid::regclass::text !~ 'yoyo'",
     "database grants": "select coalesce(datacl, acldefault('d', datdba))::text from pg_database"
-                       " where datname = current_database()",  # NULL means the default
+    " where datname = current_database()",  # NULL means the default
     "role settings in this database": "select setrole::regrole::text, setconfig::text from pg_db_role_setting"
-                                      f" where setdatabase = {THIS_DATABASE}",
+    f" where setdatabase = {THIS_DATABASE}",
     "shared dependencies": "select pg_describe_object(classid, objid, objsubid),"
-                           " refobjid::regrole::text, deptype::text from pg_shdepend"
-                           f" where dbid = {THIS_DATABASE} and refclassid = 'pg_authid'::regclass",
+    " refobjid::regrole::text, deptype::text from pg_shdepend"
+    f" where dbid = {THIS_DATABASE} and refclassid = 'pg_authid'::regclass",
 }
 
 MIGRATION_IDS = [m.id for m in read_migrations(str(MIGRATIONS_DIR))]
@@ -111,15 +111,22 @@ def apply_next(dsn: str) -> str:
 
 def tables_in_schema(dsn: str) -> set[str]:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        return {r[0] for r in conn.execute("select c.relname from pg_class c join pg_namespace n"
-                                           " on n.oid = c.relnamespace where n.nspname = 'epic_events'"
-                                           " and c.relkind in ('r', 'p')")}
+        return {
+            r[0]
+            for r in conn.execute(
+                "select c.relname from pg_class c join pg_namespace n"
+                " on n.oid = c.relnamespace where n.nspname = 'epic_events'"
+                " and c.relkind in ('r', 'p')"
+            )
+        }
 
 
 def differences(before: dict[str, set], after: dict[str, set]) -> dict[str, dict]:
-    return {part: {"left behind or changed": after[part] - before[part],
-                   "missing": before[part] - after[part]}
-            for part in (*CATALOG, *PERMISSIONS) if before[part] != after[part]}
+    return {
+        part: {"left behind or changed": after[part] - before[part], "missing": before[part] - after[part]}
+        for part in (*CATALOG, *PERMISSIONS)
+        if before[part] != after[part]
+    }
 
 
 @pytest.fixture

@@ -28,35 +28,38 @@ from tests import pg
 from tests.world import World
 
 ROLES = ("epic_owner", "epic_authenticator", "epic_management", "epic_sales", "epic_support")
-MIGRATION_IDS = sorted(p.name.removesuffix(".sql") for p in Path(MIGRATIONS_DIR).glob("*.sql")
-                       if not p.name.endswith(".rollback.sql"))
+MIGRATION_IDS = sorted(
+    p.name.removesuffix(".sql")
+    for p in Path(MIGRATIONS_DIR).glob("*.sql")
+    if not p.name.endswith(".rollback.sql")
+)
 SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
 
 CATALOG_QUERIES = {
     "schemas": "select nspname, nspowner::regrole::text, nspacl::text from pg_namespace"
-               " where nspname not like 'pg\\_%' and nspname <> 'information_schema'",
+    " where nspname not like 'pg\\_%' and nspname <> 'information_schema'",
     "relations": f"select n.nspname || '.' || c.relname, c.relkind::text from pg_class c"
-                 f" join pg_namespace n on n.oid = c.relnamespace"
-                 f" where n.nspname not in {SYSTEM_SCHEMAS} and c.relname !~ 'yoyo'",
+    f" join pg_namespace n on n.oid = c.relnamespace"
+    f" where n.nspname not in {SYSTEM_SCHEMAS} and c.relname !~ 'yoyo'",
     "functions": f"select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
-                 f" where n.nspname not in {SYSTEM_SCHEMAS}",
+    f" where n.nspname not in {SYSTEM_SCHEMAS}",
     "types": f"select n.nspname || '.' || t.typname from pg_type t join pg_namespace n on n.oid = t.typnamespace"
-             f" where n.nspname not in {SYSTEM_SCHEMAS} and t.typname !~ 'yoyo'",
+    f" where n.nspname not in {SYSTEM_SCHEMAS} and t.typname !~ 'yoyo'",
     "extensions": "select extname from pg_extension",
     "default privileges": "select defaclrole::regrole::text, defaclnamespace, defaclobjtype::text,"
-                          " defaclacl::text from pg_default_acl",
+    " defaclacl::text from pg_default_acl",
     "policies": "select polname from pg_policy",
     "triggers": "select tgname from pg_trigger where not tgisinternal",
     "event triggers": "select evtname from pg_event_trigger",
     # NULL means the default privileges: a revoke then a grant back spells them out.
     "database privileges": "select coalesce(datacl, acldefault('d', datdba))::text from pg_database"
-                           " where datname = current_database()",
+    " where datname = current_database()",
     "role settings here": "select setrole::regrole::text, setconfig::text from pg_db_role_setting"
-                          " where setdatabase = (select oid from pg_database where datname = current_database())",
+    " where setdatabase = (select oid from pg_database where datname = current_database())",
     "dependencies on roles here": "select pg_describe_object(classid, objid, objsubid), refobjid::regrole::text, deptype::text"
-                                  " from pg_shdepend where dbid = (select oid from pg_database"
-                                  " where datname = current_database()) and refclassid = 'pg_authid'::regclass"
-                                  " and refobjid::regrole::text like 'epic\\_%'",
+    " from pg_shdepend where dbid = (select oid from pg_database"
+    " where datname = current_database()) and refclassid = 'pg_authid'::regclass"
+    " and refobjid::regrole::text like 'epic\\_%'",
 }
 
 
@@ -67,16 +70,23 @@ def catalog(dsn: str) -> dict[str, set]:
 
 def existing_roles(dsn: str) -> set[str]:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        return {r[0] for r in conn.execute("select rolname from pg_roles where rolname = any(%s)", (list(ROLES),))}
+        return {
+            r[0] for r in conn.execute("select rolname from pg_roles where rolname = any(%s)", (list(ROLES),))
+        }
 
 
 def databases_using(dsn: str, role: str) -> set[str]:
     """Other databases of the server holding objects or grants of `role`."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        return {r[0] for r in conn.execute(
-            "select distinct d.datname from pg_shdepend s join pg_database d on d.oid = s.dbid"
-            " where s.refclassid = 'pg_authid'::regclass and s.refobjid = %s::regrole"
-            "   and d.datname <> current_database()", (role,))}
+        return {
+            r[0]
+            for r in conn.execute(
+                "select distinct d.datname from pg_shdepend s join pg_database d on d.oid = s.dbid"
+                " where s.refclassid = 'pg_authid'::regclass and s.refobjid = %s::regrole"
+                "   and d.datname <> current_database()",
+                (role,),
+            )
+        }
 
 
 def check_the_security_model_holds(server: pg.Server, name: str, password: str) -> None:
@@ -85,15 +95,22 @@ def check_the_security_model_holds(server: pg.Server, name: str, password: str) 
     world = World.build(db)
     try:
         assert world.as_("sales").count("select id from client") == 2
-        assert world.as_("sales").count("update client set phone = '+33700000000' where id = %(client2)s",
-                                         world.ids) == 0
+        assert (
+            world.as_("sales").count(
+                "update client set phone = '+33700000000' where id = %(client2)s", world.ids
+            )
+            == 0
+        )
         for column in ("password_salt", "password_verifier"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 world.as_("support").run(f"select {column} from employee")
         with pytest.raises(psycopg.errors.CheckViolation):
-            world.as_("sales").run("insert into event (contract_id, name, starts_at, ends_at, location,"
-                                   " attendees) values (%(contract)s, 'x', now(), now() + interval '1 hour',"
-                                   " 'x', 1)", world.ids)
+            world.as_("sales").run(
+                "insert into event (contract_id, name, starts_at, ends_at, location,"
+                " attendees) values (%(contract)s, 'x', now(), now() + interval '1 hour',"
+                " 'x', 1)",
+                world.ids,
+            )
         with psycopg.connect(db.app_dsn) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select id from epic_events.client")
     finally:
@@ -140,6 +157,7 @@ def test_the_chain_applies_rolls_back_and_reapplies_on_the_session_server(pg_ser
 
 
 # --- PostgreSQL 15 ---------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def pg15():

@@ -108,8 +108,12 @@ A, N, D = ALLOWED, NO_ROWS, DENIED
 
 _OTHER = bcrypt.hashpw(b"another password", bcrypt.gensalt(4)).decode()
 #: world.PASSWORD's salt and verifier, and another password's (a reset).
-PASSWORDS = {"salt": SALT, "verifier": VERIFIER,
-             "new_salt": _OTHER[:29], "new_verifier": hashlib.sha256(_OTHER.encode()).digest()}
+PASSWORDS = {
+    "salt": SALT,
+    "verifier": VERIFIER,
+    "new_salt": _OTHER[:29],
+    "new_verifier": hashlib.sha256(_OTHER.encode()).digest(),
+}
 
 
 @dataclass(frozen=True)
@@ -122,146 +126,273 @@ class Case:
     setup: str | None = None
 
 
-EVENT_VALUES = ("'Gala', '2027-07-01 18:00+00', '2027-07-01 23:00+00', 'Paris', 120")
+EVENT_VALUES = "'Gala', '2027-07-01 18:00+00', '2027-07-01 23:00+00', 'Paris', 120"
 
 MATRIX = [
     # --- employee -----------------------------------------------------------
-    Case("employee", "select directory columns",
-         "select id, employee_number, full_name, email, phone, department, is_active,"
-         " created_at, updated_at from employee", (A, A, A)),
+    Case(
+        "employee",
+        "select directory columns",
+        "select id, employee_number, full_name, email, phone, department, is_active,"
+        " created_at, updated_at from employee",
+        (A, A, A),
+    ),
     Case("employee", "select password_salt", "select password_salt from employee", (D, D, D)),
     Case("employee", "select password_verifier", "select password_verifier from employee", (D, D, D)),
-    Case("employee", "insert",
-         "insert into employee (full_name, email, department, password_salt, password_verifier)"
-         " values ('Nina New', 'nina@epic.test', 'support', %(salt)s, %(verifier)s)", (A, D, D)),
-    Case("employee", "update", "update employee set phone = '+33700000000' where id = %(support2)s",
-         (A, D, D)),
-    Case("employee", "reset password (salt and verifier)",
-         "update employee set password_salt = %(new_salt)s, password_verifier = %(new_verifier)s"
-         " where id = %(support2)s", (A, D, D)),
-    Case("employee", "delete (nothing refers to them)",
-         "delete from employee where id = %(manager2)s", (A, D, D)),
+    Case(
+        "employee",
+        "insert",
+        "insert into employee (full_name, email, department, password_salt, password_verifier)"
+        " values ('Nina New', 'nina@epic.test', 'support', %(salt)s, %(verifier)s)",
+        (A, D, D),
+    ),
+    Case(
+        "employee", "update", "update employee set phone = '+33700000000' where id = %(support2)s", (A, D, D)
+    ),
+    Case(
+        "employee",
+        "reset password (salt and verifier)",
+        "update employee set password_salt = %(new_salt)s, password_verifier = %(new_verifier)s"
+        " where id = %(support2)s",
+        (A, D, D),
+    ),
+    Case(
+        "employee",
+        "delete (nothing refers to them)",
+        "delete from employee where id = %(manager2)s",
+        (A, D, D),
+    ),
     # --- company ------------------------------------------------------------
     Case("company", "select", "select id, name from company", (A, A, A)),
     Case("company", "insert", "insert into company (name) values ('Globex')", (A, A, D)),
-    Case("company", "update", "update company set name = 'Acme Renamed' where id = %(company)s",
-         (A, D, D)),
-    Case("company", "delete (no clients)", "delete from company where id = %(target)s", (A, D, D),
-         setup="insert into epic_events.company (name) values ('Initech') returning id"),
+    Case("company", "update", "update company set name = 'Acme Renamed' where id = %(company)s", (A, D, D)),
+    Case(
+        "company",
+        "delete (no clients)",
+        "delete from company where id = %(target)s",
+        (A, D, D),
+        setup="insert into epic_events.company (name) values ('Initech') returning id",
+    ),
     # --- client -------------------------------------------------------------
     Case("client", "select", "select id, full_name, sales_contact_id from client", (A, A, A)),
-    Case("client", "insert, sales contact = own",
-         "insert into client (full_name, email, sales_contact_id)"
-         " values ('Nora New', 'nora@client.test', %(sales)s)", (A, A, D)),
-    Case("client", "insert, sales contact = other's",
-         "insert into client (full_name, email, sales_contact_id)"
-         " values ('Nora New', 'nora@client.test', %(sales2)s)", (A, D, D)),
-    Case("client", "update own", "update client set phone = '+33700000001' where id = %(client)s",
-         (A, A, D)),
-    Case("client", "update other's", "update client set phone = '+33700000001' where id = %(client2)s",
-         (A, N, D)),
-    Case("client", "reassign (set sales_contact_id)", "update client set sales_contact_id = %(sales2)s where id = %(client)s",
-         (A, D, D)),
-    Case("client", "delete (no contracts)", "delete from client where id = %(target)s", (A, D, D),
-         setup="insert into epic_events.client (full_name, email, sales_contact_id)"
-               " select 'Idle Client', 'idle@client.test', id from epic_events.employee"
-               " where email = 'sam@epic.test' returning id"),
+    Case(
+        "client",
+        "insert, sales contact = own",
+        "insert into client (full_name, email, sales_contact_id)"
+        " values ('Nora New', 'nora@client.test', %(sales)s)",
+        (A, A, D),
+    ),
+    Case(
+        "client",
+        "insert, sales contact = other's",
+        "insert into client (full_name, email, sales_contact_id)"
+        " values ('Nora New', 'nora@client.test', %(sales2)s)",
+        (A, D, D),
+    ),
+    Case("client", "update own", "update client set phone = '+33700000001' where id = %(client)s", (A, A, D)),
+    Case(
+        "client",
+        "update other's",
+        "update client set phone = '+33700000001' where id = %(client2)s",
+        (A, N, D),
+    ),
+    Case(
+        "client",
+        "reassign (set sales_contact_id)",
+        "update client set sales_contact_id = %(sales2)s where id = %(client)s",
+        (A, D, D),
+    ),
+    Case(
+        "client",
+        "delete (no contracts)",
+        "delete from client where id = %(target)s",
+        (A, D, D),
+        setup="insert into epic_events.client (full_name, email, sales_contact_id)"
+        " select 'Idle Client', 'idle@client.test', id from epic_events.employee"
+        " where email = 'sam@epic.test' returning id",
+    ),
     # --- contract -----------------------------------------------------------
     Case("contract", "select", "select id, client_id, sales_contact_id from contract", (A, A, A)),
-    Case("contract", "insert", "insert into contract (client_id, total_amount) values (%(client)s, 500)",
-         (A, D, D)),
-    Case("contract", "update own", "update contract set total_amount = 1100 where id = %(contract)s",
-         (A, A, D)),
-    Case("contract", "update other's", "update contract set total_amount = 1100 where id = %(contract2)s",
-         (A, N, D)),
-    Case("contract", "set amount_due (the ledger's)",
-         "update contract set amount_due = 100 where id = %(contract)s", (D, D, D)),
-    Case("contract", "sign own", "update contract set is_signed = true where id = %(contract)s",
-         (A, A, D)),
-    Case("contract", "sign other's", "update contract set is_signed = true where id = %(target)s",
-         (A, N, D),
-         setup="insert into epic_events.contract (client_id, total_amount)"
-               " select id, 800 from epic_events.client where email = 'client2@client.test'"
-               " returning id"),
-    Case("contract", "reassign (set sales_contact_id)", "update contract set sales_contact_id = %(sales2)s where id = %(contract)s",
-         (A, D, D)),
+    Case(
+        "contract",
+        "insert",
+        "insert into contract (client_id, total_amount) values (%(client)s, 500)",
+        (A, D, D),
+    ),
+    Case(
+        "contract", "update own", "update contract set total_amount = 1100 where id = %(contract)s", (A, A, D)
+    ),
+    Case(
+        "contract",
+        "update other's",
+        "update contract set total_amount = 1100 where id = %(contract2)s",
+        (A, N, D),
+    ),
+    Case(
+        "contract",
+        "set amount_due (the ledger's)",
+        "update contract set amount_due = 100 where id = %(contract)s",
+        (D, D, D),
+    ),
+    Case("contract", "sign own", "update contract set is_signed = true where id = %(contract)s", (A, A, D)),
+    Case(
+        "contract",
+        "sign other's",
+        "update contract set is_signed = true where id = %(target)s",
+        (A, N, D),
+        setup="insert into epic_events.contract (client_id, total_amount)"
+        " select id, 800 from epic_events.client where email = 'client2@client.test'"
+        " returning id",
+    ),
+    Case(
+        "contract",
+        "reassign (set sales_contact_id)",
+        "update contract set sales_contact_id = %(sales2)s where id = %(contract)s",
+        (A, D, D),
+    ),
     Case("contract", "delete (no events)", "delete from contract where id = %(contract)s", (A, D, D)),
     # --- event --------------------------------------------------------------
     Case("event", "select", "select id, contract_id, support_contact_id from event", (A, A, A)),
-    Case("event", "insert on own signed contract",
-         "insert into event (contract_id, name, starts_at, ends_at, location, attendees)"
-         f" values (%(signed)s, {EVENT_VALUES})", (D, A, D)),
-    Case("event", "insert on other's signed contract",
-         "insert into event (contract_id, name, starts_at, ends_at, location, attendees)"
-         f" values (%(contract2)s, {EVENT_VALUES})", (D, D, D)),
+    Case(
+        "event",
+        "insert on own signed contract",
+        "insert into event (contract_id, name, starts_at, ends_at, location, attendees)"
+        f" values (%(signed)s, {EVENT_VALUES})",
+        (D, A, D),
+    ),
+    Case(
+        "event",
+        "insert on other's signed contract",
+        "insert into event (contract_id, name, starts_at, ends_at, location, attendees)"
+        f" values (%(contract2)s, {EVENT_VALUES})",
+        (D, D, D),
+    ),
     Case("event", "update own", "update event set attendees = 75 where id = %(event)s", (A, D, A)),
     Case("event", "update other's", "update event set attendees = 75 where id = %(event2)s", (A, D, N)),
-    Case("event", "assign support (set support_contact_id)",
-         "update event set support_contact_id = %(support2)s where id = %(event)s", (A, D, D)),
+    Case(
+        "event",
+        "assign support (set support_contact_id)",
+        "update event set support_contact_id = %(support2)s where id = %(event)s",
+        (A, D, D),
+    ),
     Case("event", "delete", "delete from event where id = %(event_unassigned)s", (A, D, D)),
     # --- payment (the ledger: never edited, never deleted) -----------------
     Case("payment", "select", "select id, contract_id, amount from payment", (A, A, A)),
-    Case("payment", "insert on own contract",
-         "insert into payment (contract_id, amount, method) values (%(contract)s, 50, 'transfer')",
-         (A, A, D)),
-    Case("payment", "insert on other's contract",
-         "insert into payment (contract_id, amount, method) values (%(contract2)s, 50, 'transfer')",
-         (A, D, D)),
-    Case("payment", "insert a correction (negative amount)",
-         "insert into payment (contract_id, amount, method) values (%(contract)s, -50, 'other')",
-         (A, D, D)),
-    Case("payment", "insert naming who recorded it",
-         "insert into payment (contract_id, amount, method, recorded_by)"
-         " values (%(contract)s, 50, 'cash', %(sales)s)", (D, D, D)),
+    Case(
+        "payment",
+        "insert on own contract",
+        "insert into payment (contract_id, amount, method) values (%(contract)s, 50, 'transfer')",
+        (A, A, D),
+    ),
+    Case(
+        "payment",
+        "insert on other's contract",
+        "insert into payment (contract_id, amount, method) values (%(contract2)s, 50, 'transfer')",
+        (A, D, D),
+    ),
+    Case(
+        "payment",
+        "insert a correction (negative amount)",
+        "insert into payment (contract_id, amount, method) values (%(contract)s, -50, 'other')",
+        (A, D, D),
+    ),
+    Case(
+        "payment",
+        "insert naming who recorded it",
+        "insert into payment (contract_id, amount, method, recorded_by)"
+        " values (%(contract)s, 50, 'cash', %(sales)s)",
+        (D, D, D),
+    ),
     Case("payment", "update", "update payment set amount = 1", (D, D, D)),
     Case("payment", "delete", "delete from payment", (D, D, D)),
     # --- client_note (contact history: never edited, never deleted) ----------
-    Case("client_note", "select", "select id, client_id, kind from client_note", (A, A, A),
-         setup="insert into epic_events.client_note (client_id, kind, body, written_by)"
-               " select c.id, 'call', 'Seeded', c.sales_contact_id from epic_events.client c"
-               " where c.email = 'client@client.test' returning id"),
-    Case("client_note", "insert on own client",
-         "insert into client_note (client_id, kind, body) values (%(client)s, 'call', 'Asked for a quote')",
-         (A, A, D)),
-    Case("client_note", "insert on other's client",
-         "insert into client_note (client_id, kind, body) values (%(client2)s, 'call', 'Asked for a quote')",
-         (A, D, D)),
-    Case("client_note", "insert naming who wrote it",
-         "insert into client_note (client_id, kind, body, written_by)"
-         " values (%(client)s, 'call', 'x', %(sales)s)", (D, D, D)),
+    Case(
+        "client_note",
+        "select",
+        "select id, client_id, kind from client_note",
+        (A, A, A),
+        setup="insert into epic_events.client_note (client_id, kind, body, written_by)"
+        " select c.id, 'call', 'Seeded', c.sales_contact_id from epic_events.client c"
+        " where c.email = 'client@client.test' returning id",
+    ),
+    Case(
+        "client_note",
+        "insert on own client",
+        "insert into client_note (client_id, kind, body) values (%(client)s, 'call', 'Asked for a quote')",
+        (A, A, D),
+    ),
+    Case(
+        "client_note",
+        "insert on other's client",
+        "insert into client_note (client_id, kind, body) values (%(client2)s, 'call', 'Asked for a quote')",
+        (A, D, D),
+    ),
+    Case(
+        "client_note",
+        "insert naming who wrote it",
+        "insert into client_note (client_id, kind, body, written_by)"
+        " values (%(client)s, 'call', 'x', %(sales)s)",
+        (D, D, D),
+    ),
     Case("client_note", "update", "update client_note set body = 'rewritten'", (D, D, D)),
     Case("client_note", "delete", "delete from client_note", (D, D, D)),
     # --- department_permission (role grant / revoke) ------------------------
-    Case("department_permission", "select",
-         "select department, permission_code from department_permission", (A, A, A)),
-    Case("department_permission", "insert (role grant)",
-         "insert into department_permission (department, permission_code)"
-         " values ('support', 'event:update')", (A, D, D)),
-    Case("department_permission", "update",
-         "update department_permission set department = 'support'"
-         " where department = 'sales' and permission_code = 'company:create'", (D, D, D)),
-    Case("department_permission", "delete (role revoke)",
-         "delete from department_permission"
-         " where department = 'sales' and permission_code = 'client:update:own'", (A, D, D)),
+    Case(
+        "department_permission",
+        "select",
+        "select department, permission_code from department_permission",
+        (A, A, A),
+    ),
+    Case(
+        "department_permission",
+        "insert (role grant)",
+        "insert into department_permission (department, permission_code) values ('support', 'event:update')",
+        (A, D, D),
+    ),
+    Case(
+        "department_permission",
+        "update",
+        "update department_permission set department = 'support'"
+        " where department = 'sales' and permission_code = 'company:create'",
+        (D, D, D),
+    ),
+    Case(
+        "department_permission",
+        "delete (role revoke)",
+        "delete from department_permission"
+        " where department = 'sales' and permission_code = 'client:update:own'",
+        (A, D, D),
+    ),
     # --- audit_log ------------------------------------------------------------
-    Case("audit_log", "select", "select id, table_name, row_id, action, changes from audit_log",
-         (A, D, D)),
-    Case("audit_log", "insert",
-         "insert into audit_log (db_role, table_name, row_id, action, changes)"
-         " values ('epic_sales', 'client', '1', 'delete', '{}')", (D, D, D)),
+    Case("audit_log", "select", "select id, table_name, row_id, action, changes from audit_log", (A, D, D)),
+    Case(
+        "audit_log",
+        "insert",
+        "insert into audit_log (db_role, table_name, row_id, action, changes)"
+        " values ('epic_sales', 'client', '1', 'delete', '{}')",
+        (D, D, D),
+    ),
     Case("audit_log", "update", "update audit_log set action = 'delete'", (D, D, D)),
     Case("audit_log", "delete", "delete from audit_log", (D, D, D)),
     # --- session / session_token: only through the auth_* functions ----------
     Case("session", "select", "select id, employee_id from session", (D, D, D)),
-    Case("session", "insert",
-         "insert into session (id, employee_id, expires_at)"
-         " values (gen_random_uuid(), %(sales)s, now() + interval '1 day')", (D, D, D)),
+    Case(
+        "session",
+        "insert",
+        "insert into session (id, employee_id, expires_at)"
+        " values (gen_random_uuid(), %(sales)s, now() + interval '1 day')",
+        (D, D, D),
+    ),
     Case("session", "update", "update session set expires_at = now() + interval '1 year'", (D, D, D)),
     Case("session", "delete", "delete from session", (D, D, D)),
     Case("session_token", "select", "select token_hash from session_token", (D, D, D)),
-    Case("session_token", "insert",
-         "insert into session_token (token_hash, session_id, expires_at)"
-         " values (sha256('stolen'), gen_random_uuid(), now() + interval '1 day')", (D, D, D)),
+    Case(
+        "session_token",
+        "insert",
+        "insert into session_token (token_hash, session_id, expires_at)"
+        " values (sha256('stolen'), gen_random_uuid(), now() + interval '1 day')",
+        (D, D, D),
+    ),
     Case("session_token", "update", "update session_token set rotated_at = null", (D, D, D)),
     Case("session_token", "delete", "delete from session_token", (D, D, D)),
 ]
@@ -269,9 +400,10 @@ MATRIX = [
 
 def _matrix_params():
     for case in MATRIX:
-        for department, outcome in zip(DEPARTMENTS, case.outcomes):
-            yield pytest.param(department, case, outcome,
-                               id=f"{department}-{case.table}-{case.operation}-{outcome}")
+        for department, outcome in zip(DEPARTMENTS, case.outcomes, strict=True):
+            yield pytest.param(
+                department, case, outcome, id=f"{department}-{case.table}-{case.operation}-{outcome}"
+            )
 
 
 @pytest.mark.parametrize(("department", "case", "outcome"), list(_matrix_params()))
@@ -311,15 +443,26 @@ def test_the_documented_matrix_is_the_tested_one():
 
 def test_matrix_covers_every_table_and_operation():
     """The matrix above names each protected table with all four operations."""
-    tables = ("employee", "company", "client", "contract", "event", "payment", "client_note",
-              "department_permission",
-              "audit_log", "session", "session_token")
+    tables = (
+        "employee",
+        "company",
+        "client",
+        "contract",
+        "event",
+        "payment",
+        "client_note",
+        "department_permission",
+        "audit_log",
+        "session",
+        "session_token",
+    )
     for table in tables:
         verbs = {c.statement.split()[0].lower() for c in MATRIX if c.table == table}
         assert verbs == {"select", "insert", "update", "delete"}, table
 
 
 # --- who may read what ---------------------------------------------------------
+
 
 @pytest.mark.parametrize("department", DEPARTMENTS)
 def test_everyone_logged_in_reads_every_client_contract_and_event(world, department):
@@ -330,15 +473,18 @@ def test_everyone_logged_in_reads_every_client_contract_and_event(world, departm
 
 
 @pytest.mark.parametrize("department", DEPARTMENTS)
-@pytest.mark.parametrize("statement", [
-    "select password_salt from employee",
-    "select password_verifier from employee",
-    "select * from employee",
-    "select to_jsonb(e) from employee e",
-    "select id from employee where password_salt like '$2b$%%'",
-    "select count(*) from employee where password_verifier is not null",
-    "select id from employee order by password_verifier",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "select password_salt from employee",
+        "select password_verifier from employee",
+        "select * from employee",
+        "select to_jsonb(e) from employee e",
+        "select id from employee where password_salt like '$2b$%%'",
+        "select count(*) from employee where password_verifier is not null",
+        "select id from employee order by password_verifier",
+    ],
+)
 def test_no_department_reads_a_password_salt_or_verifier(world, department, statement):
     with pytest.raises(errors.InsufficientPrivilege):
         world.as_(ACTOR[department]).run(statement, {})
@@ -347,14 +493,21 @@ def test_no_department_reads_a_password_salt_or_verifier(world, department, stat
 def test_management_writes_a_password_but_cannot_read_it_back(world):
     manager = world.as_("manager")
     # Setting a new salt and verifier (password reset) is management's ...
-    assert manager.count("update employee set password_salt = %(new_salt)s,"
-                         " password_verifier = %(new_verifier)s where id = %(sales)s",
-                         dict(world.ids, **PASSWORDS)) == 1
+    assert (
+        manager.count(
+            "update employee set password_salt = %(new_salt)s,"
+            " password_verifier = %(new_verifier)s where id = %(sales)s",
+            dict(world.ids, **PASSWORDS),
+        )
+        == 1
+    )
     # ... but neither RETURNING nor an expression may read them.
     for column in ("password_salt", "password_verifier"):
         with pytest.raises(errors.InsufficientPrivilege):
-            manager.run("update employee set phone = '+33700000002' where id = %(sales)s"
-                        f" returning {column}", world.ids)
+            manager.run(
+                f"update employee set phone = '+33700000002' where id = %(sales)s returning {column}",
+                world.ids,
+            )
         with pytest.raises(errors.InsufficientPrivilege):
             manager.run(f"update employee set full_name = {column}::text where id = %(sales)s", world.ids)
         with pytest.raises(errors.InsufficientPrivilege):
@@ -363,9 +516,11 @@ def test_management_writes_a_password_but_cannot_read_it_back(world):
 
 # --- clients ---------------------------------------------------------------------
 
+
 def test_sales_creating_a_client_becomes_its_sales_contact(world):
     row = world.as_("sales").one(
-        "insert into client (full_name, email) values ('Nora New', 'nora@client.test') returning *")
+        "insert into client (full_name, email) values ('Nora New', 'nora@client.test') returning *"
+    )
     assert row["sales_contact_id"] == world.ids["sales"]
 
 
@@ -373,7 +528,9 @@ def test_sales_cannot_create_a_client_for_another_salesperson(world):
     with pytest.raises(errors.InsufficientPrivilege, match="row-level security"):
         world.as_("sales").run(
             "insert into client (full_name, email, sales_contact_id)"
-            " values ('Nora New', 'nora@client.test', %(sales2)s)", world.ids)
+            " values ('Nora New', 'nora@client.test', %(sales2)s)",
+            world.ids,
+        )
     assert admin_value(world.db, "select count(*) from epic_events.client") == 2
 
 
@@ -381,55 +538,81 @@ def test_sales_updates_own_client_but_not_another_salespersons(world):
     sales = world.as_("sales")
     assert sales.count("update client set full_name = 'Renamed' where id = %(client)s", world.ids) == 1
     assert sales.count("update client set full_name = 'Renamed' where id = %(client2)s", world.ids) == 0
-    assert admin_value(world.db, "select full_name from epic_events.client where id = %s",
-                       (world.ids["client2"],)) == "Client of sales2"
+    assert (
+        admin_value(
+            world.db, "select full_name from epic_events.client where id = %s", (world.ids["client2"],)
+        )
+        == "Client of sales2"
+    )
 
 
 def test_sales_cannot_reassign_its_own_client(world):
     with pytest.raises(errors.InsufficientPrivilege):
-        world.as_("sales").run("update client set sales_contact_id = %(sales2)s where id = %(client)s",
-                               world.ids)
+        world.as_("sales").run(
+            "update client set sales_contact_id = %(sales2)s where id = %(client)s", world.ids
+        )
 
 
 def test_management_reassigns_a_client_and_its_contracts_follow(world):
     moved = world.as_("manager").count(
-        "update client set sales_contact_id = %(sales2)s where id = %(client)s", world.ids)
+        "update client set sales_contact_id = %(sales2)s where id = %(client)s", world.ids
+    )
     assert moved == 1
-    contacts = {r["sales_contact_id"] for r in world.as_("manager").run(
-        "select sales_contact_id from contract where client_id = %(client)s", world.ids)}
+    contacts = {
+        r["sales_contact_id"]
+        for r in world.as_("manager").run(
+            "select sales_contact_id from contract where client_id = %(client)s", world.ids
+        )
+    }
     assert contacts == {world.ids["sales2"]}
     # And the rights follow the contact: Sara now updates them, Sam no longer does.
-    assert world.as_("sales2").count("update contract set total_amount = 900 where id = %(signed)s",
-                                     world.ids) == 1
-    assert world.as_("sales").count("update contract set total_amount = 950 where id = %(signed)s",
-                                    world.ids) == 0
+    assert (
+        world.as_("sales2").count("update contract set total_amount = 900 where id = %(signed)s", world.ids)
+        == 1
+    )
+    assert (
+        world.as_("sales").count("update contract set total_amount = 950 where id = %(signed)s", world.ids)
+        == 0
+    )
 
 
 # --- contracts -------------------------------------------------------------------
 
+
 def test_sales_signs_own_contract_but_not_another_salespersons(world):
-    params = dict(world.ids, target=admin_value(
-        world.db, "insert into epic_events.contract (client_id, total_amount) values (%s, 10) returning id",
-        (world.ids["client2"],)))
+    params = dict(
+        world.ids,
+        target=admin_value(
+            world.db,
+            "insert into epic_events.contract (client_id, total_amount) values (%s, 10) returning id",
+            (world.ids["client2"],),
+        ),
+    )
     sales = world.as_("sales")
-    signed = sales.one("update contract set is_signed = true where id = %(contract)s"
-                       " returning is_signed, signed_at", params)
+    signed = sales.one(
+        "update contract set is_signed = true where id = %(contract)s returning is_signed, signed_at", params
+    )
     assert signed["is_signed"] and signed["signed_at"] is not None
     assert sales.count("update contract set is_signed = true where id = %(target)s", params) == 0
     assert sales.count("update contract set is_signed = true where id = %(contract2)s", params) == 0
-    assert admin_value(world.db, "select is_signed from epic_events.contract where id = %s",
-                       (params["target"],)) is False
+    assert (
+        admin_value(world.db, "select is_signed from epic_events.contract where id = %s", (params["target"],))
+        is False
+    )
 
 
 def test_management_signs_any_contract(world):
     row = world.as_("manager").one(
-        "update contract set is_signed = true where id = %(contract)s returning signed_at", world.ids)
+        "update contract set is_signed = true where id = %(contract)s returning signed_at", world.ids
+    )
     assert row["signed_at"] is not None
 
 
 def test_sales_without_sign_own_cannot_sign_but_still_updates_own_contract(world):
-    world.as_("manager").run("delete from department_permission"
-                             " where department = 'sales' and permission_code = 'contract:sign:own'")
+    world.as_("manager").run(
+        "delete from department_permission"
+        " where department = 'sales' and permission_code = 'contract:sign:own'"
+    )
     sales = world.as_("sales")
     with pytest.raises(errors.InsufficientPrivilege, match="signing needs"):
         sales.run("update contract set is_signed = true where id = %(contract)s", world.ids)
@@ -437,28 +620,46 @@ def test_sales_without_sign_own_cannot_sign_but_still_updates_own_contract(world
 
 
 def test_management_reassigns_a_contract(world):
-    assert world.as_("manager").count(
-        "update contract set sales_contact_id = %(sales2)s where id = %(contract)s", world.ids) == 1
-    assert admin_value(world.db, "select sales_contact_id from epic_events.contract where id = %s",
-                       (world.ids["contract"],)) == world.ids["sales2"]
+    assert (
+        world.as_("manager").count(
+            "update contract set sales_contact_id = %(sales2)s where id = %(contract)s", world.ids
+        )
+        == 1
+    )
+    assert (
+        admin_value(
+            world.db,
+            "select sales_contact_id from epic_events.contract where id = %s",
+            (world.ids["contract"],),
+        )
+        == world.ids["sales2"]
+    )
     # The client keeps its contact: only that contract moved.
-    assert admin_value(world.db, "select sales_contact_id from epic_events.client where id = %s",
-                       (world.ids["client"],)) == world.ids["sales"]
+    assert (
+        admin_value(
+            world.db, "select sales_contact_id from epic_events.client where id = %s", (world.ids["client"],)
+        )
+        == world.ids["sales"]
+    )
 
 
 def test_nobody_moves_a_contract_to_another_client(world):
     for who in ("manager", "sales"):
         with pytest.raises(errors.InsufficientPrivilege):
-            world.as_(who).run("update contract set client_id = %(client2)s where id = %(contract)s",
-                               world.ids)
+            world.as_(who).run(
+                "update contract set client_id = %(client2)s where id = %(contract)s", world.ids
+            )
 
 
 # --- events ----------------------------------------------------------------------
 
+
 def test_sales_creates_events_only_on_own_signed_contracts(world):
     sales = world.as_("sales")
-    insert = ("insert into event (contract_id, name, starts_at, ends_at, location, attendees)"
-              f" values (%(c)s, {EVENT_VALUES}) returning id, support_contact_id")
+    insert = (
+        "insert into event (contract_id, name, starts_at, ends_at, location, attendees)"
+        f" values (%(c)s, {EVENT_VALUES}) returning id, support_contact_id"
+    )
     created = sales.one(insert, {"c": world.ids["signed"]})
     assert created["support_contact_id"] is None
     with pytest.raises(errors.CheckViolation, match="not signed"):
@@ -473,7 +674,9 @@ def test_sales_cannot_pick_the_support_contact_of_a_new_event(world):
         world.as_("sales").run(
             "insert into event (contract_id, name, support_contact_id, starts_at, ends_at, location,"
             " attendees) values (%(signed)s, 'Gala', %(support)s, now(), now() + interval '1 hour',"
-            " 'Paris', 1)", world.ids)
+            " 'Paris', 1)",
+            world.ids,
+        )
 
 
 def test_support_updates_own_event_but_not_another(world):
@@ -481,68 +684,96 @@ def test_support_updates_own_event_but_not_another(world):
     assert support.count("update event set notes = 'Bring chairs' where id = %(event)s", world.ids) == 1
     assert support.count("update event set notes = 'Bring chairs' where id = %(event2)s", world.ids) == 0
     assert support.count("update event set notes = 'x' where id = %(event_unassigned)s", world.ids) == 0
-    assert admin_value(world.db, "select notes from epic_events.event where id = %s",
-                       (world.ids["event2"],)) is None
+    assert (
+        admin_value(world.db, "select notes from epic_events.event where id = %s", (world.ids["event2"],))
+        is None
+    )
 
 
 def test_support_cannot_change_the_support_contact(world):
     support = world.as_("support")
     for new_contact in (world.ids["support2"], None):
         with pytest.raises(errors.InsufficientPrivilege):
-            support.run("update event set support_contact_id = %(c)s where id = %(e)s",
-                        {"c": new_contact, "e": world.ids["event"]})
-    assert admin_value(world.db, "select support_contact_id from epic_events.event where id = %s",
-                       (world.ids["event"],)) == world.ids["support"]
+            support.run(
+                "update event set support_contact_id = %(c)s where id = %(e)s",
+                {"c": new_contact, "e": world.ids["event"]},
+            )
+    assert (
+        admin_value(
+            world.db, "select support_contact_id from epic_events.event where id = %s", (world.ids["event"],)
+        )
+        == world.ids["support"]
+    )
 
 
 def test_management_assigns_and_reassigns_support(world):
     manager = world.as_("manager")
-    assert manager.count("update event set support_contact_id = %(support)s"
-                         " where id = %(event_unassigned)s", world.ids) == 1
-    assert manager.count("update event set support_contact_id = %(support2)s where id = %(event)s",
-                         world.ids) == 1
+    assert (
+        manager.count(
+            "update event set support_contact_id = %(support)s where id = %(event_unassigned)s", world.ids
+        )
+        == 1
+    )
+    assert (
+        manager.count("update event set support_contact_id = %(support2)s where id = %(event)s", world.ids)
+        == 1
+    )
     # Rights follow the assignment at once.
-    assert world.as_("support2").count("update event set attendees = 1 where id = %(event)s",
-                                       world.ids) == 1
-    assert world.as_("support").count("update event set attendees = 2 where id = %(event)s",
-                                      world.ids) == 0
-    assert world.as_("support").count("update event set attendees = 3 where id = %(event_unassigned)s",
-                                      world.ids) == 1
+    assert world.as_("support2").count("update event set attendees = 1 where id = %(event)s", world.ids) == 1
+    assert world.as_("support").count("update event set attendees = 2 where id = %(event)s", world.ids) == 0
+    assert (
+        world.as_("support").count(
+            "update event set attendees = 3 where id = %(event_unassigned)s", world.ids
+        )
+        == 1
+    )
 
 
 # --- deleting ----------------------------------------------------------------------
 
-@pytest.mark.parametrize(("table", "key"), [("event", "event_unassigned"), ("contract", "contract"),
-                                             ("employee", "manager2")])
+
+@pytest.mark.parametrize(
+    ("table", "key"), [("event", "event_unassigned"), ("contract", "contract"), ("employee", "manager2")]
+)
 def test_only_management_deletes(world, table, key):
     for who in ("sales", "support"):
         with pytest.raises(errors.InsufficientPrivilege):
             world.as_(who).run(f"delete from {table} where id = %(id)s", {"id": world.ids[key]})
-    assert world.as_("manager").count(f"delete from {table} where id = %(id)s",
-                                      {"id": world.ids[key]}) == 1
+    assert world.as_("manager").count(f"delete from {table} where id = %(id)s", {"id": world.ids[key]}) == 1
 
 
 # --- role grant / revoke -------------------------------------------------------------
 
+
 def test_revoking_client_update_own_applies_to_the_very_next_statement_of_sales(world):
     sales, manager = world.as_("sales"), world.as_("manager")
     assert sales.count("update client set phone = '+33700000003' where id = %(client)s", world.ids) == 1
-    assert manager.count("delete from department_permission"
-                         " where department = 'sales' and permission_code = 'client:update:own'") == 1
+    assert (
+        manager.count(
+            "delete from department_permission"
+            " where department = 'sales' and permission_code = 'client:update:own'"
+        )
+        == 1
+    )
     assert sales.count("update client set phone = '+33700000004' where id = %(client)s", world.ids) == 0
-    assert admin_value(world.db, "select phone from epic_events.client where id = %s",
-                       (world.ids["client"],)) == "+33700000003"
+    assert (
+        admin_value(world.db, "select phone from epic_events.client where id = %s", (world.ids["client"],))
+        == "+33700000003"
+    )
     # Granting it back restores it, again at once.
-    manager.run("insert into department_permission (department, permission_code)"
-                " values ('sales', 'client:update:own')")
+    manager.run(
+        "insert into department_permission (department, permission_code)"
+        " values ('sales', 'client:update:own')"
+    )
     assert sales.count("update client set phone = '+33700000005' where id = %(client)s", world.ids) == 1
 
 
 def test_granting_event_update_lets_support_update_any_event_at_once(world):
     support = world.as_("support")
     assert support.count("update event set attendees = 10 where id = %(event2)s", world.ids) == 0
-    world.as_("manager").run("insert into department_permission (department, permission_code)"
-                             " values ('support', 'event:update')")
+    world.as_("manager").run(
+        "insert into department_permission (department, permission_code) values ('support', 'event:update')"
+    )
     assert support.count("update event set attendees = 10 where id = %(event2)s", world.ids) == 1
     # Within the ceiling of the SQL grants: still no support_contact_id for support.
     with pytest.raises(errors.InsufficientPrivilege):
@@ -550,26 +781,35 @@ def test_granting_event_update_lets_support_update_any_event_at_once(world):
 
 
 def test_granting_a_right_above_the_ceiling_changes_nothing(world):
-    world.as_("manager").run("insert into department_permission (department, permission_code)"
-                             " values ('support', 'client:create')")
+    world.as_("manager").run(
+        "insert into department_permission (department, permission_code) values ('support', 'client:create')"
+    )
     with pytest.raises(errors.InsufficientPrivilege):
-        world.as_("support").run("insert into client (full_name, email, sales_contact_id)"
-                                 " values ('X', 'x@client.test', %(sales)s)", world.ids)
+        world.as_("support").run(
+            "insert into client (full_name, email, sales_contact_id)"
+            " values ('X', 'x@client.test', %(sales)s)",
+            world.ids,
+        )
 
 
 def test_granting_an_unknown_permission_code_is_refused(world):
     with pytest.raises(errors.ForeignKeyViolation):
-        world.as_("manager").run("insert into department_permission (department, permission_code)"
-                                 " values ('sales', 'client:teleport')")
+        world.as_("manager").run(
+            "insert into department_permission (department, permission_code)"
+            " values ('sales', 'client:teleport')"
+        )
 
 
 @pytest.mark.parametrize("department", ["sales", "support"])
-@pytest.mark.parametrize("statement", [
-    "insert into department_permission (department, permission_code) values ('{dept}', 'event:update')",
-    "delete from department_permission where department = 'sales'",
-    "update department_permission set department = '{dept}'",
-    "insert into permission (code, description) values ('client:steal', 'x')",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "insert into department_permission (department, permission_code) values ('{dept}', 'event:update')",
+        "delete from department_permission where department = 'sales'",
+        "update department_permission set department = '{dept}'",
+        "insert into permission (code, description) values ('client:steal', 'x')",
+    ],
+)
 def test_other_departments_cannot_grant_or_revoke(world, department, statement):
     before = snapshot(world.db, "department_permission", "permission")
     with pytest.raises(errors.InsufficientPrivilege):
@@ -578,9 +818,11 @@ def test_other_departments_cannot_grant_or_revoke(world, department, statement):
 
 
 def test_management_cannot_edit_the_permission_catalog(world):
-    for statement in ("insert into permission (code, description) values ('client:steal', 'x')",
-                      "delete from permission where code = 'event:delete'",
-                      "update permission set description = 'x'"):
+    for statement in (
+        "insert into permission (code, description) values ('client:steal', 'x')",
+        "delete from permission where code = 'event:delete'",
+        "update permission set description = 'x'",
+    ):
         with pytest.raises(errors.InsufficientPrivilege):
             world.as_("manager").run(statement)
 
@@ -588,12 +830,15 @@ def test_management_cannot_edit_the_permission_catalog(world):
 def test_a_revoked_right_is_gone_even_inside_an_open_connection(world):
     """has_permission() reads department_permission per statement, not per login."""
     manager = world.as_("manager")
-    manager.run("delete from department_permission where department = 'management'"
-                " and permission_code = 'company:update'")
+    manager.run(
+        "delete from department_permission where department = 'management'"
+        " and permission_code = 'company:update'"
+    )
     assert manager.count("update company set name = 'Nope' where id = %(company)s", world.ids) == 0
     assert admin_one(world.db, "select name from epic_events.company")["name"] == "Acme Events"
     # Grant/revoke is not itself a permission code: management can always restore it.
-    manager.run("insert into department_permission (department, permission_code)"
-                " values ('management', 'company:update')")
+    manager.run(
+        "insert into department_permission (department, permission_code)"
+        " values ('management', 'company:update')"
+    )
     assert manager.count("update company set name = 'Yes' where id = %(company)s", world.ids) == 1
-

@@ -29,7 +29,7 @@ import traceback
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -45,7 +45,7 @@ from tests.world import SALT, STAFF, VERIFIER, open_actor
 
 pytestmark = pytest.mark.slow
 
-START = datetime(2028, 3, 1, 9, 0, tzinfo=timezone.utc)
+START = datetime(2028, 3, 1, 9, 0, tzinfo=UTC)
 
 INVARIANTS = """
 select 'amount_due outside 0..total_amount' as broken, id from epic_events.contract
@@ -126,8 +126,10 @@ def hammer(seconds: float, workers: list[tuple[str, Desk, object]]) -> list[Outc
             if kind == "error":
                 return
 
-    threads = [threading.Thread(target=loop, args=(i, name, desk, step), daemon=True)
-               for i, (name, desk, step) in enumerate(workers)]
+    threads = [
+        threading.Thread(target=loop, args=(i, name, desk, step), daemon=True)
+        for i, (name, desk, step) in enumerate(workers)
+    ]
     for t in threads:
         t.start()
     clock["start"] = time.monotonic()
@@ -158,15 +160,21 @@ def last_audit_id(db) -> int:
 
 
 def audit_rows(db, table: str, row_id: int, since: int, action: str = "update") -> list[dict]:
-    return admin_all(db, "select id, changes from epic_events.audit_log"
-                         " where table_name = %s and row_id = %s and action = %s and id > %s order by id",
-                     (table, str(row_id), action, since))
+    return admin_all(
+        db,
+        "select id, changes from epic_events.audit_log"
+        " where table_name = %s and row_id = %s and action = %s and id > %s order by id",
+        (table, str(row_id), action, since),
+    )
 
 
 def jsonb_row(db, table: str, row_id: int) -> dict:
     # The audit log stores values as to_jsonb does; compare like with like.
-    return admin_value(db, sql.SQL("select to_jsonb(t) from epic_events.{} t where id = %s").format(
-        sql.Identifier(table)), (row_id,))
+    return admin_value(
+        db,
+        sql.SQL("select to_jsonb(t) from epic_events.{} t where id = %s").format(sql.Identifier(table)),
+        (row_id,),
+    )
 
 
 def replay(start: dict, audit: list[dict]) -> dict:
@@ -176,7 +184,8 @@ def replay(start: dict, audit: list[dict]) -> dict:
         for column, change in entry["changes"].items():
             assert state[column] == change["old"], (
                 f"audit row {entry['id']}: {column} was {state[column]!r}, the log says {change['old']!r}"
-                " (a change is missing from the log, or was lost)")
+                " (a change is missing from the log, or was lost)"
+            )
             state[column] = change["new"]
     return state
 
@@ -196,17 +205,36 @@ def desks(world):
 
 
 def client_update(client_id: int, seen, name: str) -> dict:
-    return {"id": client_id, "expected_updated_at": seen, "full_name": name, "email": None,
-            "set_phone": False, "phone": None, "set_company": False, "company_id": None,
-            "set_last_contact": False, "last_contact_at": None}
+    return {
+        "id": client_id,
+        "expected_updated_at": seen,
+        "full_name": name,
+        "email": None,
+        "set_phone": False,
+        "phone": None,
+        "set_company": False,
+        "company_id": None,
+        "set_last_contact": False,
+        "last_contact_at": None,
+    }
 
 
 def event_update(event_id: int, seen, name: str) -> dict:
-    return {"id": event_id, "expected_updated_at": seen, "name": name, "starts_at": None, "ends_at": None,
-            "location": None, "attendees": None, "set_notes": False, "notes": None}
+    return {
+        "id": event_id,
+        "expected_updated_at": seen,
+        "name": name,
+        "starts_at": None,
+        "ends_at": None,
+        "location": None,
+        "attendees": None,
+        "set_notes": False,
+        "notes": None,
+    }
 
 
 # --- optimistic updates of one client, one event -------------------------------------------
+
 
 @dataclass
 class Target:
@@ -220,10 +248,24 @@ class Target:
 
 
 TARGETS = {
-    "client": Target("client", "client", ("sales", "manager", "manager2"), "client.client_state",
-                     "client.update_client", client_update, "full_name"),
-    "event": Target("event", "event", ("support", "manager", "manager2"), "event.event_state",
-                    "event.update_event", event_update, "name"),
+    "client": Target(
+        "client",
+        "client",
+        ("sales", "manager", "manager2"),
+        "client.client_state",
+        "client.update_client",
+        client_update,
+        "full_name",
+    ),
+    "event": Target(
+        "event",
+        "event",
+        ("support", "manager", "manager2"),
+        "event.event_state",
+        "event.update_event",
+        event_update,
+        "name",
+    ),
 }
 
 
@@ -274,21 +316,24 @@ def test_concurrent_optimistic_updates_each_win_or_hear_conflict_and_none_is_los
     assert len(audit) == 1 + len(written)
     assert sorted(a["changes"][spec.column]["new"] for a in audit) == sorted([winner] + written)
     after = jsonb_row(db, spec.table, row_id)
-    assert {k: v for k, v in replay(before, audit).items() if k != "updated_at"} == \
-           {k: v for k, v in after.items() if k != "updated_at"}
+    assert {k: v for k, v in replay(before, audit).items() if k != "updated_at"} == {
+        k: v for k, v in after.items() if k != "updated_at"
+    }
     assert after[spec.column] == audit[-1]["changes"][spec.column]["new"]
     assert broken_invariants(db) == []
 
 
 # --- payments, signatures, reassignments, totals and events on one contract ------------------
 
+
 def test_concurrent_payments_signatures_and_reassignments_add_up(world, desks):
     db, ids = world.db, world.ids
     contract_id = ids["contract"]  # sales's, unsigned
     # 600 paid (the opening payment): 3000 due.
     admin_exec(db, "update epic_events.contract set total_amount = 3600 where id = %s", (contract_id,))
-    paid_before = admin_value(db, "select sum(amount) from epic_events.payment where contract_id = %s",
-                              (contract_id,))
+    paid_before = admin_value(
+        db, "select sum(amount) from epic_events.payment where contract_id = %s", (contract_id,)
+    )
     since = last_audit_id(db)
     start = admin_one(db, "select * from epic_events.contract where id = %s", (contract_id,))
     before = jsonb_row(db, "contract", contract_id)
@@ -297,15 +342,28 @@ def test_concurrent_payments_signatures_and_reassignments_add_up(world, desks):
     def pay(desk, rng, _elapsed):
         paid = Decimal(rng.randint(100, 9000)) / 100
         # Refused (raises) when the contract was reassigned away, or too little is due.
-        desk.run("contract.record_payment", {"contract_id": contract_id, "amount": paid,
-                                             "paid_on": None, "method": "transfer", "reference": None})
+        desk.run(
+            "contract.record_payment",
+            {
+                "contract_id": contract_id,
+                "amount": paid,
+                "paid_on": None,
+                "method": "transfer",
+                "reference": None,
+            },
+        )
         return "ok", paid
 
     def raise_total(desk, rng, _elapsed):
         state = desk.run("contract.contract_state", {"id": contract_id})
-        done = desk.run("contract.update_contract", {
-            "id": contract_id, "expected_updated_at": state["updated_at"],
-            "total_amount": state["total_amount"] + 1})
+        done = desk.run(
+            "contract.update_contract",
+            {
+                "id": contract_id,
+                "expected_updated_at": state["updated_at"],
+                "total_amount": state["total_amount"] + 1,
+            },
+        )
         return ("ok", 1) if done is not None else ("conflict", "changed meanwhile")
 
     def sign(desk, rng, elapsed):
@@ -322,15 +380,31 @@ def test_concurrent_payments_signatures_and_reassignments_add_up(world, desks):
         return "ok", target
 
     def create_event(desk, rng, _elapsed):
-        new_id = desk.run("event.create_event", {
-            "contract_id": contract_id, "name": f"Race {uuid.uuid4().hex[:8]}", "starts_at": START,
-            "ends_at": START + timedelta(hours=2), "location": "Lyon", "attendees": 10, "notes": None})
+        new_id = desk.run(
+            "event.create_event",
+            {
+                "contract_id": contract_id,
+                "name": f"Race {uuid.uuid4().hex[:8]}",
+                "starts_at": START,
+                "ends_at": START + timedelta(hours=2),
+                "location": "Lyon",
+                "attendees": 10,
+                "notes": None,
+            },
+        )
         return "ok", new_id
 
-    workers = [("pay", desks("sales"), pay), ("pay", desks("sales"), pay), ("pay", desks("manager"), pay),
-               ("total", desks("manager2"), raise_total), ("sign", desks("sales"), sign),
-               ("sign", desks("manager"), sign), ("reassign", desks("manager2"), reassign),
-               ("event", desks("sales"), create_event), ("event", desks("sales2"), create_event)]
+    workers = [
+        ("pay", desks("sales"), pay),
+        ("pay", desks("sales"), pay),
+        ("pay", desks("manager"), pay),
+        ("total", desks("manager2"), raise_total),
+        ("sign", desks("sales"), sign),
+        ("sign", desks("manager"), sign),
+        ("reassign", desks("manager2"), reassign),
+        ("event", desks("sales"), create_event),
+        ("event", desks("sales2"), create_event),
+    ]
     outcomes = hammer(RACE_SECONDS, workers + [("pay", desks("sales2"), pay)] * max(0, WORKERS - 9))
     counts = tally(outcomes)
     print(f"race outcomes: {dict(sorted(counts.items()))}")  # shown with -s
@@ -342,8 +416,9 @@ def test_concurrent_payments_signatures_and_reassignments_add_up(world, desks):
     # What the successful writes imply.
     # A raise of the total raises what is due by as much (amount_due = total - paid).
     assert start["amount_due"] - after["amount_due"] == sum(payments) - len(raises)
-    assert admin_value(db, "select sum(amount) from epic_events.payment where contract_id = %s",
-                       (contract_id,)) - paid_before == sum(payments)
+    assert admin_value(
+        db, "select sum(amount) from epic_events.payment where contract_id = %s", (contract_id,)
+    ) - paid_before == sum(payments)
     assert after["total_amount"] == start["total_amount"] + len(raises)
     assert len(signatures) == 1 and after["is_signed"] and after["signed_at"] == signatures[0]
     assert after["sales_contact_id"] == reassignments[-1]
@@ -353,20 +428,41 @@ def test_concurrent_payments_signatures_and_reassignments_add_up(world, desks):
 
     # One audit row per successful write; replaying them gives the final row.
     audit = audit_rows(db, "contract", contract_id, since)
-    kinds = Counter(next(k for k in ("total_amount", "amount_due", "is_signed", "sales_contact_id")
-                         if k in a["changes"]) for a in audit)
-    assert kinds == Counter({"amount_due": len(payments), "total_amount": len(raises),
-                             "is_signed": 1, "sales_contact_id": len(reassignments)}) - Counter()
+    kinds = Counter(
+        next(k for k in ("total_amount", "amount_due", "is_signed", "sales_contact_id") if k in a["changes"])
+        for a in audit
+    )
+    assert (
+        kinds
+        == Counter(
+            {
+                "amount_due": len(payments),
+                "total_amount": len(raises),
+                "is_signed": 1,
+                "sales_contact_id": len(reassignments),
+            }
+        )
+        - Counter()
+    )
     final = jsonb_row(db, "contract", contract_id)
-    assert {k: v for k, v in replay(before, audit).items() if k != "updated_at"} == \
-           {k: v for k, v in final.items() if k != "updated_at"}
+    assert {k: v for k, v in replay(before, audit).items() if k != "updated_at"} == {
+        k: v for k, v in final.items() if k != "updated_at"
+    }
 
     # Events exist only where one was reported created, each after the signature committed.
-    created = admin_all(db, "select id, row_id from epic_events.audit_log where table_name = 'event'"
-                            " and action = 'insert' and id > %s order by id", (since,))
+    created = admin_all(
+        db,
+        "select id, row_id from epic_events.audit_log where table_name = 'event'"
+        " and action = 'insert' and id > %s order by id",
+        (since,),
+    )
     assert sorted(int(a["row_id"]) for a in created) == sorted(events)
-    assert sorted(events) == [r["id"] for r in admin_all(
-        db, "select id from epic_events.event where contract_id = %s order by id", (contract_id,))]
+    assert sorted(events) == [
+        r["id"]
+        for r in admin_all(
+            db, "select id from epic_events.event where contract_id = %s order by id", (contract_id,)
+        )
+    ]
     signed_in = next(a["id"] for a in audit if "is_signed" in a["changes"])
     assert all(a["id"] > signed_in for a in created)
     assert broken_invariants(db) == []
@@ -374,30 +470,55 @@ def test_concurrent_payments_signatures_and_reassignments_add_up(world, desks):
 
 # --- contacts keep their department while they are reassigned and moved ---------------------
 
+
 def test_moving_an_employee_while_others_assign_them_never_leaves_a_contact_astray(world, desks):
     """Write skew: "X is in sales" (checked by an assignment) and "nobody names X" (checked
     by a move) must not both pass for work committed at the same time."""
     db, ids = world.db, world.ids
-    xavier = admin_value(db, "insert into epic_events.employee (full_name, email, department, password_salt,"
-                             " password_verifier) values ('Xavier Both', 'xavier@epic.test', 'sales', %s, %s)"
-                             " returning id", (SALT, VERIFIER))
-    client_id = admin_value(db, "insert into epic_events.client (full_name, email, sales_contact_id)"
-                                " values ('Raced Client', 'raced@client.test', %s) returning id", (ids["sales"],))
-    contract_id = admin_value(db, "insert into epic_events.contract (client_id, total_amount, is_signed)"
-                                  " values (%s, 100, true) returning id", (client_id,))
-    event_id = admin_value(db, "insert into epic_events.event (contract_id, name, support_contact_id,"
-                               " starts_at, ends_at, location, attendees) values (%s, 'Raced', %s, %s, %s,"
-                               " 'Nice', 5) returning id",
-                           (contract_id, ids["support"], START, START + timedelta(hours=1)))
+    xavier = admin_value(
+        db,
+        "insert into epic_events.employee (full_name, email, department, password_salt,"
+        " password_verifier) values ('Xavier Both', 'xavier@epic.test', 'sales', %s, %s)"
+        " returning id",
+        (SALT, VERIFIER),
+    )
+    client_id = admin_value(
+        db,
+        "insert into epic_events.client (full_name, email, sales_contact_id)"
+        " values ('Raced Client', 'raced@client.test', %s) returning id",
+        (ids["sales"],),
+    )
+    contract_id = admin_value(
+        db,
+        "insert into epic_events.contract (client_id, total_amount, is_signed)"
+        " values (%s, 100, true) returning id",
+        (client_id,),
+    )
+    event_id = admin_value(
+        db,
+        "insert into epic_events.event (contract_id, name, support_contact_id,"
+        " starts_at, ends_at, location, attendees) values (%s, 'Raced', %s, %s, %s,"
+        " 'Nice', 5) returning id",
+        (contract_id, ids["support"], START, START + timedelta(hours=1)),
+    )
     since = last_audit_id(db)
     seen_broken: list = []
 
     def move(desk, rng, _elapsed):
         state = desk.run("employee.employee_state", {"id": xavier})
         target = "support" if state["department"] == "sales" else "sales"
-        done = desk.run("employee.update_employee", {
-            "id": xavier, "expected_updated_at": state["updated_at"], "full_name": None, "email": None,
-            "set_phone": False, "phone": None, "department": target})
+        done = desk.run(
+            "employee.update_employee",
+            {
+                "id": xavier,
+                "expected_updated_at": state["updated_at"],
+                "full_name": None,
+                "email": None,
+                "set_phone": False,
+                "phone": None,
+                "department": target,
+            },
+        )
         return ("ok", target) if done is not None else ("conflict", "changed meanwhile")
 
     def either(rng, usual):
@@ -418,9 +539,17 @@ def test_moving_an_employee_while_others_assign_them_never_leaves_a_contact_astr
         return "ok", None
 
     def create_client(desk, rng, _elapsed):
-        new_id = desk.run("client.create_client", {
-            "full_name": "New Raced", "email": f"{uuid.uuid4().hex[:10]}@client.test", "phone": None,
-            "company_id": None, "sales_contact_id": xavier, "last_contact_at": None})
+        new_id = desk.run(
+            "client.create_client",
+            {
+                "full_name": "New Raced",
+                "email": f"{uuid.uuid4().hex[:10]}@client.test",
+                "phone": None,
+                "company_id": None,
+                "sales_contact_id": xavier,
+                "last_contact_at": None,
+            },
+        )
         # Hand it straight back, so that Xavier may move again.
         desk.run("client.reassign_client", {"id": new_id, "employee_id": ids["sales"]})
         return "ok", new_id
@@ -432,10 +561,15 @@ def test_moving_an_employee_while_others_assign_them_never_leaves_a_contact_astr
             seen_broken.append(broken)
         return "idle", None
 
-    workers = [("move", desks("manager"), move), ("move", desks("manager2"), move),
-               ("client", desks("manager2"), reassign_client), ("contract", desks("manager"), reassign_contract),
-               ("event", desks("manager"), assign_support), ("create", desks("manager2"), create_client),
-               ("watch", desks("manager"), watch)]
+    workers = [
+        ("move", desks("manager"), move),
+        ("move", desks("manager2"), move),
+        ("client", desks("manager2"), reassign_client),
+        ("contract", desks("manager"), reassign_contract),
+        ("event", desks("manager"), assign_support),
+        ("create", desks("manager2"), create_client),
+        ("watch", desks("manager"), watch),
+    ]
     workers += [("client", desks("manager"), reassign_client)] * max(0, WORKERS - len(workers))
     # Race again (a few rounds at most) until at least one move got through:
     # a race in which Xavier never moved would prove nothing about moves.

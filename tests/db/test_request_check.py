@@ -39,8 +39,11 @@ def clients(conn) -> int:
 
 
 def revoke(db, session) -> None:
-    admin_exec(db, "update epic_events.session set revoked_at = now(), revoked_reason = 'logout'"
-                   " where id = %s", (session.id,))
+    admin_exec(
+        db,
+        "update epic_events.session set revoked_at = now(), revoked_reason = 'logout' where id = %s",
+        (session.id,),
+    )
 
 
 @pytest.fixture
@@ -51,15 +54,18 @@ def sales(world):
 
 @pytest.mark.parametrize("register", REGISTERS)
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("statement", [
-    "select setval('epic_events.{r}', 1)",
-    "select setval('epic_events.{r}', 1, false)",
-    "select nextval('epic_events.{r}')",
-    "select currval('epic_events.{r}')",
-    "select last_value from epic_events.{r}",
-    "alter sequence epic_events.{r} restart",
-    "alter sequence epic_events.{r} owned by none",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "select setval('epic_events.{r}', 1)",
+        "select setval('epic_events.{r}', 1, false)",
+        "select nextval('epic_events.{r}')",
+        "select currval('epic_events.{r}')",
+        "select last_value from epic_events.{r}",
+        "alter sequence epic_events.{r} restart",
+        "alter sequence epic_events.{r} owned by none",
+    ],
+)
 def test_only_the_owner_sets_or_reads_the_registers(world, sales, register, role, statement):
     with authenticator(world.db) as conn:
         # Even right after a real check (which set them in this backend).
@@ -169,7 +175,10 @@ def test_discard_all_forgets_the_check(world, sales):
         assert begin_request(conn, sales.role, sales.access_token)
         conn.execute("commit")
         conn.execute("discard all")  # what a connection pooler runs between clients
-        assert conn.execute("select current_setting('epic.request_checked', true)").fetchone()[0] in (None, "")
+        assert conn.execute("select current_setting('epic.request_checked', true)").fetchone()[0] in (
+            None,
+            "",
+        )
         conn.execute("begin")
         conn.execute("select set_config('role', %s, true)", (sales.role,))
         assert who(conn) is None

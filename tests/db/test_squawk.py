@@ -59,13 +59,19 @@ def test_squawk_finds_nothing_in_the_rollback(rollback):
 def test_the_linter_is_not_blind(tmp_path):
     """The same configuration still flags what a DBA must not ship."""
     bad = tmp_path / "9999_bad.sql"
-    bad.write_text("alter table epic_events.client add column score int;\n"
-                   "create index client_score_idx on epic_events.client (score);\n"
-                   "drop table epic_events.company;\n")
+    bad.write_text(
+        "alter table epic_events.client add column score int;\n"
+        "create index client_score_idx on epic_events.client (score);\n"
+        "drop table epic_events.company;\n"
+    )
     done = squawk(FORWARD_CONFIG, bad)
     assert done.returncode != 0
-    for rule in ("require-lock-timeout", "require-concurrent-index-creation", "ban-drop-table",
-                 "prefer-bigint-over-int"):
+    for rule in (
+        "require-lock-timeout",
+        "require-concurrent-index-creation",
+        "ban-drop-table",
+        "prefer-bigint-over-int",
+    ):
         assert rule in done.stdout, done.stdout
     # The rollback configuration allows the drop, nothing else.
     done = squawk(ROLLBACK_CONFIG, bad)
@@ -79,11 +85,12 @@ def test_every_silenced_rule_says_why():
         for line in listed.splitlines():
             rule = re.search(r'"([a-z-]+)"', line)
             if rule:
-                before = listed[:listed.index(line)]
+                before = listed[: listed.index(line)]
                 assert "#" in before, f"{config.name}: no reason given above {rule.group(1)}"
     for path in FORWARD + ROLLBACKS:
         lines = path.read_text().splitlines()
         for i, line in enumerate(lines):
             if line.startswith("-- squawk-ignore"):
-                assert i > 0 and lines[i - 1].startswith("--") and "squawk" not in lines[i - 1], \
+                assert i > 0 and lines[i - 1].startswith("--") and "squawk" not in lines[i - 1], (
                     f"{path.name}:{i + 1}: a squawk-ignore needs a comment saying why, just above it"
+                )

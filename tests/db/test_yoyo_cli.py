@@ -20,7 +20,6 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
-import psycopg
 import pytest
 from click.testing import CliRunner
 from psycopg import sql
@@ -54,8 +53,15 @@ def env(admin_url: str | None) -> dict:
 
 
 def shell(command: str, admin_url: str | None) -> subprocess.CompletedProcess:
-    proc = subprocess.Popen(["bash", "-c", command], cwd=ROOT, env=env(admin_url), text=True,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        ["bash", "-c", command],
+        cwd=ROOT,
+        env=env(admin_url),
+        text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out, err = proc.communicate(timeout=300)
     return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
@@ -86,8 +92,9 @@ def test_one_variable_serves_yoyo_psql_and_epic_events(empty_database, monkeypat
     assert migrations.pending(empty_database) == []
 
     if shutil.which("psql"):
-        r = shell('psql "$EPIC_EVENTS_ADMIN_DSN" -XAtc "select count(*) from epic_events.department"',
-                  admin_url)
+        r = shell(
+            'psql "$EPIC_EVENTS_ADMIN_DSN" -XAtc "select count(*) from epic_events.department"', admin_url
+        )
         assert (r.returncode, r.stdout) == (0, "3\n"), r.stderr
 
     monkeypatch.setenv("EPIC_EVENTS_ADMIN_DSN", admin_url)
@@ -95,7 +102,8 @@ def test_one_variable_serves_yoyo_psql_and_epic_events(empty_database, monkeypat
     r = CliRunner().invoke(root, ["db", "status"])
     assert r.exit_code == 0, r.output
     assert [line for line in r.output.splitlines() if line.startswith(("applied", "pending"))] == [
-        f"applied  {m}" for m in MIGRATION_IDS]
+        f"applied  {m}" for m in MIGRATION_IDS
+    ]
 
     r = shell(RECIPE.format(command="rollback -b --all"), admin_url)
     assert r.returncode == 0, r.stderr
@@ -115,8 +123,15 @@ def test_yoyo_rollback_asks_before_dropping_anything(empty_database):
     assert migrations.apply(empty_database) == MIGRATION_IDS
     admin_url = url(empty_database)
     main, child = pty.openpty()
-    proc = subprocess.Popen(["bash", "-c", RECIPE.format(command="rollback")], cwd=ROOT, env=env(admin_url),
-                            stdin=child, stdout=child, stderr=child, close_fds=True)
+    proc = subprocess.Popen(
+        ["bash", "-c", RECIPE.format(command="rollback")],
+        cwd=ROOT,
+        env=env(admin_url),
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        close_fds=True,
+    )
     os.close(child)
     try:
         assert MIGRATION_IDS[-1] in read_until(main, "Shall I rollback this migration?")

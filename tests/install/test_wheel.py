@@ -38,8 +38,9 @@ PASSWORD = "a long enough password"  # one of tests/conftest.py's KNOWN_PASSWORD
 _BUILD_ENV = dict(os.environ)
 
 
-MIGRATION_IDS = sorted(p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql")
-                       if not p.name.endswith(".rollback.sql"))
+MIGRATION_IDS = sorted(
+    p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql") if not p.name.endswith(".rollback.sql")
+)
 
 
 def sql_files() -> set[str]:
@@ -60,15 +61,22 @@ class Installed:
 
     @property
     def package_dir(self) -> Path:
-        out = subprocess.run([self.venv / "bin" / "python", "-c",
-                              "import epic_events, os; print(os.path.dirname(epic_events.__file__))"],
-                             capture_output=True, text=True, cwd=self.base, check=True).stdout
+        out = subprocess.run(
+            [
+                self.venv / "bin" / "python",
+                "-c",
+                "import epic_events, os; print(os.path.dirname(epic_events.__file__))",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=self.base,
+            check=True,
+        ).stdout
         return Path(out.strip())
 
 
 def _run(*args, **kwargs) -> None:
-    result = subprocess.run([str(a) for a in args], capture_output=True, text=True,
-                            env=_BUILD_ENV, **kwargs)
+    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=_BUILD_ENV, **kwargs)
     assert result.returncode == 0, f"{args}:\n{result.stdout}\n{result.stderr}"
 
 
@@ -79,16 +87,38 @@ def installed():
     try:
         # A copy of the sources: the build writes its egg-info beside them.
         src = base / "src"
-        shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-            ".venv", ".git", "__pycache__", "*.egg-info", "build", "dist", ".pytest_cache",
-            ".hypothesis", "bench-results"))
+        shutil.copytree(
+            ROOT,
+            src,
+            ignore=shutil.ignore_patterns(
+                ".venv",
+                ".git",
+                "__pycache__",
+                "*.egg-info",
+                "build",
+                "dist",
+                ".pytest_cache",
+                ".hypothesis",
+                "bench-results",
+            ),
+        )
         _run(sys.executable, "-m", "build", "--outdir", base / "dist", src)
         (sdist,) = (base / "dist").glob("*.tar.gz")
         (wheel,) = (base / "dist").glob("*.whl")
         venv = base / "venv"
         _run(sys.executable, "-m", "venv", venv)
-        _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "-c", ROOT / "requirements.lock", wheel, cwd=base)
+        _run(
+            venv / "bin" / "python",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-c",
+            ROOT / "requirements.lock",
+            wheel,
+            cwd=base,
+        )
         yield Installed(base, sdist, wheel, venv)
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -101,17 +131,28 @@ class Runner:
         self.installed = installed
         self.cwd = home
         self.env = {
-            "PATH": f"{installed.venv / 'bin'}:/usr/bin:/bin", "HOME": str(home),
-            "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"),
-            "XDG_STATE_HOME": str(home / "state"), "XDG_CACHE_HOME": str(home / "cache"),
+            "PATH": f"{installed.venv / 'bin'}:/usr/bin:/bin",
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_DATA_HOME": str(home / "data"),
+            "XDG_STATE_HOME": str(home / "state"),
+            "XDG_CACHE_HOME": str(home / "cache"),
             "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-            "EPIC_EVENTS_BCRYPT_ROUNDS": "4", "LANG": "C.UTF-8", **settings,
+            "EPIC_EVENTS_BCRYPT_ROUNDS": "4",
+            "LANG": "C.UTF-8",
+            **settings,
         }
 
     def __call__(self, *args: str, password: bool = False) -> subprocess.CompletedProcess:
-        return subprocess.run([str(self.installed.exe), *args], capture_output=True, text=True,
-                              input=PASSWORD + "\n" if password else "", env=self.env, cwd=self.cwd,
-                              timeout=120)
+        return subprocess.run(
+            [str(self.installed.exe), *args],
+            capture_output=True,
+            text=True,
+            input=PASSWORD + "\n" if password else "",
+            env=self.env,
+            cwd=self.cwd,
+            timeout=120,
+        )
 
     def ok(self, *args: str, password: bool = False) -> str:
         r = self(*args, password=password)
@@ -124,18 +165,45 @@ def walk_through(run: Runner) -> str:
     returns what `db status` printed."""
     run.ok("db", "migrate")
     status = run.ok("db", "status")
-    run.ok("db", "bootstrap", "--email", "bea@epic.test", "--name", "Bea Boss", "--password-stdin",
-           password=True)
+    run.ok(
+        "db", "bootstrap", "--email", "bea@epic.test", "--name", "Bea Boss", "--password-stdin", password=True
+    )
     run.ok("login", "--email", "bea@epic.test", "--password-stdin", password=True)
-    run.ok("employee", "create", "--name", "Sam Sorel", "--email", "sam@epic.test",
-           "--department", "sales", "--password-stdin", "--format", "json", password=True)
+    run.ok(
+        "employee",
+        "create",
+        "--name",
+        "Sam Sorel",
+        "--email",
+        "sam@epic.test",
+        "--department",
+        "sales",
+        "--password-stdin",
+        "--format",
+        "json",
+        password=True,
+    )
     run.ok("login", "--email", "sam@epic.test", "--password-stdin", password=True)
-    created = json.loads(run.ok("client", "create", "--name", "Kevin Casey", "--email",
-                                "kevin@startup.io", "--phone", "06 12 34 56 78", "--company",
-                                "Cool Startup LLC", "--format", "json"))
+    created = json.loads(
+        run.ok(
+            "client",
+            "create",
+            "--name",
+            "Kevin Casey",
+            "--email",
+            "kevin@startup.io",
+            "--phone",
+            "06 12 34 56 78",
+            "--company",
+            "Cool Startup LLC",
+            "--format",
+            "json",
+        )
+    )
     listed = json.loads(run.ok("client", "list", "--format", "json"))
     assert [(c["id"], c["email"], c["full_name"]) for c in listed] == [
-        (created["id"], "kevin@startup.io", "Kevin Casey")]
+        (created["id"], "kevin@startup.io", "Kevin Casey")
+    ]
     assert "Sam Sorel" in json.dumps(listed[0])
     return status
 
@@ -149,12 +217,12 @@ def migrations_line(status: str) -> Path:
 def test_the_sdist_and_the_wheel_carry_every_migration_and_query(installed):
     assert sql_files(), "the checkout has SQL"
     with tarfile.open(installed.sdist) as sdist:
-        in_sdist = {n.split("/sql/", 1)[1] for n in sdist.getnames()
-                    if "/sql/" in n and n.endswith(".sql")}
+        in_sdist = {n.split("/sql/", 1)[1] for n in sdist.getnames() if "/sql/" in n and n.endswith(".sql")}
     assert in_sdist == sql_files()
     with zipfile.ZipFile(installed.wheel) as wheel:
-        in_wheel = {n.removeprefix("epic_events/sql/") for n in wheel.namelist()
-                    if n.startswith("epic_events/sql/")}
+        in_wheel = {
+            n.removeprefix("epic_events/sql/") for n in wheel.namelist() if n.startswith("epic_events/sql/")
+        }
     assert in_wheel == sql_files()
 
 
@@ -185,8 +253,12 @@ def empty_database(pg_server, template):
 
 
 def test_the_installed_cli_runs_on_database_url(installed, empty_database, tmp_path):
-    run = Runner(installed, tmp_path, DATABASE_URL=empty_database.app_dsn,
-                 EPIC_EVENTS_ADMIN_DSN=empty_database.admin_dsn)
+    run = Runner(
+        installed,
+        tmp_path,
+        DATABASE_URL=empty_database.app_dsn,
+        EPIC_EVENTS_ADMIN_DSN=empty_database.admin_dsn,
+    )
     migrate = run("db", "migrate")
     assert migrate.returncode == 0, migrate.stderr
     assert migrate.stdout.splitlines() == [f"applied {m}" for m in MIGRATION_IDS]

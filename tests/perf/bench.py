@@ -70,25 +70,47 @@ RESULTS = ROOT / "bench-results" / "latest.md"
 # The small set has fewer staff so that every measured page is as full (50 rows)
 # as on the large one: the ratio then compares data sizes, not page sizes.
 SIZES = {
-    "small": {"clients": 1_000, "contracts": 2_000, "events": 1_000, "companies": 100,
-              "sales": 5, "support": 2},
-    "large": {"clients": 1_000_000, "contracts": 2_000_000, "events": 1_000_000,
-              "companies": 10_000, "sales": 50, "support": 20},
+    "small": {
+        "clients": 1_000,
+        "contracts": 2_000,
+        "events": 1_000,
+        "companies": 100,
+        "sales": 5,
+        "support": 2,
+    },
+    "large": {
+        "clients": 1_000_000,
+        "contracts": 2_000_000,
+        "events": 1_000_000,
+        "companies": 10_000,
+        "sales": 50,
+        "support": 20,
+    },
 }
 PASSWORD = "bench-password-0123"
-USERS = {"sales": "sales1@bench.example", "support": "support1@bench.example",
-         "management": "manager@bench.example",
-         # A sales employee hired today, with no client or contract yet.
-         "newcomer": "newcomer@bench.example"}
-TABLES = ("company", "client", "contract", "event", "employee", "payment",
-          "client_note")  # RLS off for the comparison
+USERS = {
+    "sales": "sales1@bench.example",
+    "support": "support1@bench.example",
+    "management": "manager@bench.example",
+    # A sales employee hired today, with no client or contract yet.
+    "newcomer": "newcomer@bench.example",
+}
+TABLES = (
+    "company",
+    "client",
+    "contract",
+    "event",
+    "employee",
+    "payment",
+    "client_note",
+)  # RLS off for the comparison
 
 GOALS = {
-    "command_vs_floor": 1.3,   # each command <= 1.3x (import click, psycopg, jwt + psql)
-    "help_vs_click": 2.0,      # --help <= 2x `python -c "import click"`
-    "large_vs_small": 1.3,     # every list and view, wall time and server time
-    "rls_vs_none": 1.3,        # server time under RLS <= 1.3x without, on the large data
-    "rss_mb": 70.0,            # peak RSS of a list command
+    "command_vs_floor": 1.3,  # each command <= 1.3x (import click, psycopg, jwt + psql)
+    "help_vs_click": 2.0,  # --help <= 2x `python -c "import click"`
+    "large_vs_small": 1.3,  # every list and view, wall time and server time
+    "rls_vs_none": 1.3,  # server time under RLS <= 1.3x without, on the large data
+    "rss_mb": 70.0,  # peak RSS of a list command
 }
 
 
@@ -115,32 +137,78 @@ def cases(client_id: int, contract_id: int, employee_id: int) -> list[Case]:
 
     window = paging(50, None, None)
     return [
-        Case("client list --limit 50 --format json", "sales",
-             ["client", "list", "--limit", "50", "--format", "json"], "client.list_clients",
-             params={"mine": False, "company_id": None, "search": None, "pattern": None, "stale_before": None,
-                     "sort": "id", "desc": False, **window}),
-        Case("contract list --unsigned --mine --limit 50", "sales",
-             ["contract", "list", "--unsigned", "--mine", "--limit", "50"],
-             "contract.list_contracts",
-             params=contract.list_parameters(unsigned=True, mine=True, **window)),
-        Case("event list --no-support --limit 50", "management",
-             ["event", "list", "--no-support", "--limit", "50"], "event.list_events",
-             params=event.list_parameters(no_support=True, **window)),
-        Case("event list --mine", "support", ["event", "list", "--mine"], "event.list_events",
-             params=event.list_parameters(assigned_to_me=True, **window)),
-        Case("client view ID", "sales", ["client", "view", str(client_id)], "client.get_client",
-             list_=False, params={"id": client_id}),
+        Case(
+            "client list --limit 50 --format json",
+            "sales",
+            ["client", "list", "--limit", "50", "--format", "json"],
+            "client.list_clients",
+            params={
+                "mine": False,
+                "company_id": None,
+                "search": None,
+                "pattern": None,
+                "stale_before": None,
+                "sort": "id",
+                "desc": False,
+                **window,
+            },
+        ),
+        Case(
+            "contract list --unsigned --mine --limit 50",
+            "sales",
+            ["contract", "list", "--unsigned", "--mine", "--limit", "50"],
+            "contract.list_contracts",
+            params=contract.list_parameters(unsigned=True, mine=True, **window),
+        ),
+        Case(
+            "event list --no-support --limit 50",
+            "management",
+            ["event", "list", "--no-support", "--limit", "50"],
+            "event.list_events",
+            params=event.list_parameters(no_support=True, **window),
+        ),
+        Case(
+            "event list --mine",
+            "support",
+            ["event", "list", "--mine"],
+            "event.list_events",
+            params=event.list_parameters(assigned_to_me=True, **window),
+        ),
+        Case(
+            "client view ID",
+            "sales",
+            ["client", "view", str(client_id)],
+            "client.get_client",
+            list_=False,
+            params={"id": client_id},
+        ),
         # Issue 14: the ledger and what an employee holds.
-        Case("contract payments ID", "sales", ["contract", "payments", str(contract_id)],
-             "contract.list_payments", list_=False, params={"contract_id": contract_id}),
-        Case("employee view ID", "management", ["employee", "view", str(employee_id)],
-             "employee.employee_holdings", list_=False, params={"id": employee_id}),
+        Case(
+            "contract payments ID",
+            "sales",
+            ["contract", "payments", str(contract_id)],
+            "contract.list_payments",
+            list_=False,
+            params={"contract_id": contract_id},
+        ),
+        Case(
+            "employee view ID",
+            "management",
+            ["employee", "view", str(employee_id)],
+            "employee.employee_holdings",
+            list_=False,
+            params={"id": employee_id},
+        ),
         # Not in the issue's list: the case that exposed --mine walking the whole
         # id index for someone with few rows of their own (see contract.sql).
-        Case("contract list --unsigned --mine --limit 50", "newcomer",
-             ["contract", "list", "--unsigned", "--mine", "--limit", "50"],
-             "contract.list_contracts",
-             params=contract.list_parameters(unsigned=True, mine=True, **window), rows=0),
+        Case(
+            "contract list --unsigned --mine --limit 50",
+            "newcomer",
+            ["contract", "list", "--unsigned", "--mine", "--limit", "50"],
+            "contract.list_contracts",
+            params=contract.list_parameters(unsigned=True, mine=True, **window),
+            rows=0,
+        ),
     ]
 
 
@@ -173,8 +241,12 @@ def start_server(base: Path, keep: bool) -> Server:
     info = handle.get_postmaster_info()
     with psycopg.connect(uri, autocommit=True) as conn:
         # Only the load writes; reads never wait on WAL. Throwaway server.
-        for setting, value in (("fsync", "off"), ("full_page_writes", "off"),
-                               ("max_wal_size", "8GB"), ("checkpoint_timeout", "30min")):
+        for setting, value in (
+            ("fsync", "off"),
+            ("full_page_writes", "off"),
+            ("max_wal_size", "8GB"),
+            ("checkpoint_timeout", "30min"),
+        ):
             conn.execute(f"alter system set {setting} = '{value}'")
         conn.execute("select pg_reload_conf()")
         socket_dir = conn.execute("select current_setting('unix_socket_directories')").fetchone()[0]
@@ -191,7 +263,6 @@ def psql() -> str:
 def build(server: Server, dbname: str, size: dict, log) -> None:
     import bcrypt
     import psycopg
-
     from psycopg.conninfo import make_conninfo
 
     from epic_events import migrations
@@ -215,8 +286,12 @@ def build(server: Server, dbname: str, size: dict, log) -> None:
             # What the database keeps of PASSWORD (0015): bcrypt's salt and
             # sha256(bcrypt output); cost 4, the login is not what is measured.
             hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4))
-            _load(conn, size, {"password_salt": hashed[:29].decode(),
-                               "password_verifier": hashlib.sha256(hashed).digest()}, log)
+            _load(
+                conn,
+                size,
+                {"password_salt": hashed[:29].decode(), "password_verifier": hashlib.sha256(hashed).digest()},
+                log,
+            )
         started = time.perf_counter()
         conn.execute("vacuum analyze")
         log(f"  {dbname}: vacuum analyze {time.perf_counter() - started:.1f}s")
@@ -244,7 +319,8 @@ def _load(conn, size: dict, password: dict, log) -> None:
             started = time.perf_counter()
             for statement in sql.split(";\n"):
                 if statement.strip() and not all(
-                        line.startswith("--") or not line.strip() for line in statement.splitlines()):
+                    line.startswith("--") or not line.strip() for line in statement.splitlines()
+                ):
                     cur = conn.execute(statement, {**size, **password})
                     if name.strip() == "check":
                         broken = [f"{rule}: {n}" for rule, n in cur.fetchall() if n]
@@ -260,9 +336,12 @@ def _load(conn, size: dict, password: dict, log) -> None:
 # -- running things ---------------------------------------------------------------------
 def env_for(home: Path, state: str | None = None, dsn: str | None = None) -> dict:
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
-        "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_DATA_HOME": str(home / "data"), "XDG_CACHE_HOME": str(home / "cache"),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CACHE_HOME": str(home / "cache"),
         "XDG_STATE_HOME": str(home / "state" / (state or "none")),
         # The headless path, the same on every machine: tokens in a 0600 file.
         "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
@@ -286,9 +365,11 @@ def timed(argv: list[str], env: dict, stdin: str | None = None) -> tuple[float, 
 
 def peak_rss_mb(argv: list[str], env: dict) -> float:
     """Peak resident set of a command, read by a wrapper process (RUSAGE_CHILDREN)."""
-    probe = ("import resource, subprocess, sys\n"
-             "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)\n"
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+    probe = (
+        "import resource, subprocess, sys\n"
+        "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
     _, out = timed([sys.executable, "-c", probe, *argv], env)
     return int(out.strip()) / 1024  # KiB on Linux
 
@@ -314,7 +395,8 @@ def login(server: Server, dbname: str, user: str, home: Path) -> Login:
     timed([str(CLI), "login", "--email", USERS[user], "--password-stdin"], env, PASSWORD + "\n")
     store = tokens.TokenStore(
         tokens.target_key(f"{server.socket_dir}|{server.port}|{dbname}"),
-        Path(env["XDG_STATE_HOME"]) / "epic-events")
+        Path(env["XDG_STATE_HOME"]) / "epic-events",
+    )
     # Decoded without a key, as the CLI does: the database verifies it at each request.
     claims = auth.claims_of(store.load()["access"])
     return Login(env, claims.employee_id, claims.department, claims.token)
@@ -346,21 +428,20 @@ def explain(conn, case: Case, who: Login, rls: bool, times: int = 1, fmt: str = 
     from epic_events import queries
 
     statement = sql.SQL("explain (analyze, buffers, format {}) {}").format(
-        sql.SQL(fmt), sql.SQL(queries.get(case.query).sql))
+        sql.SQL(fmt), sql.SQL(queries.get(case.query).sql)
+    )
     switch = "enable" if rls else "disable"
     with conn.transaction(force_rollback=True):
         # The search_path the department roles log in with (0001).
         conn.execute("set local search_path = epic_events, pg_catalog")
         for table in TABLES:
             conn.execute(f"alter table epic_events.{table} {switch} row level security")
-        live = conn.execute(queries.get("session.begin_request").sql,
-                            who.begin_request()).fetchone()
+        live = conn.execute(queries.get("session.begin_request").sql, who.begin_request()).fetchone()
         assert live[1], "the bench's session is not live"
-        return [conn.execute(statement, case.params, prepare=False).fetchall()
-                for _ in range(times)]
+        return [conn.execute(statement, case.params, prepare=False).fetchall() for _ in range(times)]
 
 
-def server_times(server: Server, setups: dict[str, "Setup"], index: int, runs: int) -> dict:
+def server_times(server: Server, setups: dict[str, Setup], index: int, runs: int) -> dict:
     """Medians of planning + execution time of case `index`, with and without RLS, per size.
 
     "same": runs on one warm connection per size: the query's own work.
@@ -380,8 +461,7 @@ def server_times(server: Server, setups: dict[str, "Setup"], index: int, runs: i
         plan = result[0][0][0]
         return plan["Planning Time"] + plan["Execution Time"]
 
-    found = {s: {(kind, rls): [] for kind in ("same", "new") for rls in (True, False)}
-             for s in setups}
+    found = {s: {(kind, rls): [] for kind in ("same", "new") for rls in (True, False)} for s in setups}
     buffers = {s: {} for s in setups}
     warm = {s: psycopg.connect(server.dsn(setup.dbname)) for s, setup in setups.items()}
     try:
@@ -397,8 +477,9 @@ def server_times(server: Server, setups: dict[str, "Setup"], index: int, runs: i
                         if kind == "same":
                             results = explain(warm[s], case, who, rls, skip + per)[skip:]
                             top = results[-1][0][0][0]["Plan"]
-                            buffers[s][rls] = (top.get("Shared Hit Blocks", 0)
-                                               + top.get("Shared Read Blocks", 0))
+                            buffers[s][rls] = top.get("Shared Hit Blocks", 0) + top.get(
+                                "Shared Read Blocks", 0
+                            )
                         else:
                             results = []
                             for _ in range(per):
@@ -410,13 +491,17 @@ def server_times(server: Server, setups: dict[str, "Setup"], index: int, runs: i
         for s, setup in setups.items():
             case = setup.cases[index]
             text = "\n".join(
-                row[0] for row in explain(warm[s], case, setup.logins[case.user], True, 1,
-                                          "text")[0])
-            out[s] = {"rls": found[s][("new", True)], "none": found[s][("new", False)],
-                      "same_rls": found[s][("same", True)],
-                      "same_none": found[s][("same", False)],
-                      "buffers_rls": buffers[s][True], "buffers_none": buffers[s][False],
-                      "plan": text}
+                row[0] for row in explain(warm[s], case, setup.logins[case.user], True, 1, "text")[0]
+            )
+            out[s] = {
+                "rls": found[s][("new", True)],
+                "none": found[s][("new", False)],
+                "same_rls": found[s][("same", True)],
+                "same_none": found[s][("same", False)],
+                "buffers_rls": buffers[s][True],
+                "buffers_none": buffers[s][False],
+                "plan": text,
+            }
         return out
     finally:
         for conn in warm.values():
@@ -458,6 +543,7 @@ def paired(numerators: list[float], denominators: list[float]) -> float:
 @dataclass
 class Setup:
     """One size, ready to measure: logged-in users, the cases, their SQL for psql."""
+
     dbname: str
     cases: list[Case]
     logins: dict[str, Login]
@@ -471,7 +557,8 @@ def prepare(server: Server, dbname: str, home: Path) -> Setup:
     logins = {user: login(server, dbname, user, home) for user in USERS}
     with psycopg.connect(server.dsn(dbname), autocommit=True) as admin:
         # A client of the sales user, in the middle of their list, with events.
-        client_id = admin.execute("""
+        client_id = admin.execute(
+            """
             with theirs as (
                 select c.id
                   from epic_events.client c
@@ -482,27 +569,47 @@ def prepare(server: Server, dbname: str, home: Path) -> Setup:
                                 where k.client_id = c.id)
             )
             select id from theirs order by id offset (select count(*) / 2 from theirs) limit 1
-        """, (logins["sales"].employee_id,)).fetchone()[0]
-        contract_id = admin.execute("select min(id) from epic_events.contract where client_id = %s",
-                                    (client_id,)).fetchone()[0]
+        """,
+            (logins["sales"].employee_id,),
+        ).fetchone()[0]
+        contract_id = admin.execute(
+            "select min(id) from epic_events.contract where client_id = %s", (client_id,)
+        ).fetchone()[0]
         the_cases = cases(client_id, contract_id, logins["sales"].employee_id)
         sql_of = {c.key: statements(admin, c, logins[c.user]) for c in the_cases}
-    setup = Setup(dbname, the_cases, logins, sql_of,
-                  [psql(), "-XAtq", "-h", server.socket_dir, "-p", str(server.port),
-                   "-d", dbname, "-U", "epic_authenticator"])
+    setup = Setup(
+        dbname,
+        the_cases,
+        logins,
+        sql_of,
+        [
+            psql(),
+            "-XAtq",
+            "-h",
+            server.socket_dir,
+            "-p",
+            str(server.port),
+            "-d",
+            dbname,
+            "-U",
+            "epic_authenticator",
+        ],
+    )
     for c in the_cases:  # the command works and answers what we think it does
         _, out = timed([str(CLI), *c.argv], logins[c.user].env)
         data = json.loads(out)
         if c.list_:
             assert len(data) == c.rows, f"{c.key}: {len(data)} rows"
         _, out = timed([*setup.psql, "-c", sql_of[c.key]], env_for(home))
-        assert out.count("\n") >= (1 + c.rows + (c.rows == 50) if c.list_ else 2), \
+        assert out.count("\n") >= (1 + c.rows + (c.rows == 50) if c.list_ else 2), (
             f"psql {c.key}: {out[:200]}"
+        )
     return setup
 
 
-def measure(server: Server, setups: dict[str, Setup], home: Path, runs: int, warmup: int,
-            log) -> dict[str, dict[str, Measure]]:
+def measure(
+    server: Server, setups: dict[str, Setup], home: Path, runs: int, warmup: int, log
+) -> dict[str, dict[str, Measure]]:
     """Every measure of every case on every size; sizes and cases interleaved round by
     round, so that a change of load on the machine weighs on all of them alike."""
     results = {s: {c.key: Measure() for c in setup.cases} for s, setup in setups.items()}
@@ -511,8 +618,7 @@ def measure(server: Server, setups: dict[str, Setup], home: Path, runs: int, war
         for s, setup in setups.items():
             for c in setup.cases:
                 m = results[s][c.key]
-                t_import, _ = timed([sys.executable, "-c", "import click, psycopg, jwt"],
-                                    floor_env)
+                t_import, _ = timed([sys.executable, "-c", "import click, psycopg, jwt"], floor_env)
                 t_psql, _ = timed([*setup.psql, "-c", setup.sql_of[c.key]], floor_env)
                 t_cli, _ = timed([str(CLI), *c.argv], setup.logins[c.user].env)
                 if i >= warmup:
@@ -524,14 +630,18 @@ def measure(server: Server, setups: dict[str, Setup], home: Path, runs: int, war
         for c in setup.cases:
             if c.list_:
                 results[s][c.key].rss = max(
-                    peak_rss_mb([str(CLI), *c.argv], setup.logins[c.user].env) for _ in range(3))
+                    peak_rss_mb([str(CLI), *c.argv], setup.logins[c.user].env) for _ in range(3)
+                )
     for index in range(len(next(iter(setups.values())).cases)):
         for s, found in server_times(server, setups, index, runs).items():
             m = results[s][setups[s].cases[index].key]
             m.server_rls, m.server_none = found["rls"], found["none"]
             m.same_rls, m.same_none = found["same_rls"], found["same_none"]
             m.buffers_rls, m.buffers_none, m.plan = (
-                found["buffers_rls"], found["buffers_none"], found["plan"])
+                found["buffers_rls"],
+                found["buffers_none"],
+                found["plan"],
+            )
     log("  server times measured")
     return results
 
@@ -549,10 +659,17 @@ def measure_help(runs: int, warmup: int, home: Path) -> tuple[list[float], list[
 
 
 # -- the report -----------------------------------------------------------------------------
-def report(sizes: list[str], the_cases: list[Case], results: dict[str, dict[str, Measure]],
-           helps: list[float], clicks: list[float], runs: int,
-           elapsed: float, bulk_lines: list[str] = (), bulk_missed: list[str] = ()
-           ) -> tuple[str, list[str]]:
+def report(
+    sizes: list[str],
+    the_cases: list[Case],
+    results: dict[str, dict[str, Measure]],
+    helps: list[float],
+    clicks: list[float],
+    runs: int,
+    elapsed: float,
+    bulk_lines: list[str] = (),
+    bulk_missed: list[str] = (),
+) -> tuple[str, list[str]]:
     lines, missed = [], []
 
     def check(ok: bool, what: str) -> str:
@@ -568,15 +685,18 @@ def report(sizes: list[str], the_cases: list[Case], results: dict[str, dict[str,
         f"after warm-up; every ratio is the median of the round-by-round ratios (the two sides "
         f"of a ratio are measured side by side in each round) · whole run {elapsed / 60:.1f} min",
         "",
-        "Data: " + "; ".join(
+        "Data: "
+        + "; ".join(
             f"{s}: {SIZES[s]['clients']:,} clients, {SIZES[s]['contracts']:,} contracts, "
             f"{SIZES[s]['events']:,} events, {SIZES[s]['sales']} sales and "
-            f"{SIZES[s]['support']} support employees" for s in sizes)
+            f"{SIZES[s]['support']} support employees"
+            for s in sizes
+        )
         + "; plus one manager and one sales newcomer (nothing of their own yet).",
         "",
         "## Commands against the floor",
         "",
-        "Wall time of the real console script. The floor: `python -c \"import click, psycopg, jwt\"`",
+        'Wall time of the real console script. The floor: `python -c "import click, psycopg, jwt"`',
         "plus `psql -XAtc` running the same statements (the same first statement: the role, then",
         "check_request() of the same access token; then the same SQL with the same parameter",
         f"values) as the authenticator over the same Unix socket. Goal: ≤ {GOALS['command_vs_floor']}× the floor.",
@@ -591,7 +711,8 @@ def report(sizes: list[str], the_cases: list[Case], results: dict[str, dict[str,
             lines.append(
                 f"| `{c.name}` | {c.user} | {s} | {med(m.cli):.1f} | {med(m.imports):.1f} | "
                 f"{med(m.psql):.1f} | {m.floor:.1f} | {ratio:.2f} | "
-                f"{check(ratio <= GOALS['command_vs_floor'], f'{c.key} ({s}): {ratio:.2f}x the floor')} |")
+                f"{check(ratio <= GOALS['command_vs_floor'], f'{c.key} ({s}): {ratio:.2f}x the floor')} |"
+            )
     ratio, help_ms, click_ms = paired(helps, clicks), med(helps), med(clicks)
     lines += [
         "",
@@ -599,7 +720,7 @@ def report(sizes: list[str], the_cases: list[Case], results: dict[str, dict[str,
         "",
         "| measure | value | against | ratio | goal |",
         "| --- | ---: | --- | ---: | --- |",
-        f"| `epic-events --help` | {help_ms:.1f} ms | `python -c \"import click\"`: {click_ms:.1f} ms | "
+        f'| `epic-events --help` | {help_ms:.1f} ms | `python -c "import click"`: {click_ms:.1f} ms | '
         f"{ratio:.2f} | ≤ {GOALS['help_vs_click']}×: "
         f"{check(ratio <= GOALS['help_vs_click'], f'--help: {ratio:.2f}x import click')} |",
     ]
@@ -608,17 +729,18 @@ def report(sizes: list[str], the_cases: list[Case], results: dict[str, dict[str,
         lines.append(
             f"| peak RSS of a list command ({s}: `{key}`) | {peak:.1f} MB | | | "
             f"≤ {GOALS['rss_mb']:.0f} MB: "
-            f"{check(peak <= GOALS['rss_mb'], f'peak RSS {peak:.1f} MB ({s})')} |")
+            f"{check(peak <= GOALS['rss_mb'], f'peak RSS {peak:.1f} MB ({s})')} |"
+        )
     lines += [
         "",
         "## Server time: RLS against no RLS",
         "",
         "Planning + execution time (EXPLAIN (ANALYZE, BUFFERS)) of the command's query, as the",
-        "department role after the same first statement as the CLI. \"No RLS\": the same, in a transaction",
+        'department role after the same first statement as the CLI. "No RLS": the same, in a transaction',
         "where the admin first disabled row level security on " + ", ".join(TABLES) + " (rolled",
-        "back; the RLS run \"enables\" it, a no-op, so that both do the same work but for RLS).",
-        "\"Warm\": runs on one connection after warm-up, RLS and no RLS taking turns: the query's",
-        "own work, what the goals are checked on. \"New session\": each run on a new connection, as",
+        'back; the RLS run "enables" it, a no-op, so that both do the same work but for RLS).',
+        '"Warm": runs on one connection after warm-up, RLS and no RLS taking turns: the query\'s',
+        'own work, what the goals are checked on. "New session": each run on a new connection, as',
         "every CLI command is: what a command costs the server, cold session caches included, for",
         "reference. Buffers: shared hits + reads of the plan. Goal (large): RLS ≤ "
         f"{GOALS['rls_vs_none']}× no RLS, warm.",
@@ -631,13 +753,17 @@ def report(sizes: list[str], the_cases: list[Case], results: dict[str, dict[str,
         for s in sizes:
             m = results[s][c.key]
             ratio = paired(m.same_rls, m.same_none)
-            goal = (check(ratio <= GOALS["rls_vs_none"], f"{c.key}: RLS {ratio:.2f}x no RLS")
-                    if s == "large" else "")
+            goal = (
+                check(ratio <= GOALS["rls_vs_none"], f"{c.key}: RLS {ratio:.2f}x no RLS")
+                if s == "large"
+                else ""
+            )
             lines.append(
                 f"| `{c.query}` (`{c.name}`) | {c.user} | {s} | {med(m.same_rls):.3f} | "
                 f"{med(m.same_none):.3f} | {ratio:.2f} | {med(m.server_rls):.3f} | "
                 f"{med(m.server_none):.3f} | {paired(m.server_rls, m.server_none):.2f} | "
-                f"{m.buffers_rls} | {m.buffers_none} | {goal} |")
+                f"{m.buffers_rls} | {m.buffers_none} | {goal} |"
+            )
     if "small" in sizes and "large" in sizes:
         lines += [
             "",
@@ -659,13 +785,18 @@ def report(sizes: list[str], the_cases: list[Case], results: dict[str, dict[str,
                 f"| `{c.name}` | {c.user} | {med(small.cli):.1f} | {med(large.cli):.1f} | "
                 f"{wall:.2f} | {med(small.same_rls):.3f} | {med(large.same_rls):.3f} | {srv:.2f} | "
                 f"{paired(large.server_rls, small.server_rls):.2f} | "
-                f"{check(ok, f'{c.key}: large/small wall {wall:.2f}, server {srv:.2f}')} |")
+                f"{check(ok, f'{c.key}: large/small wall {wall:.2f}, server {srv:.2f}')} |"
+            )
     lines += bulk_lines
     missed += bulk_missed
     lines += ["", "## Goals", ""]
-    lines += ([f"- MISSED: {m}" for m in missed] if missed else ["All goals met."])
-    lines += ["", "Reproduce: `make bench` (about 7 minutes; writes this file). Code: "
-              "tests/perf/bench.py, data: tests/perf/load.sql.", ""]
+    lines += [f"- MISSED: {m}" for m in missed] if missed else ["All goals met."]
+    lines += [
+        "",
+        "Reproduce: `make bench` (about 7 minutes; writes this file). Code: "
+        "tests/perf/bench.py, data: tests/perf/load.sql.",
+        "",
+    ]
     return "\n".join(lines), missed
 
 
@@ -674,13 +805,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=15, help="measured runs per measure (>= 10)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--sizes", default="small,large", help="comma-separated: small,large")
-    parser.add_argument("--keep", metavar="DIR",
-                        help="keep the server's data in DIR and reuse it next time (while working)")
-    parser.add_argument("--output", help=f"where the table goes (default, for a full run: "
-                                         f"{RESULTS.relative_to(ROOT)})")
+    parser.add_argument(
+        "--keep", metavar="DIR", help="keep the server's data in DIR and reuse it next time (while working)"
+    )
+    parser.add_argument(
+        "--output", help=f"where the table goes (default, for a full run: {RESULTS.relative_to(ROOT)})"
+    )
     parser.add_argument("--plans", action="store_true", help="also print each query plan")
-    parser.add_argument("--bulk-runs", type=int, default=5,
-                        help="rounds of the bulk export and import (large size; 0: skip them)")
+    parser.add_argument(
+        "--bulk-runs",
+        type=int,
+        default=5,
+        help="rounds of the bulk export and import (large size; 0: skip them)",
+    )
     args = parser.parse_args(argv)
     sizes = [s for s in args.sizes.split(",") if s]
     started = time.perf_counter()
@@ -708,13 +845,30 @@ def main(argv: list[str] | None = None) -> int:
             from tests.perf import bulk
 
             manager = setups["large"].logins["management"]
-            exported = bulk.export(sys.modules[__name__], server, "bench_large", manager, home,
-                                   args.bulk_runs, log)
-            imported = bulk.import_(sys.modules[__name__], server, "bench_large", manager, home,
-                                    max(2, (args.bulk_runs + 1) // 2), log)
+            exported = bulk.export(
+                sys.modules[__name__], server, "bench_large", manager, home, args.bulk_runs, log
+            )
+            imported = bulk.import_(
+                sys.modules[__name__],
+                server,
+                "bench_large",
+                manager,
+                home,
+                max(2, (args.bulk_runs + 1) // 2),
+                log,
+            )
             bulk_lines, bulk_missed = bulk.report(exported, imported, med, paired)
-        text, missed = report(sizes, the_cases, results, helps, clicks, args.runs,
-                              time.perf_counter() - started, bulk_lines, bulk_missed)
+        text, missed = report(
+            sizes,
+            the_cases,
+            results,
+            helps,
+            clicks,
+            args.runs,
+            time.perf_counter() - started,
+            bulk_lines,
+            bulk_missed,
+        )
         print(text)
         if args.plans:
             for s in sizes:

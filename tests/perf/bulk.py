@@ -33,8 +33,7 @@ DOMAIN = "import.bench"
 def _wall(argv: list[str], env: dict, what: str) -> float:
     """Wall time (s) of a command whose output goes nowhere (it may be 200 MB)."""
     started = time.perf_counter()
-    done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True)
+    done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{what} failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -57,17 +56,41 @@ def export(bench, server, dbname: str, who, home: Path, runs: int, log) -> dict:
 
     from epic_events import queries
 
-    params = {"mine": False, "company_id": None, "search": None, "pattern": None,
-              "stale_before": None, "sort": "id", "desc": False, "limit": None, "offset": 0}
+    params = {
+        "mine": False,
+        "company_id": None,
+        "search": None,
+        "pattern": None,
+        "stale_before": None,
+        "sort": "id",
+        "desc": False,
+        "limit": None,
+        "offset": 0,
+    }
     with psycopg.connect(server.dsn(dbname), autocommit=True) as admin:
         cur = psycopg.ClientCursor(admin)
         begin = cur.mogrify(queries.get("session.begin_request").sql, who.begin_request())
         script = home / "export.psql"
-        script.write_text(f"begin;\n{begin};\n\\copy ({_list_select(admin, params)}) to stdout csv\n"
-                          "commit;\n")
+        script.write_text(
+            f"begin;\n{begin};\n\\copy ({_list_select(admin, params)}) to stdout csv\ncommit;\n"
+        )
         rows = admin.execute("select count(*) from epic_events.client").fetchone()[0]
-    psql = [bench.psql(), "-XAtq", "-v", "ON_ERROR_STOP=1", "-h", server.socket_dir,
-            "-p", str(server.port), "-d", dbname, "-U", "epic_authenticator", "-f", str(script)]
+    psql = [
+        bench.psql(),
+        "-XAtq",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        server.socket_dir,
+        "-p",
+        str(server.port),
+        "-d",
+        dbname,
+        "-U",
+        "epic_authenticator",
+        "-f",
+        str(script),
+    ]
     cli = [str(bench.CLI), "client", "list", "--all", "--format", "csv"]
     # The command answers every row (and psql the same number).
     done = subprocess.run(cli, env=who.env, capture_output=True)
@@ -87,8 +110,12 @@ def export(bench, server, dbname: str, who, home: Path, runs: int, log) -> dict:
 
 
 def _files(conn, home: Path) -> tuple[Path, Path]:
-    staff = [r[0] for r in conn.execute(
-        "select id from epic_events.employee where department = 'sales' and is_active order by id")]
+    staff = [
+        r[0]
+        for r in conn.execute(
+            "select id from epic_events.employee where department = 'sales' and is_active order by id"
+        )
+    ]
     companies = conn.execute("select name, id from epic_events.company order by id limit 500").fetchall()
     for_cli, for_copy = home / "import.csv", home / "import-copy.csv"
     with open(for_cli, "w", newline="") as a, open(for_copy, "w", newline="") as b:
@@ -116,15 +143,28 @@ def import_(bench, server, dbname: str, who, home: Path, runs: int, log) -> dict
         for_cli, for_copy = _files(admin, home)
         _clean(admin)
         before = admin.execute("select count(*) from epic_events.client").fetchone()[0]
-        psql = [bench.psql(), "-XAtq", "-v", "ON_ERROR_STOP=1", "-h", server.socket_dir,
-                "-p", str(server.port), "-d", dbname, "-U", admin.info.user, "-c",
-                f"\\copy epic_events.client (full_name, email, phone, company_id, sales_contact_id) "
-                f"from '{for_copy}' csv"]
+        psql = [
+            bench.psql(),
+            "-XAtq",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            server.socket_dir,
+            "-p",
+            str(server.port),
+            "-d",
+            dbname,
+            "-U",
+            admin.info.user,
+            "-c",
+            f"\\copy epic_events.client (full_name, email, phone, company_id, sales_contact_id) "
+            f"from '{for_copy}' csv",
+        ]
         cli = [str(bench.CLI), "client", "import", str(for_cli), "--format", "json"]
         cli_s, psql_s = [], []
         for i in range(runs):
             pair = [("cli", cli, who.env), ("psql", psql, bench.env_for(home))]
-            for name, argv, env in (pair if i % 2 else pair[::-1]):
+            for name, argv, env in pair if i % 2 else pair[::-1]:
                 took = _wall(argv, env, name)
                 added = admin.execute("select count(*) from epic_events.client").fetchone()[0] - before
                 assert added == IMPORT_ROWS, f"{name}: {added} clients added"
@@ -144,6 +184,7 @@ def report(exported: dict, imported: dict, med, paired) -> tuple[list[str], list
 
     e_ratio = paired(exported["cli"], exported["psql"])
     i_ratio = paired(imported["cli"], imported["psql"])
+    exported_rss = exported["rss"]
     lines += [
         "",
         "## Bulk: export and import against psql's \\copy (large data)",
@@ -165,6 +206,6 @@ def report(exported: dict, imported: dict, med, paired) -> tuple[list[str], list
         f"{med(imported['psql']):.2f} | {i_ratio:.2f} | ≤ {GOALS['import_vs_copy']}×: "
         f"{check(i_ratio <= GOALS['import_vs_copy'], f'import: {i_ratio:.2f}x psql copy')} |",
         f"| peak RSS of the export | {exported['rss']:.1f} MB | | | ≤ {GOALS['export_rss_mb']:.0f} MB: "
-        f"{check(exported['rss'] <= GOALS['export_rss_mb'], 'export RSS %.1f MB' % exported['rss'])} |",
+        f"{check(exported['rss'] <= GOALS['export_rss_mb'], f'export RSS {exported_rss:.1f} MB')} |",
     ]
     return lines, missed

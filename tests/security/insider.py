@@ -27,8 +27,9 @@ def request(conn: psycopg.Connection, role: str | None, token: str | None) -> bo
     if role is None:  # stay the authenticator: check_request only
         row = conn.execute("select epic_events.check_request(%s) is not null", (token,)).fetchone()
         return row[0]
-    row = conn.execute(queries.get("session.begin_request").sql,
-                       {"role": role, "access_token": token}).fetchone()
+    row = conn.execute(
+        queries.get("session.begin_request").sql, {"role": role, "access_token": token}
+    ).fetchone()
     return row[1]
 
 
@@ -46,13 +47,22 @@ def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def sign(db, *, key: bytes | None = None, kid: str | None = None, header: dict | None = None,
-         **claims) -> str:
+def sign(
+    db, *, key: bytes | None = None, kid: str | None = None, header: dict | None = None, **claims
+) -> str:
     """An HS256 JWT over `claims` (defaults: a valid access token's), with the real key."""
     real_kid, real = real_key(db)
     now = int(time.time())
-    body = {"iss": "epic-events", "typ": "access", "sub": "1", "dept": "management",
-            "sid": str(uuid.uuid4()), "iat": now, "nbf": now, "exp": now + 1800}
+    body = {
+        "iss": "epic-events",
+        "typ": "access",
+        "sub": "1",
+        "dept": "management",
+        "sid": str(uuid.uuid4()),
+        "iat": now,
+        "nbf": now,
+        "exp": now + 1800,
+    }
     body.update(claims)
     head = header or {"alg": "HS256", "typ": "JWT", "kid": kid or real_kid}
     signing_input = f"{b64(json.dumps(head).encode())}.{b64(json.dumps(body).encode())}"

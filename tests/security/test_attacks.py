@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import uuid
 
-import psycopg
 import pytest
 from psycopg import errors
 
 from tests import pg
-from tests.db.helpers import BUSINESS_TABLES, admin_exec, admin_all, admin_value, authenticator, snapshot
+from tests.db.helpers import BUSINESS_TABLES, admin_all, admin_exec, admin_value, authenticator, snapshot
 from tests.security.insider import claims_of, real_key, request, sign, who
 from tests.world import PASSWORD, ROLE, STAFF, World, login
 
@@ -42,25 +41,41 @@ def conn(db):
 #: fails this test until it is added here (and attacked below).
 EXECUTABLE = {
     "epic_authenticator": {
-        "auth_login_salt(text)", "auth_login(text,text)", "auth_login_result(uuid)", "auth_refresh(text)",
-        "auth_logout(text,boolean)", "check_request(text)", "current_employee_id()",
-        "schema_version()", "auth_has_accounts()"},
+        "auth_login_salt(text)",
+        "auth_login(text,text)",
+        "auth_login_result(uuid)",
+        "auth_refresh(text)",
+        "auth_logout(text,boolean)",
+        "check_request(text)",
+        "current_employee_id()",
+        "schema_version()",
+        "auth_has_accounts()",
+    },
     "departments": {
-        "check_request(text)", "current_employee_id()", "current_session_id()",
-        "caller_department()", "has_permission(text)", "change_own_password(text,bytea)",
-        "schema_version()"},
+        "check_request(text)",
+        "current_employee_id()",
+        "current_session_id()",
+        "caller_department()",
+        "has_permission(text)",
+        "change_own_password(text,bytea)",
+        "schema_version()",
+    },
 }
 
 
 @pytest.mark.parametrize("role", ("epic_authenticator",) + DEPARTMENT_ROLES)
 def test_the_shared_dsn_reaches_only_the_functions_meant_for_it(db, role):
-    rows = admin_all(db, """
+    rows = admin_all(
+        db,
+        """
         select replace(p.oid::regprocedure::text, 'epic_events.', '') as f
           from pg_proc p
          where p.pronamespace = 'epic_events'::regnamespace
            and has_function_privilege(%s, p.oid, 'execute')
            and not exists (select from pg_depend d where d.classid = 'pg_proc'::regclass
-                            and d.objid = p.oid and d.deptype = 'e')""", (role,))
+                            and d.objid = p.oid and d.deptype = 'e')""",
+        (role,),
+    )
     expected = EXECUTABLE["epic_authenticator" if role == "epic_authenticator" else "departments"]
     if role == "epic_management":
         # SECURITY INVOKER: the caller's own grants and policies decide each move (0018).
@@ -68,28 +83,34 @@ def test_the_shared_dsn_reaches_only_the_functions_meant_for_it(db, role):
     assert {r["f"].replace(", ", ",") for r in rows} == expected
 
 
-@pytest.mark.parametrize("call", [
-    "select * from epic_events.auth_find_employee('mona@epic.test')",
-    "select epic_events.auth_open_session(gen_random_uuid(), 1, sha256('x'), now() + interval '100 years')",
-    "select * from epic_events.auth_rotate_session(sha256('x'), sha256('y'), now())",
-    "select epic_events.auth_revoke_session(gen_random_uuid(), true)",
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        "select * from epic_events.auth_find_employee('mona@epic.test')",
+        "select epic_events.auth_open_session(gen_random_uuid(), 1, sha256('x'), now() + interval '100 years')",
+        "select * from epic_events.auth_rotate_session(sha256('x'), sha256('y'), now())",
+        "select epic_events.auth_revoke_session(gen_random_uuid(), true)",
+    ],
+)
 def test_the_old_entry_points_are_gone(conn, call):
     with pytest.raises(errors.UndefinedFunction):
         conn.execute(call)
 
 
-@pytest.mark.parametrize("call", [
-    "select epic_events.sign_access_token(1, 'management', gen_random_uuid())",
-    "select * from epic_events.open_session(1, 'management')",
-    "select epic_events.verify_access_token('x')",
-    "select epic_events.rotate_signing_key()",
-    "select epic_events.new_signing_key()",
-    "select epic_events.record_auth_event('login', 1, 'x', '{}')",
-    "select epic_events.bootstrap_manager('Eve', 'eve@x.test', null, '$2b$04$abcdefghijklmnopqrstuv', sha256('x'))",
-    "select epic_events.random_bytes_32()",
-    "select epic_events.purge_audit_log(now())",
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        "select epic_events.sign_access_token(1, 'management', gen_random_uuid())",
+        "select * from epic_events.open_session(1, 'management')",
+        "select epic_events.verify_access_token('x')",
+        "select epic_events.rotate_signing_key()",
+        "select epic_events.new_signing_key()",
+        "select epic_events.record_auth_event('login', 1, 'x', '{}')",
+        "select epic_events.bootstrap_manager('Eve', 'eve@x.test', null, '$2b$04$abcdefghijklmnopqrstuv', sha256('x'))",
+        "select epic_events.random_bytes_32()",
+        "select epic_events.purge_audit_log(now())",
+    ],
+)
 @pytest.mark.parametrize("role", (None,) + DEPARTMENT_ROLES)
 def test_owner_functions_are_not_callable(conn, call, role):
     with pytest.raises(errors.InsufficientPrivilege, match="permission denied for function"):
@@ -107,19 +128,23 @@ def test_no_way_to_become_the_owner(conn, target):
 
 # --- reading what must not be read -----------------------------------------------------------
 
+
 @pytest.mark.parametrize("role", (None,) + DEPARTMENT_ROLES)
-@pytest.mark.parametrize("statement", [
-    "select password_salt from epic_events.employee",
-    "select password_verifier from epic_events.employee",
-    "select * from epic_events.employee",
-    "select to_jsonb(e) from epic_events.employee e",
-    *(f"select * from epic_events.{t}" for t in SECRET_TABLES),
-    "select currval('epic_events.request_employee')",
-    "select last_value from epic_events.request_stamp",
-    "select setval('epic_events.request_employee', 1)",
-    "select setval('epic_events.request_stamp', 1)",
-    "select nextval('epic_events.request_session')",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "select password_salt from epic_events.employee",
+        "select password_verifier from epic_events.employee",
+        "select * from epic_events.employee",
+        "select to_jsonb(e) from epic_events.employee e",
+        *(f"select * from epic_events.{t}" for t in SECRET_TABLES),
+        "select currval('epic_events.request_employee')",
+        "select last_value from epic_events.request_stamp",
+        "select setval('epic_events.request_employee', 1)",
+        "select setval('epic_events.request_stamp', 1)",
+        "select nextval('epic_events.request_session')",
+    ],
+)
 def test_no_hash_verifier_key_or_session_is_readable(world, role, statement):
     """Even logged in properly, in any department."""
     key = {"epic_management": "manager", "epic_sales": "sales", "epic_support": "support"}.get(role)
@@ -135,8 +160,9 @@ def test_statistics_do_not_leak_the_verifiers(world):
     admin_exec(world.db, "analyze epic_events.employee")
     with authenticator(world.db) as c:
         assert request(c, "epic_management", world.as_("manager").access_token)
-        rows = c.execute("select attname from pg_stats where schemaname = 'epic_events'"
-                         " and tablename = 'employee'").fetchall()
+        rows = c.execute(
+            "select attname from pg_stats where schemaname = 'epic_events' and tablename = 'employee'"
+        ).fetchall()
     assert rows == []
 
 
@@ -144,8 +170,9 @@ def test_the_salt_tells_nothing_about_who_exists(world, conn):
     salt = lambda e: conn.execute("select epic_events.auth_login_salt(%s)", (e,)).fetchone()[0]  # noqa: E731
     real = salt("mona@epic.test")
     unknown = salt("nobody@epic.test")
-    assert real == admin_value(world.db, "select password_salt from epic_events.employee"
-                                         " where email = 'mona@epic.test'")
+    assert real == admin_value(
+        world.db, "select password_salt from epic_events.employee where email = 'mona@epic.test'"
+    )
     # Same shape and cost, stable per email (case-insensitive), different per email.
     assert len(unknown) == len(real) == 29 and unknown[:7] == real[:7]
     assert salt("NOBODY@epic.test") == unknown != salt("nobody2@epic.test")
@@ -166,24 +193,38 @@ def test_the_login_hint_tells_only_whether_anyone_exists(db):
             assert c.execute("select epic_events.current_employee_id()").fetchone()[0] is None
     finally:
         one.close()
-    fn = admin_all(db, """
+    fn = admin_all(
+        db,
+        """
         select p.pronargs, p.prorettype::regtype::text as returns, p.prosecdef, p.proconfig,
                has_function_privilege('public', p.oid, 'execute') as public
-          from pg_proc p where p.oid = 'epic_events.auth_has_accounts()'::regprocedure""")[0]
-    assert fn == {"pronargs": 0, "returns": "boolean", "prosecdef": True,
-                  "proconfig": ["search_path=pg_catalog, epic_events, pg_temp"], "public": False}
+          from pg_proc p where p.oid = 'epic_events.auth_has_accounts()'::regprocedure""",
+    )[0]
+    assert fn == {
+        "pronargs": 0,
+        "returns": "boolean",
+        "prosecdef": True,
+        "proconfig": ["search_path=pg_catalog, epic_events, pg_temp"],
+        "public": False,
+    }
 
 
 @pytest.mark.parametrize("role", DEPARTMENT_ROLES)
 def test_the_login_hint_is_not_the_departments(world, conn, role):
     with pytest.raises(errors.InsufficientPrivilege, match="permission denied for function"):
         with conn.transaction():
-            assert request(conn, role, world.as_({"epic_management": "manager", "epic_sales": "sales",
-                                                  "epic_support": "support"}[role]).access_token)
+            assert request(
+                conn,
+                role,
+                world.as_(
+                    {"epic_management": "manager", "epic_sales": "sales", "epic_support": "support"}[role]
+                ).access_token,
+            )
             conn.execute("select epic_events.auth_has_accounts()")
 
 
 # --- opening a session without the password ---------------------------------------------------
+
 
 def attempt(conn, email: str, proof) -> str:
     """One login attempt as the CLI makes it: the proof (committed), then the verdict."""
@@ -194,21 +235,33 @@ def attempt(conn, email: str, proof) -> str:
     return row[0]
 
 
-@pytest.mark.parametrize("proof", [
-    None, "", "x" * 5000, "' or true --",
-    "the salt itself", "the verifier, hex", "the verifier, raw", "the bcrypt of another password",
-])
+@pytest.mark.parametrize(
+    "proof",
+    [
+        None,
+        "",
+        "x" * 5000,
+        "' or true --",
+        "the salt itself",
+        "the verifier, hex",
+        "the verifier, raw",
+        "the bcrypt of another password",
+    ],
+)
 def test_no_session_without_the_password(world, conn, proof):
     email = email_of("manager")
     salt = admin_value(world.db, "select password_salt from epic_events.employee where email = %s", (email,))
-    verifier = admin_value(world.db, "select password_verifier from epic_events.employee"
-                                     " where email = %s", (email,))
+    verifier = admin_value(
+        world.db, "select password_verifier from epic_events.employee where email = %s", (email,)
+    )
     import bcrypt
 
-    proof = {"the salt itself": salt, "the verifier, hex": bytes(verifier).hex(),
-             "the verifier, raw": bytes(verifier).decode("latin-1").replace("\x00", ""),
-             "the bcrypt of another password": bcrypt.hashpw(b"guess", salt.encode()).decode(),
-             }.get(proof, proof)
+    proof = {
+        "the salt itself": salt,
+        "the verifier, hex": bytes(verifier).hex(),
+        "the verifier, raw": bytes(verifier).decode("latin-1").replace("\x00", ""),
+        "the bcrypt of another password": bcrypt.hashpw(b"guess", salt.encode()).decode(),
+    }.get(proof, proof)
     sessions = admin_value(world.db, "select count(*) from epic_events.session")
     assert attempt(conn, email, proof) == "failed"
     assert admin_value(world.db, "select count(*) from epic_events.session") == sessions
@@ -217,20 +270,27 @@ def test_no_session_without_the_password(world, conn, proof):
 def test_the_right_proof_opens_a_session(world, conn):
     row = login(conn, email_of("sales"))
     assert row["status"] == "ok" and row["employee_id"] == world.ids["sales"]
-    assert admin_value(world.db, "select count(*) from epic_events.session where employee_id = %s",
-                       (world.ids["sales"],)) == 1
+    assert (
+        admin_value(
+            world.db, "select count(*) from epic_events.session where employee_id = %s", (world.ids["sales"],)
+        )
+        == 1
+    )
 
 
-@pytest.mark.parametrize("statement", [
-    "insert into epic_events.session (id, employee_id, expires_at) values (gen_random_uuid(), 1, now())",
-    "insert into epic_events.session_token (token_hash, session_id, expires_at)"
-    " values (sha256('x'), gen_random_uuid(), now())",
-    "update epic_events.session set revoked_at = null",
-    "insert into epic_events.signing_key (kid, ipad, opad) values ('mine', sha256('a') || sha256('a'),"
-    " sha256('b') || sha256('b'))",
-    "delete from epic_events.login_attempt",
-    "update epic_events.employee set password_verifier = sha256('x'), password_salt = password_salt",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "insert into epic_events.session (id, employee_id, expires_at) values (gen_random_uuid(), 1, now())",
+        "insert into epic_events.session_token (token_hash, session_id, expires_at)"
+        " values (sha256('x'), gen_random_uuid(), now())",
+        "update epic_events.session set revoked_at = null",
+        "insert into epic_events.signing_key (kid, ipad, opad) values ('mine', sha256('a') || sha256('a'),"
+        " sha256('b') || sha256('b'))",
+        "delete from epic_events.login_attempt",
+        "update epic_events.employee set password_verifier = sha256('x'), password_salt = password_salt",
+    ],
+)
 @pytest.mark.parametrize("role", (None,) + DEPARTMENT_ROLES[1:])
 def test_no_session_key_or_password_written_by_hand(world, role, statement):
     key = {"epic_sales": "sales", "epic_support": "support"}.get(role)
@@ -246,10 +306,17 @@ def test_no_session_key_or_password_written_by_hand(world, role, statement):
 
 # --- throttling ----------------------------------------------------------------------------------
 
+
 def audit_actions(db, row_id: str) -> list[str]:
-    return [r["action"] for r in admin_all(
-        db, "select action from epic_events.audit_log where table_name = 'session' and row_id = %s"
-            " order by id", (row_id,))]
+    return [
+        r["action"]
+        for r in admin_all(
+            db,
+            "select action from epic_events.audit_log where table_name = 'session' and row_id = %s"
+            " order by id",
+            (row_id,),
+        )
+    ]
 
 
 def test_the_sixth_wrong_password_is_refused_even_when_the_seventh_is_right(world, conn):
@@ -258,11 +325,14 @@ def test_the_sixth_wrong_password_is_refused_even_when_the_seventh_is_right(worl
         assert attempt(conn, email, "wrong") == "failed"
     assert attempt(conn, email, "wrong") == "locked"
     assert login(conn, email)["status"] == "locked"  # the right password, still refused
-    assert [a for a in audit_actions(world.db, email) if a != "login_attempt"] == \
-        ["login_failed"] * 5 + ["login_locked"] * 2
+    assert [a for a in audit_actions(world.db, email) if a != "login_attempt"] == ["login_failed"] * 5 + [
+        "login_locked"
+    ] * 2
     assert audit_actions(world.db, email).count("login_attempt") == 7
     # The window passes (moved back by the admin): the right password works again.
-    admin_exec(world.db, "update epic_events.login_attempt set attempted_at = attempted_at - interval '16 minutes'")
+    admin_exec(
+        world.db, "update epic_events.login_attempt set attempted_at = attempted_at - interval '16 minutes'"
+    )
     assert login(conn, email)["status"] == "ok"
 
 
@@ -282,12 +352,14 @@ def test_rolling_back_a_guess_teaches_nothing(world, conn):
     for proof in ("wrong", right):
         attempt_id = conn.execute("select epic_events.auth_login(%s, %s)", (email, proof)).fetchone()[0]
         # In the same transaction: no answer, whatever the proof.
-        assert conn.execute("select status, access_token from epic_events.auth_login_result(%s)",
-                            (attempt_id,)).fetchone() == ("unknown", None)
+        assert conn.execute(
+            "select status, access_token from epic_events.auth_login_result(%s)", (attempt_id,)
+        ).fetchone() == ("unknown", None)
         conn.rollback()
         # Rolled back: the attempt never was.
-        assert conn.execute("select status from epic_events.auth_login_result(%s)",
-                            (attempt_id,)).fetchone() == ("unknown",)
+        assert conn.execute(
+            "select status from epic_events.auth_login_result(%s)", (attempt_id,)
+        ).fetchone() == ("unknown",)
         conn.rollback()
 
 
@@ -309,10 +381,13 @@ def test_an_answer_is_given_once(world, conn):
     proof = bcrypt.hashpw(PASSWORD.encode(), salt.encode()).decode()
     attempt_id = conn.execute("select epic_events.auth_login(%s, %s)", (email, proof)).fetchone()[0]
     conn.commit()
-    assert conn.execute("select status from epic_events.auth_login_result(%s)", (attempt_id,)).fetchone() == ("ok",)
+    assert conn.execute("select status from epic_events.auth_login_result(%s)", (attempt_id,)).fetchone() == (
+        "ok",
+    )
     conn.commit()
-    assert conn.execute("select status from epic_events.auth_login_result(%s)",
-                        (attempt_id,)).fetchone() == ("unknown",)
+    assert conn.execute("select status from epic_events.auth_login_result(%s)", (attempt_id,)).fetchone() == (
+        "unknown",
+    )
 
 
 def test_other_accounts_are_not_locked_by_one(world, conn):
@@ -326,16 +401,22 @@ def test_logins_and_logouts_are_recorded_where_management_reads_them(world, conn
     conn.execute("select epic_events.auth_logout(%s, false)", (row["refresh_token"],))
     conn.commit()
     manager = world.as_("manager")
-    seen = manager.run("select action, employee_id, db_role from audit_log where table_name = 'session'"
-                       " and employee_id = %s order by id", (world.ids["support"],))
+    seen = manager.run(
+        "select action, employee_id, db_role from audit_log where table_name = 'session'"
+        " and employee_id = %s order by id",
+        (world.ids["support"],),
+    )
     assert [(r["action"], r["db_role"]) for r in seen] == [
-        ("login_attempt", "epic_authenticator"), ("login", "epic_authenticator"),
-        ("logout", "epic_authenticator")]
+        ("login_attempt", "epic_authenticator"),
+        ("login", "epic_authenticator"),
+        ("logout", "epic_authenticator"),
+    ]
     with pytest.raises(errors.InsufficientPrivilege):
         world.as_("sales").run("select * from audit_log")
 
 
 # --- making current_employee_id() name someone ---------------------------------------------------
+
 
 def forged(world, scenario: str) -> tuple[str | None, str | None, dict]:
     """(role, token, extra settings) for each way of claiming to be someone."""
@@ -376,23 +457,36 @@ def forged(world, scenario: str) -> tuple[str | None, str | None, dict]:
     if scenario == "real key, typ refresh":
         return "epic_management", sign(world.db, sub=str(ids["manager"]), sid=sid, typ="refresh"), {}
     if scenario == "a token of a revoked session (logout)":
-        assert admin_value(world.db, "select epic_events.auth_logout(%s, false)", (manager.refresh_token,)) == 1
+        assert (
+            admin_value(world.db, "select epic_events.auth_logout(%s, false)", (manager.refresh_token,)) == 1
+        )
         return "epic_management", live, {}
     if scenario == "a token of an expired session":
-        admin_exec(world.db, "update epic_events.session set expires_at = now() - interval '1 second'"
-                             " where id = %s", (sid,))
+        admin_exec(
+            world.db,
+            "update epic_events.session set expires_at = now() - interval '1 second' where id = %s",
+            (sid,),
+        )
         return "epic_management", live, {}
     if scenario == "a token of a deactivated employee":
-        admin_exec(world.db, "update epic_events.employee set is_active = false where id = %s", (ids["manager"],))
+        admin_exec(
+            world.db, "update epic_events.employee set is_active = false where id = %s", (ids["manager"],)
+        )
         return "epic_management", live, {}
     if scenario == "deactivated employee, session not revoked":
-        admin_exec(world.db, "update epic_events.employee set is_active = false where id = %s", (ids["manager"],))
-        admin_exec(world.db, "update epic_events.session set revoked_at = null, revoked_reason = null"
-                             " where id = %s", (sid,))
+        admin_exec(
+            world.db, "update epic_events.employee set is_active = false where id = %s", (ids["manager"],)
+        )
+        admin_exec(
+            world.db,
+            "update epic_events.session set revoked_at = null, revoked_reason = null where id = %s",
+            (sid,),
+        )
         return "epic_management", live, {}
     if scenario == "an employee moved to another department":
-        admin_exec(world.db, "update epic_events.employee set department = 'sales' where id = %s",
-                   (ids["manager"],))
+        admin_exec(
+            world.db, "update epic_events.employee set department = 'sales' where id = %s", (ids["manager"],)
+        )
         return "epic_management", live, {}
     if scenario == "a sales token under management's role":
         return "epic_management", world.as_("sales").access_token, {}
@@ -403,23 +497,44 @@ def forged(world, scenario: str) -> tuple[str | None, str | None, dict]:
         admin_exec(world.db, "set role epic_owner; select epic_events.new_signing_key()")
         return "epic_management", live, {}
     if scenario in ("garbage", "an injection", "a huge token"):
-        return "epic_management", {"garbage": "x", "an injection": f"{live}' or true --",
-                                   "a huge token": live + "A" * 100_000}[scenario], {}
+        return (
+            "epic_management",
+            {"garbage": "x", "an injection": f"{live}' or true --", "a huge token": live + "A" * 100_000}[
+                scenario
+            ],
+            {},
+        )
     raise AssertionError(scenario)
 
 
 SCENARIOS = [
-    "no token as management", "no token as sales", "no token as support",
-    "the old claims of a live session", "a checked flag forged before any check",
+    "no token as management",
+    "no token as sales",
+    "no token as support",
+    "the old claims of a live session",
+    "a checked flag forged before any check",
     "the authenticator with a valid token",
-    "a token signed with another key", "alg none", "an edited payload, not re-signed",
-    "an expired token", "a refresh token used as access", "real key, another employee's session",
-    "real key, random session", "real key, sub of another digit system", "real key, a 5,000-digit sub",
-    "real key, typ refresh", "a token of a revoked session (logout)", "a token of an expired session",
-    "a token of a deactivated employee", "deactivated employee, session not revoked",
-    "an employee moved to another department", "a sales token under management's role",
-    "a support token under sales's role", "a token after the key was replaced",
-    "garbage", "an injection", "a huge token",
+    "a token signed with another key",
+    "alg none",
+    "an edited payload, not re-signed",
+    "an expired token",
+    "a refresh token used as access",
+    "real key, another employee's session",
+    "real key, random session",
+    "real key, sub of another digit system",
+    "real key, a 5,000-digit sub",
+    "real key, typ refresh",
+    "a token of a revoked session (logout)",
+    "a token of an expired session",
+    "a token of a deactivated employee",
+    "deactivated employee, session not revoked",
+    "an employee moved to another department",
+    "a sales token under management's role",
+    "a support token under sales's role",
+    "a token after the key was replaced",
+    "garbage",
+    "an injection",
+    "a huge token",
 ]
 
 WRITES = [
@@ -438,6 +553,7 @@ def test_no_valid_token_no_identity(world, scenario):
     role, token, settings = forged(world, scenario)
     before = snapshot(world.db, *BUSINESS_TABLES, "department_permission")
     with authenticator(world.db) as c:
+
         def attempt_in_request(statement):
             with c.transaction():
                 if token is not None or role is None:
@@ -478,6 +594,7 @@ def test_the_control_a_valid_token_names_its_employee(world):
 
 
 # --- the identity holds for one transaction ---------------------------------------------------
+
 
 def test_the_identity_ends_with_its_transaction(world):
     with authenticator(world.db) as c:
@@ -557,6 +674,7 @@ def test_interleaved_employees_on_one_connection_never_see_each_other(world):
 
 # --- a token from elsewhere ------------------------------------------------------------------------
 
+
 def test_a_token_of_another_database_is_refused(world, pg_server, template):
     """Each database has its own keys: the same session id in another database is no help."""
     token = world.as_("manager").access_token
@@ -566,13 +684,28 @@ def test_a_token_of_another_database_is_refused(world, pg_server, template):
         admin_exec(other, "delete from epic_events.signing_key")
         admin_exec(other, "set role epic_owner; select epic_events.new_signing_key()")
         # The insider even recreates the manager and the session there.
-        rows = admin_all(world.db, "select * from epic_events.employee where id = %s", (world.ids["manager"],))
-        admin_exec(other, "insert into epic_events.employee (id, full_name, email, department, password_salt,"
-                          " password_verifier) overriding system value values (%s, %s, %s, %s, %s, %s)",
-                   (rows[0]["id"], rows[0]["full_name"], rows[0]["email"], rows[0]["department"],
-                    rows[0]["password_salt"], rows[0]["password_verifier"]))
-        admin_exec(other, "insert into epic_events.session (id, employee_id, expires_at)"
-                          " values (%s, %s, now() + interval '1 day')", (sid, world.ids["manager"]))
+        rows = admin_all(
+            world.db, "select * from epic_events.employee where id = %s", (world.ids["manager"],)
+        )
+        admin_exec(
+            other,
+            "insert into epic_events.employee (id, full_name, email, department, password_salt,"
+            " password_verifier) overriding system value values (%s, %s, %s, %s, %s, %s)",
+            (
+                rows[0]["id"],
+                rows[0]["full_name"],
+                rows[0]["email"],
+                rows[0]["department"],
+                rows[0]["password_salt"],
+                rows[0]["password_verifier"],
+            ),
+        )
+        admin_exec(
+            other,
+            "insert into epic_events.session (id, employee_id, expires_at)"
+            " values (%s, %s, now() + interval '1 day')",
+            (sid, world.ids["manager"]),
+        )
         with authenticator(other) as c:
             assert not request(c, "epic_management", token)
             assert who(c) is None
@@ -605,20 +738,27 @@ def test_the_password_is_never_sent_only_its_bcrypt(world, conn):
 
 # --- the shared login itself ---------------------------------------------------------------------
 
+
 def test_the_shared_login_fails_fast_and_is_limited(pg_server, template):
     """Set by the migrations on the database they migrate (here the template)."""
     name, password = template
     with pg_server.admin(name) as admin:
         settings = admin.execute(
             "select unnest(setconfig) from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase"
-            " where d.datname = current_database() and s.setrole = 'epic_authenticator'::regrole").fetchall()
-        assert {r[0] for r in settings} == {"statement_timeout=30s", "lock_timeout=5s",
-                                            "idle_in_transaction_session_timeout=60s"}
-        assert admin.execute("select rolconnlimit from pg_roles where rolname = 'epic_authenticator'"
-                             ).fetchone() == (80,)
+            " where d.datname = current_database() and s.setrole = 'epic_authenticator'::regrole"
+        ).fetchall()
+        assert {r[0] for r in settings} == {
+            "statement_timeout=30s",
+            "lock_timeout=5s",
+            "idle_in_transaction_session_timeout=60s",
+        }
+        assert admin.execute(
+            "select rolconnlimit from pg_roles where rolname = 'epic_authenticator'"
+        ).fetchone() == (80,)
         # TEMP: not for PUBLIC (the harness's clones repeat this; here the migrated original).
-        assert admin.execute("select has_database_privilege('epic_authenticator', current_database(),"
-                             " 'temporary')").fetchone() == (False,)
+        assert admin.execute(
+            "select has_database_privilege('epic_authenticator', current_database(), 'temporary')"
+        ).fetchone() == (False,)
     db = pg.Database(pg_server, name, password)
     with authenticator(db) as c:
         assert c.execute("show lock_timeout").fetchone() == ("5s",)
@@ -639,12 +779,17 @@ def test_another_employees_token_is_not_in_pg_stat_activity(world):
     """Every employee connects as the same login, so pg_stat_activity shows them each
     other's statements: the CLI binds tokens and proofs as parameters, never as text."""
     sales = world.as_("sales")
-    with authenticator(world.db) as victim, authenticator(world.db) as other, \
-            authenticator(world.db) as insider:
+    with (
+        authenticator(world.db) as victim,
+        authenticator(world.db) as other,
+        authenticator(world.db) as insider,
+    ):
         assert request(victim, "epic_sales", sales.access_token)  # left open, idle in transaction
         login(other, email_of("support"))  # the proof, too (its last statement)
-        rows = insider.execute("select query from pg_stat_activity where usename = 'epic_authenticator'"
-                               " and pid <> pg_backend_pid()").fetchall()
+        rows = insider.execute(
+            "select query from pg_stat_activity where usename = 'epic_authenticator'"
+            " and pid <> pg_backend_pid()"
+        ).fetchall()
     assert rows, "the victim's session is visible"
     seen = " ".join(r[0] for r in rows)
     assert "check_request" in seen or "auth_login" in seen
@@ -659,17 +804,26 @@ def test_another_employees_token_is_not_in_pg_stat_activity(world):
 SWITCH = "(select set_config('role', 'epic_sales', true) as r offset 0) as switch"
 MIDWAY = [
     ("read the audit log", f"select count(*) from {SWITCH}, epic_events.audit_log a", "count"),
-    ("grant sales every permission",
-     f"insert into epic_events.department_permission (department, permission_code)"
-     f" select 'sales', p.code from {SWITCH}, epic_events.permission p"
-     f" where not exists (select from epic_events.department_permission d"
-     f"                    where d.department = 'sales' and d.permission_code = p.code)", "write"),
-    ("reset the manager's password",
-     "update epic_events.employee e set password_salt = password_salt, password_verifier = sha256('x')"
-     " where e.id = (select %(manager)s where set_config('role', 'epic_sales', true) is not null)", "write"),
-    ("reassign another's client",
-     f"update epic_events.client c set sales_contact_id = %(sales)s from {SWITCH}"
-     " where c.id = %(client2)s", "write"),
+    (
+        "grant sales every permission",
+        f"insert into epic_events.department_permission (department, permission_code)"
+        f" select 'sales', p.code from {SWITCH}, epic_events.permission p"
+        f" where not exists (select from epic_events.department_permission d"
+        f"                    where d.department = 'sales' and d.permission_code = p.code)",
+        "write",
+    ),
+    (
+        "reset the manager's password",
+        "update epic_events.employee e set password_salt = password_salt, password_verifier = sha256('x')"
+        " where e.id = (select %(manager)s where set_config('role', 'epic_sales', true) is not null)",
+        "write",
+    ),
+    (
+        "reassign another's client",
+        f"update epic_events.client c set sales_contact_id = %(sales)s from {SWITCH}"
+        " where c.id = %(client2)s",
+        "write",
+    ),
 ]
 
 
@@ -693,7 +847,9 @@ def test_switching_role_half_way_through_a_statement_gains_nothing(world, what, 
 
 def test_every_table_a_department_touches_is_bound_to_the_checked_department(db):
     """One restrictive policy per department role on every table it has a grant on."""
-    rows = admin_all(db, """
+    rows = admin_all(
+        db,
+        """
         select c.relname as t, r.rolname as role,
                exists (select from pg_policy p
                         where p.polrelid = c.oid and not p.polpermissive and p.polcmd = '*'
@@ -705,7 +861,8 @@ def test_every_table_a_department_touches_is_bound_to_the_checked_department(db)
          where c.relnamespace = 'epic_events'::regnamespace and c.relkind = 'r'
            and r.rolname in ('epic_management', 'epic_sales', 'epic_support')
            and (has_table_privilege(r.oid, c.oid, 'select, insert, update, delete')
-                or has_any_column_privilege(r.oid, c.oid, 'select, insert, update'))""")
+                or has_any_column_privilege(r.oid, c.oid, 'select, insert, update'))""",
+    )
     assert rows
     unbound = [(r["t"], r["role"]) for r in rows if not r["bound"]]
     assert not unbound, unbound
@@ -714,8 +871,11 @@ def test_every_table_a_department_touches_is_bound_to_the_checked_department(db)
 def test_an_old_session_cannot_change_the_password(world):
     """The password change wants a login of the last 5 minutes (the CLI logs in again)."""
     sales = world.as_("sales")
-    admin_exec(world.db, "update epic_events.session set created_at = now() - interval '6 minutes'"
-                         " where id = %s", (claims_of(sales.access_token)["sid"],))
+    admin_exec(
+        world.db,
+        "update epic_events.session set created_at = now() - interval '6 minutes' where id = %s",
+        (claims_of(sales.access_token)["sid"],),
+    )
     with authenticator(world.db) as c:
         assert request(c, "epic_sales", sales.access_token)
         with pytest.raises(errors.InsufficientPrivilege, match="last 5 minutes"):
@@ -729,11 +889,14 @@ def test_offboarding_is_managements_alone(world, role):
         with pytest.raises(errors.InsufficientPrivilege, match="permission denied for function"):
             with c.transaction():
                 assert request(c, role, world.as_(key).access_token)
-                c.execute("select * from epic_events.offboard_employee(%s, %s)",
-                          (world.ids["sales2"], world.ids["sales"]))
+                c.execute(
+                    "select * from epic_events.offboard_employee(%s, %s)",
+                    (world.ids["sales2"], world.ids["sales"]),
+                )
 
 
 # --- the red team's second round ------------------------------------------------------------------
+
 
 def test_an_old_snapshot_cannot_be_used_to_log_in_or_to_enter_a_request(world):
     """Under REPEATABLE READ a caller could import a snapshot taken before failures
@@ -742,12 +905,15 @@ def test_an_old_snapshot_cannot_be_used_to_log_in_or_to_enter_a_request(world):
         holder.execute("begin isolation level repeatable read")
         snapshot_id = holder.execute("select pg_export_snapshot()").fetchone()[0]
         for statement, params in (
-                ("select epic_events.auth_login(%s, 'guess')", (email_of("sales"),)),
-                ("select * from epic_events.auth_login_result(gen_random_uuid())", None),
-                ("select * from epic_events.auth_refresh(%s)", (world.as_("sales").refresh_token,)),
-                ("select epic_events.auth_logout(%s, false)", (world.as_("sales").refresh_token,)),
-                ("select set_config('role', 'epic_sales', true), epic_events.check_request(%s)",
-                 (world.as_("sales").access_token,))):
+            ("select epic_events.auth_login(%s, 'guess')", (email_of("sales"),)),
+            ("select * from epic_events.auth_login_result(gen_random_uuid())", None),
+            ("select * from epic_events.auth_refresh(%s)", (world.as_("sales").refresh_token,)),
+            ("select epic_events.auth_logout(%s, false)", (world.as_("sales").refresh_token,)),
+            (
+                "select set_config('role', 'epic_sales', true), epic_events.check_request(%s)",
+                (world.as_("sales").access_token,),
+            ),
+        ):
             c.execute("begin isolation level repeatable read")
             c.execute(f"set transaction snapshot '{snapshot_id}'")
             with pytest.raises(errors.InvalidTransactionState, match="READ COMMITTED"):
@@ -762,25 +928,36 @@ def test_a_role_switched_in_returning_cannot_unname_the_audit_row(world):
     with authenticator(world.db) as c:
         assert request(c, "epic_sales", sales.access_token)
         with pytest.raises(errors.InsufficientPrivilege, match="role in use changed"):
-            c.execute("update epic_events.client set phone = '+33600000001' where id = %s"
-                      " returning id, set_config('role', 'epic_support', true)", (world.ids["client"],))
+            c.execute(
+                "update epic_events.client set phone = '+33600000001' where id = %s"
+                " returning id, set_config('role', 'epic_support', true)",
+                (world.ids["client"],),
+            )
         c.rollback()
     assert snapshot(world.db, "client", "audit_log") == before
 
 
 @pytest.mark.parametrize("switch_to", ["none", "epic_support"])
 def test_a_role_switched_between_rows_signs_nothing(world, switch_to):
-    admin_exec(world.db, "delete from epic_events.department_permission"
-                         " where department = 'sales' and permission_code = 'contract:sign:own'")
-    admin_exec(world.db, "update epic_events.contract set is_signed = false where id = %s"
-                         " and not is_signed", (world.ids["contract"],))
+    admin_exec(
+        world.db,
+        "delete from epic_events.department_permission"
+        " where department = 'sales' and permission_code = 'contract:sign:own'",
+    )
+    admin_exec(
+        world.db,
+        "update epic_events.contract set is_signed = false where id = %s and not is_signed",
+        (world.ids["contract"],),
+    )
     before = snapshot(world.db, "contract")
     with authenticator(world.db) as c:
         assert request(c, "epic_sales", world.as_("sales").access_token)
         with pytest.raises(errors.InsufficientPrivilege):
-            c.execute("update epic_events.contract set is_signed = true where id in (%s, %s)"
-                      " and (id = %s or set_config('role', %s, true) is not null)",
-                      (world.ids["signed"], world.ids["contract"], world.ids["signed"], switch_to))
+            c.execute(
+                "update epic_events.contract set is_signed = true where id in (%s, %s)"
+                " and (id = %s or set_config('role', %s, true) is not null)",
+                (world.ids["signed"], world.ids["contract"], world.ids["signed"], switch_to),
+            )
         c.rollback()
     assert snapshot(world.db, "contract") == before
 
@@ -790,15 +967,18 @@ def test_a_role_switched_between_rows_moves_no_contact_out_of_their_department(w
     with authenticator(world.db) as c:
         assert request(c, "epic_management", world.as_("manager").access_token)
         with pytest.raises(errors.InsufficientPrivilege):
-            c.execute("update epic_events.employee set department = case when id = %s then 'support'"
-                      " else department end where id in (%s, %s)"
-                      " and (id = %s or set_config('role', 'epic_sales', true) is not null)",
-                      (world.ids["sales"], world.ids["manager2"], world.ids["sales"], world.ids["manager2"]))
+            c.execute(
+                "update epic_events.employee set department = case when id = %s then 'support'"
+                " else department end where id in (%s, %s)"
+                " and (id = %s or set_config('role', 'epic_sales', true) is not null)",
+                (world.ids["sales"], world.ids["manager2"], world.ids["sales"], world.ids["manager2"]),
+            )
         c.rollback()
     assert snapshot(world.db, "employee") == before
 
 
 # --- schema_version() (0024): reachable from the shared DSN, it tells a migration id only ---------
+
 
 def test_the_version_tells_the_migration_id_and_nothing_else(conn):
     """The DSN alone learns the newest migration id (the package holds it anyway); the
@@ -806,8 +986,7 @@ def test_the_version_tells_the_migration_id_and_nothing_else(conn):
     from epic_events import db as database
 
     assert conn.execute("select epic_events.schema_version()").fetchone()[0] == database.expected_schema()
-    for statement in ("select * from public._yoyo_migration",
-                      "select * from public._yoyo_log"):
+    for statement in ("select * from public._yoyo_migration", "select * from public._yoyo_log"):
         with pytest.raises(errors.InsufficientPrivilege):
             conn.execute(statement)
         conn.rollback()

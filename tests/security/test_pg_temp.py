@@ -18,11 +18,26 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.db.helpers import ALL_TABLES, admin_exec, admin_all
+from tests.db.helpers import ALL_TABLES, admin_all, admin_exec
 
 #: Types the functions declare, cast to or compare with.
-SHADOWED_TYPES = ("text", "regclass", "uuid", "jsonb", "bytea", "int8", "int4", "numeric",
-                  "timestamptz", "boolean", "bigint", "integer", "name", "oid", "date")
+SHADOWED_TYPES = (
+    "text",
+    "regclass",
+    "uuid",
+    "jsonb",
+    "bytea",
+    "int8",
+    "int4",
+    "numeric",
+    "timestamptz",
+    "boolean",
+    "bigint",
+    "integer",
+    "name",
+    "oid",
+    "date",
+)
 ROLES = ("epic_authenticator", "epic_management", "epic_sales", "epic_support")
 TABLES = ALL_TABLES + ("signing_key", "auth_secret", "login_failure")
 
@@ -35,15 +50,22 @@ def plant_probes(conn: psycopg.Connection) -> None:
             raise notice 'PROBE ran as %', current_user;
             return true;
         end $$""")
-    conn.execute("create function pg_temp.probe_row() returns boolean language sql as"
-                 " $$ select pg_temp.probe(1) $$")
+    conn.execute(
+        "create function pg_temp.probe_row() returns boolean language sql as $$ select pg_temp.probe(1) $$"
+    )
     for t in SHADOWED_TYPES:
         base = {"bigint": "int8", "integer": "int4", "boolean": "bool"}.get(t, t)
-        conn.execute(sql.SQL("create domain pg_temp.{} as pg_catalog.{} check (pg_temp.probe(value))")
-                     .format(sql.Identifier(t), sql.Identifier(base)))
+        conn.execute(
+            sql.SQL("create domain pg_temp.{} as pg_catalog.{} check (pg_temp.probe(value))").format(
+                sql.Identifier(t), sql.Identifier(base)
+            )
+        )
     for table in TABLES:
-        conn.execute(sql.SQL("create temp view {} as select * from pg_catalog.pg_class"
-                             " where pg_temp.probe_row()").format(sql.Identifier(table)))
+        conn.execute(
+            sql.SQL(
+                "create temp view {} as select * from pg_catalog.pg_class where pg_temp.probe_row()"
+            ).format(sql.Identifier(table))
+        )
     conn.commit()
 
 
@@ -55,7 +77,9 @@ def probes(conn: psycopg.Connection) -> list[str]:
 
 def executable_functions(db) -> list[dict]:
     """Every function in epic_events one of the insider's roles may execute."""
-    return admin_all(db, """
+    return admin_all(
+        db,
+        """
         select p.oid::regprocedure::text as signature, p.proname,
                array(select format_type(t, null) from unnest(p.proargtypes) t) as args,
                array(select r from unnest(%s::text[]) r
@@ -65,7 +89,9 @@ def executable_functions(db) -> list[dict]:
            and p.prorettype <> 'trigger'::regtype
            and not exists (select from pg_depend d where d.classid = 'pg_proc'::regclass
                             and d.objid = p.oid and d.deptype = 'e')
-         order by 1""", (list(ROLES),))
+         order by 1""",
+        (list(ROLES),),
+    )
 
 
 @pytest.fixture
@@ -93,8 +119,11 @@ def test_no_function_runs_the_probe_as_the_owner(world, insider):
     for f in functions:
         for role in f["roles"]:
             args = sql.SQL(", ").join(
-                sql.SQL("null::pg_catalog.{}").format(sql.SQL(a)) if a.isidentifier()
-                else sql.SQL("null::{}").format(sql.SQL(a)) for a in f["args"])
+                sql.SQL("null::pg_catalog.{}").format(sql.SQL(a))
+                if a.isidentifier()
+                else sql.SQL("null::{}").format(sql.SQL(a))
+                for a in f["args"]
+            )
             stmt = sql.SQL("select epic_events.{}({})").format(sql.Identifier(f["proname"]), args)
             try:
                 with insider.conn.transaction():
@@ -132,7 +161,7 @@ def test_the_login_flow_runs_no_probe_as_the_owner(world, insider):
     import bcrypt
 
     from tests.security.insider import request
-    from tests.world import PASSWORD, login
+    from tests.world import login
 
     notices = probes(insider.conn)
     c = insider.conn
@@ -140,11 +169,13 @@ def test_the_login_flow_runs_no_probe_as_the_owner(world, insider):
     assert login(c, "nobody@epic.test")["status"] == "failed"
     row = login(c, "sam@epic.test")
     assert row["status"] == "ok"
-    refreshed = c.execute("select status, access_token from epic_events.auth_refresh(%s)",
-                          (row["refresh_token"],)).fetchone()
+    refreshed = c.execute(
+        "select status, access_token from epic_events.auth_refresh(%s)", (row["refresh_token"],)
+    ).fetchone()
     assert refreshed[0] == "ok"
-    assert c.execute("select status from epic_events.auth_refresh(%s)",
-                     (row["refresh_token"],)).fetchone() == ("replayed",)
+    assert c.execute(
+        "select status from epic_events.auth_refresh(%s)", (row["refresh_token"],)
+    ).fetchone() == ("replayed",)
     c.commit()
     row = login(c, "sam@epic.test")
     assert request(c, "epic_sales", row["access_token"])
@@ -152,8 +183,9 @@ def test_the_login_flow_runs_no_probe_as_the_owner(world, insider):
     new = bcrypt.hashpw(b"another password", bcrypt.gensalt(4))
     import hashlib
 
-    c.execute("select epic_events.change_own_password(%s, %s)",
-              (new[:29].decode(), hashlib.sha256(new).digest()))
+    c.execute(
+        "select epic_events.change_own_password(%s, %s)", (new[:29].decode(), hashlib.sha256(new).digest())
+    )
     c.commit()
     c.execute("select epic_events.auth_logout(%s, true)", (row["refresh_token"],))
     c.commit()
@@ -178,14 +210,17 @@ def test_no_trigger_runs_the_probe_as_the_owner(world, insider):
 
 
 def test_every_function_pins_pg_temp_last(world):
-    rows = admin_all(world.db, """
+    rows = admin_all(
+        world.db,
+        """
         select p.oid::regprocedure::text as f, coalesce(array_to_string(p.proconfig, ','), '') as config
           from pg_proc p
          where p.pronamespace = 'epic_events'::regnamespace
            -- pg_trgm's C functions (0008) are the extension's, and resolve no names
            and not exists (select from pg_depend d where d.classid = 'pg_proc'::regclass
                             and d.objid = p.oid and d.deptype = 'e')
-         order by 1""")
+         order by 1""",
+    )
     bad = [r for r in rows if "search_path=pg_catalog, epic_events, pg_temp" not in r["config"]]
     assert not bad, bad
 

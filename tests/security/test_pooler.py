@@ -22,13 +22,15 @@ from epic_events import queries
 from tests import pooler as pgbouncer
 from tests.world import ROLE, login
 
-WHO = ("select pg_backend_pid() as pid, epic_events.current_employee_id() as me,"
-       " epic_events.caller_department() as dept,"
-       " (select array_agg(id order by id) from epic_events.client) as clients,"
-       " (select array_agg(id order by id) from epic_events.client"
-       "   where sales_contact_id = epic_events.current_employee_id()) as my_clients,"
-       " (select array_agg(id order by id) from epic_events.event"
-       "   where support_contact_id = epic_events.current_employee_id()) as my_events")
+WHO = (
+    "select pg_backend_pid() as pid, epic_events.current_employee_id() as me,"
+    " epic_events.caller_department() as dept,"
+    " (select array_agg(id order by id) from epic_events.client) as clients,"
+    " (select array_agg(id order by id) from epic_events.client"
+    "   where sales_contact_id = epic_events.current_employee_id()) as my_clients,"
+    " (select array_agg(id order by id) from epic_events.event"
+    "   where support_contact_id = epic_events.current_employee_id()) as my_events"
+)
 
 
 @pytest.fixture
@@ -49,8 +51,10 @@ class Client:
         self.id, self.department, self.token = row["employee_id"], row["department"], row["access_token"]
 
     def begin(self) -> dict:
-        live = self.conn.execute(queries.get("session.begin_request").sql,
-                                 {"role": ROLE[self.department], "access_token": self.token}).fetchone()
+        live = self.conn.execute(
+            queries.get("session.begin_request").sql,
+            {"role": ROLE[self.department], "access_token": self.token},
+        ).fetchone()
         assert live["live"]
         return self.conn.execute(WHO).fetchone()
 
@@ -67,10 +71,20 @@ def sam_and_suzy(pooler, world):
 def test_interleaved_transactions_on_one_backend_never_see_each_other(sam_and_suzy, world, pooler):
     sam, suzy = sam_and_suzy
     everyone = sorted([world.ids["client"], world.ids["client2"]])
-    sams = {"me": world.ids["sales"], "dept": "sales", "clients": everyone,
-            "my_clients": [world.ids["client"]], "my_events": None}
-    suzys = {"me": world.ids["support"], "dept": "support", "clients": everyone,
-             "my_clients": None, "my_events": [world.ids["event"]]}
+    sams = {
+        "me": world.ids["sales"],
+        "dept": "sales",
+        "clients": everyone,
+        "my_clients": [world.ids["client"]],
+        "my_events": None,
+    }
+    suzys = {
+        "me": world.ids["support"],
+        "dept": "support",
+        "clients": everyone,
+        "my_clients": None,
+        "my_events": [world.ids["event"]],
+    }
     nobody = {"me": None, "dept": None, "clients": None, "my_clients": None, "my_events": None}
     pids = set()
     for _ in range(5):
@@ -88,8 +102,9 @@ def test_interleaved_transactions_on_one_backend_never_see_each_other(sam_and_su
                     pids.add(seen.pop("pid"))
                     assert seen == nobody
                     other.conn.rollback()
-            sam.conn.execute("select set_config('role', 'epic_support', true),"
-                             " epic_events.check_request(%s)", (sam.token,))  # not Sam's role
+            sam.conn.execute(
+                "select set_config('role', 'epic_support', true), epic_events.check_request(%s)", (sam.token,)
+            )  # not Sam's role
             seen = sam.conn.execute(WHO).fetchone()
             pids.add(seen.pop("pid"))
             assert seen == nobody
@@ -133,8 +148,9 @@ def test_session_level_state_does_leak_across_clients_so_the_cli_keeps_none(sam_
     sam.conn.execute("select set_config('epic.left_behind', 'by Sam', false)")
     sam.conn.execute("set session role epic_sales")
     sam.conn.commit()
-    row = suzy.conn.execute("select current_setting('epic.left_behind', true) as left,"
-                            " current_user as role").fetchone()
+    row = suzy.conn.execute(
+        "select current_setting('epic.left_behind', true) as left, current_user as role"
+    ).fetchone()
     assert row == {"left": "by Sam", "role": "epic_sales"}  # the pooler's nature
     seen = suzy.conn.execute(WHO).fetchone()
     assert (seen["me"], seen["dept"], seen["clients"]) == (None, None, None)

@@ -28,16 +28,32 @@ def test_the_choice_is_default_or_a_major_version(monkeypatch):
 
 def test_missing_binaries_are_a_reason_not_a_crash(monkeypatch, tmp_path):
     monkeypatch.setenv("EPIC_EVENTS_TEST_PG15_BIN", str(tmp_path / "nowhere"))
-    with pytest.raises(pg.Unavailable, match=r"PostgreSQL 15 binaries not found in .*nowhere \(initdb, pg_ctl"):
+    with pytest.raises(
+        pg.Unavailable, match=r"PostgreSQL 15 binaries not found in .*nowhere \(initdb, pg_ctl"
+    ):
         with pg.start_debian_cluster("15"):
             pass
 
 
 def test_a_second_pass_without_the_binaries_skips_with_the_reason_printed(tmp_path):
     env = dict(os.environ, EPIC_EVENTS_TEST_PG15_BIN=str(tmp_path / "nowhere"))
-    done = subprocess.run([sys.executable, "-m", "pytest", "tests/db/test_smoke.py", "--pg-server=15",
-                           "-q", "-p", "no:cacheprovider"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/db/test_smoke.py",
+            "--pg-server=15",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SKIPPED" in done.stdout and "PostgreSQL 15 binaries not found" in done.stdout
     assert " passed" not in done.stdout

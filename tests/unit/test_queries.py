@@ -30,14 +30,17 @@ def test_casts_are_left_alone():
     assert q.params == ("day",)
 
 
-@pytest.mark.parametrize("literal", [
-    "':not_a_param'",
-    "'it''s :still text'",
-    "E'back\\\\slash \\' :nor_this'",
-    '"odd:column"',
-    "$$ :inside_dollars $$",
-    "$body$ :inside $ tagged $body$",
-])
+@pytest.mark.parametrize(
+    "literal",
+    [
+        "':not_a_param'",
+        "'it''s :still text'",
+        "E'back\\\\slash \\' :nor_this'",
+        '"odd:column"',
+        "$$ :inside_dollars $$",
+        "$body$ :inside $ tagged $body$",
+    ],
+)
 def test_quoted_text_is_left_alone(literal):
     q = one(f"select {literal}, :real")
     assert q.sql == f"select {literal}, %(real)s"
@@ -52,8 +55,7 @@ def test_comments_are_left_alone():
 
 def test_percent_signs_are_escaped_everywhere_the_driver_would_read_them():
     q = one("select x % 2, :prefix || '%' -- 100% sure\n  from t where a like '50%%'")
-    assert q.sql == ("select x %% 2, %(prefix)s || '%%' -- 100%% sure\n"
-                     "  from t where a like '50%%%%'")
+    assert q.sql == ("select x %% 2, %(prefix)s || '%%' -- 100%% sure\n  from t where a like '50%%%%'")
 
 
 def test_the_converted_sql_is_what_postgresql_gets():
@@ -81,7 +83,8 @@ def test_doc_lines_and_several_queries():
         "  -- a comment inside the SQL stays SQL\n"
         "  from thing;\n\n"
         "-- name: count-things$\n"
-        "select count(*) from thing;\n")
+        "select count(*) from thing;\n"
+    )
     assert list(found) == ["list_things", "count_things"]
     assert found["list_things"].doc == "Every thing, newest last. Used by `thing list`."
     assert found["list_things"].sql == "select id\n  -- a comment inside the SQL stays SQL\n  from thing"
@@ -128,4 +131,5 @@ def test_the_client_export_reads_exactly_what_the_client_list_reads():
     export = queries.get("client.export_clients_csv").sql
     assert words(inner) in words(export)
     assert words(export).startswith("copy ( select") and words(export).endswith(
-        ") l ) to stdout with (format csv, header)")
+        ") l ) to stdout with (format csv, header)"
+    )

@@ -28,17 +28,17 @@ from epic_events.paths import QUERIES_DIR
 PACKAGE = Path(queries.__file__).resolve().parent
 
 # Queries defined on purpose without a caller yet, with the reason.
-UNUSED = {
-}
+UNUSED = {}
 
 # Files allowed to hand literal SQL to a driver, with the reason.
 ALLOWED_RAW_SQL = {
     "embedded.py": "creates the embedded server's database before any migration (or query file) "
-                   "can exist; psycopg.sql composes the identifier",
+    "can exist; psycopg.sql composes the identifier",
 }
 
 _WORDS = r"[\w.\"*]+"
-SQL_SHAPES = re.compile(rf"""
+SQL_SHAPES = re.compile(
+    rf"""
     \bselect\s+(distinct\s+)?({_WORDS}|\{{\}}|\(.*?\))(\s*,\s*({_WORDS}|\{{\}}))*\s+from\s+[\w."{{]
   | \bselect\s+[\w.]+\s*\(                               # select f(
   | \binsert\s+into\s+[\w."{{]
@@ -54,7 +54,9 @@ SQL_SHAPES = re.compile(rf"""
   | \border\s+by\s+[\w."{{]
   | \bvalues\s*\(
   | \blimit\s+(\d|\{{\}}|%s|%\(|:\w)
-""", re.IGNORECASE | re.VERBOSE | re.DOTALL)
+""",
+    re.IGNORECASE | re.VERBOSE | re.DOTALL,
+)
 
 # "client.list_clients": a query reference (resource = a file in sql/queries).
 QUERY_REF = re.compile(r"^([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)$")
@@ -105,12 +107,19 @@ def sql_building_sites(source: str, filename: str = "<fixture>") -> list[str]:
             receiver = _template(node.func.value)
             if node.func.attr == "format" and receiver is not None and looks_like_sql(receiver):
                 flag(node, ".format() builds SQL")
-            elif (node.func.attr == "join" and receiver is not None
-                  and receiver.strip().lower() in ("and", "or", "where", "union", "union all")):
+            elif (
+                node.func.attr == "join"
+                and receiver is not None
+                and receiver.strip().lower() in ("and", "or", "where", "union", "union all")
+            ):
                 flag(node, f"{receiver.strip()!r}.join() builds SQL")
-            elif (node.func.attr in ("execute", "executemany") and node.args
-                  and (text := _template(node.args[0])) is not None and looks_like_sql(text)
-                  and Path(filename).name not in ALLOWED_RAW_SQL):
+            elif (
+                node.func.attr in ("execute", "executemany")
+                and node.args
+                and (text := _template(node.args[0])) is not None
+                and looks_like_sql(text)
+                and Path(filename).name not in ALLOWED_RAW_SQL
+            ):
                 flag(node, "literal SQL passed to execute(): make it a named query")
     return found
 
@@ -152,9 +161,14 @@ def query_references(source: str, filename: str, resources: set[str]) -> list[Re
     refs, seen = [], set()
     tree = ast.parse(source, filename)
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "run" and node.args
-                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "run"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             params: frozenset[str] | None = frozenset()
             if len(node.args) > 1 or node.keywords:
                 arg = node.args[1] if len(node.args) > 1 else None
@@ -165,9 +179,14 @@ def query_references(source: str, filename: str, resources: set[str]) -> list[Re
             refs.append(Reference(f"{filename}:{node.lineno}", node.args[0].value, params))
             seen.add(id(node.args[0]))
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in seen
-                and (m := QUERY_REF.match(node.value)) and m.group(1) in resources
-                and m.group(2) not in ("sql", "py")):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in seen
+            and (m := QUERY_REF.match(node.value))
+            and m.group(1) in resources
+            and m.group(2) not in ("sql", "py")
+        ):
             refs.append(Reference(f"{filename}:{node.lineno}", node.value, None))
     return refs
 
@@ -177,8 +196,9 @@ def all_references() -> tuple[Reference, ...]:
     resources = {p.stem for p in QUERIES_DIR.glob("*.sql")}
     refs = []
     for path in package_files():
-        refs += query_references(path.read_text(encoding="utf-8"),
-                                 path.relative_to(PACKAGE).as_posix(), resources)
+        refs += query_references(
+            path.read_text(encoding="utf-8"), path.relative_to(PACKAGE).as_posix(), resources
+        )
     return tuple(refs)
 
 
@@ -218,7 +238,7 @@ BUILDS_SQL = {
     "f-string select star": 'q = f"SELECT * FROM {table}"',
     "percent": 'q = "delete from client where id = %s" % client_id',
     "format": 'q = "update {} set full_name = %s".format(table)',
-    "concatenation": "q = \"select id from client where full_name = '\" + name + \"'\"",
+    "concatenation": 'q = "select id from client where full_name = \'" + name + "\'"',
     "augmented": 'q = "select id from client"\nq += " where sales_contact_id = " + str(me)',
     "insert": 'q = "insert into " + table + " (a) values (1)"',
     "join": 'where = " and ".join(conditions)',
@@ -252,11 +272,15 @@ def test_the_guard_leaves_other_strings_alone(snippet):
 
 
 def test_the_guard_catches_unknown_queries_and_missing_parameters():
-    source = ('tx.run("client.list_clientz")\n'
-              'tx.run("client.get_client", {"ident": 1})\n'
-              'QUERY = {"sales": "dashboard.nope"}\n')
+    source = (
+        'tx.run("client.list_clientz")\n'
+        'tx.run("client.get_client", {"ident": 1})\n'
+        'QUERY = {"sales": "dashboard.nope"}\n'
+    )
     refs = query_references(source, "fixture.py", {"client", "dashboard"})
     assert [(r.dotted, r.params) for r in refs] == [
-        ("client.list_clientz", frozenset()), ("client.get_client", frozenset({"ident"})),
-        ("dashboard.nope", None)]
+        ("client.list_clientz", frozenset()),
+        ("client.get_client", frozenset({"ident"})),
+        ("dashboard.nope", None),
+    ]
     assert set(defined_queries()["client.get_client"].params) - refs[1].params == {"id"}
