@@ -366,11 +366,13 @@ def deactivate(app, employee_id, reassign_to, yes, fmt):
                     f"employee {employee_id} still holds {held}: pass --reassign-to ID to hand them "
                     "over, or --yes to deactivate anyway"
                 )
-            click.confirm(
+            # "No" is exit 1 (nothing was done), as for every confirmation.
+            options.confirm(
                 f"Employee {employee_id} still holds {held}, who would stay their contact. "
                 "Deactivate anyway?",
-                abort=True,
-                err=True,
+                False,
+                "deactivate",
+                f"employee {employee_id} was not deactivated",
             )
         _set_active(app, employee_id, False, fmt)
         return

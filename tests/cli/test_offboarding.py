@@ -119,7 +119,9 @@ def test_without_reassign_to_a_person_is_asked(cli):
     cli.login("manager")
     cli.as_terminal()
     r = cli("employee", "deactivate", cli.world.ids["support"], input="n\n")
-    assert r.exit_code == 130 and "still holds 1 future events" in r.stderr  # aborted
+    # "No" is exit 1, as for every confirmation (130 is an interruption).
+    assert r.exit_code == 1 and "still holds 1 future events" in r.stderr
+    assert "was not deactivated" in r.stderr
     assert contact_counts(cli, "support")[3] is True
     r = cli("employee", "deactivate", cli.world.ids["support"], "--format", "json", input="y\n")
     assert r.exit_code == 0, r.stderr
