@@ -246,17 +246,6 @@ def _rotate(conn, store, tokens: dict) -> Claims:
     return claims_of(fresh["access"])
 
 
-def current(conn, store) -> Claims:
-    """The claims of the stored access token, refreshed if it expired."""
-    tokens = store.load()
-    if not tokens:
-        raise errors.NotLoggedIn("not logged in: run `epic-events login`")
-    try:
-        return valid_claims(tokens["access"])
-    except TokenExpired:
-        return refresh(conn, store)
-
-
 def logout(conn, store, everywhere: bool) -> int:
     """Revoke this session (or all of the employee's) and forget the tokens."""
     # Leniently read: even tokens refused for use (loose file mode) name a

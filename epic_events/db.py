@@ -42,18 +42,9 @@ class SchemaMismatch(errors.Unreachable):
 @cache
 def expected_schema() -> str:
     """The newest migration this package carries: the schema it was built for."""
-    from .paths import MIGRATIONS_DIR
+    from .paths import latest_migration
 
-    ids = [
-        p.name.removesuffix(".sql")
-        for p in MIGRATIONS_DIR.glob("*.sql")
-        if not p.name.endswith(".rollback.sql")
-    ]
-    if not ids:
-        raise errors.AppError(
-            f"no migrations in {MIGRATIONS_DIR}: this installation of epic-events is incomplete; reinstall it"
-        )
-    return max(ids)
+    return latest_migration()
 
 
 # The migration that made the schema tell its version: a schema without

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import config, errors
-from .paths import MIGRATIONS_DIR
+from .paths import latest_migration
 
 DBNAME = "epic_events"
 
@@ -104,25 +104,12 @@ def _ensure_database(info: Running) -> None:
     from . import migrations
 
     migrations.apply(_dsn("postgres", info))
-    _schema_stamp().write_text(_latest_migration() + "\n")
-
-
-def _latest_migration() -> str:
-    ids = [
-        p.name.removesuffix(".sql")
-        for p in MIGRATIONS_DIR.glob("*.sql")
-        if not p.name.endswith(".rollback.sql")
-    ]
-    if not ids:
-        raise errors.AppError(
-            f"no migrations in {MIGRATIONS_DIR}: this installation of epic-events is incomplete; reinstall it"
-        )
-    return max(ids)
+    _schema_stamp().write_text(latest_migration() + "\n")
 
 
 def _schema_is_current() -> bool:
     try:
-        return _schema_stamp().read_text().strip() == _latest_migration()
+        return _schema_stamp().read_text().strip() == latest_migration()
     except FileNotFoundError:
         return False
 

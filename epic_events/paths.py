@@ -12,3 +12,19 @@ _installed, _checkout = _here / "sql", _here.parent / "sql"
 SQL_DIR = _installed if (_installed / "migrations").is_dir() else _checkout
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 QUERIES_DIR = SQL_DIR / "queries"
+
+
+def latest_migration() -> str:
+    """The newest migration this installation carries: the schema it was built for."""
+    from . import errors
+
+    ids = [
+        p.name.removesuffix(".sql")
+        for p in MIGRATIONS_DIR.glob("*.sql")
+        if not p.name.endswith(".rollback.sql")
+    ]
+    if not ids:
+        raise errors.AppError(
+            f"no migrations in {MIGRATIONS_DIR}: this installation of epic-events is incomplete; reinstall it"
+        )
+    return max(ids)

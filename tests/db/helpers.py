@@ -155,7 +155,3 @@ def run_as(
         conn.rollback()
         raise
     return rows, rowcount
-
-
-def dept_role(department: str) -> str:
-    return ROLE[department]

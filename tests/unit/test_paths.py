@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from epic_events import embedded, errors, paths
+from epic_events import errors, paths
 
 
 def test_a_checkout_reads_the_top_level_sql_folder():
@@ -16,6 +16,6 @@ def test_a_checkout_reads_the_top_level_sql_folder():
 
 
 def test_an_installation_without_its_migrations_says_so(tmp_path, monkeypatch):
-    monkeypatch.setattr(embedded, "MIGRATIONS_DIR", tmp_path)
+    monkeypatch.setattr(paths, "MIGRATIONS_DIR", tmp_path)
     with pytest.raises(errors.AppError, match=f"no migrations in {tmp_path}: .* reinstall"):
-        embedded._latest_migration()
+        paths.latest_migration()
