@@ -140,24 +140,38 @@ def fixture(server: Server, database: Database, pool_size: int = 1):
 
 @contextlib.contextmanager
 def start_pgbouncer(server: Server, database: Database, pool_size: int = 1):
-    binary = pgbouncer_binary()
     target = conninfo_to_dict(server.admin_dsn)
-    host, port = target.get("host") or "localhost", target.get("port") or "5432"
+    with run_pgbouncer(
+        host=target.get("host") or "localhost",
+        port=target.get("port") or "5432",
+        dbname=database.name,
+        password=database.authenticator_password,
+        pool_size=pool_size,
+    ) as (base, release):
+        yield Pooler(base, database, release)
+
+
+@contextlib.contextmanager
+def run_pgbouncer(host: str, port: str | int, dbname: str, password: str | None, pool_size: int):
+    """PgBouncer in transaction mode for `dbname`, for epic_authenticator: yields
+    (its socket directory, its version). password None: trust (the load
+    benchmark's throwaway server), else md5 with that password."""
+    binary = pgbouncer_binary()
     base = Path(tempfile.mkdtemp(prefix="epic-pgbouncer-", dir=_ram_dir()))
     user = _unprivileged_user()  # PgBouncer refuses to run as root
-    password = database.authenticator_password.replace('"', '""')
-    (base / "userlist.txt").write_text(f'"epic_authenticator" "{password}"\n')
+    quoted = (password or "").replace('"', '""')
+    (base / "userlist.txt").write_text(f'"epic_authenticator" "{quoted}"\n')
     (base / "pgbouncer.ini").write_text(
         "\n".join(
             [
                 "[databases]",
-                f"{database.name} = host={host} port={port} dbname={database.name}",
+                f"{dbname} = host={host} port={port} dbname={dbname}",
                 "",
                 "[pgbouncer]",
                 "listen_addr =",  # no TCP: the Unix socket only
                 f"listen_port = {PORT}",
                 f"unix_socket_dir = {base}",
-                "auth_type = md5",
+                f"auth_type = {'md5' if password is not None else 'trust'}",
                 f"auth_file = {base / 'userlist.txt'}",
                 "admin_users = epic_authenticator",
                 "pool_mode = transaction",
@@ -197,7 +211,7 @@ def start_pgbouncer(server: Server, database: Database, pool_size: int = 1):
                 )
                 raise Unavailable(f"pgbouncer did not start: {detail.strip()}")
             time.sleep(0.05)
-        yield Pooler(base, database, version(binary))
+        yield base, version(binary)
     finally:
         process.terminate()
         try:

@@ -20,13 +20,17 @@ Every transaction starts with the request entry (session.begin_request: the
 department role, then check_request(<access token>), which writes the three
 registers of 0015 with setval()).
 
-Four modes, at 1, 8, 32 and 64 clients (each run --seconds long, persistent
+Five modes, at 1, 8, 32 and 64 clients (each run --seconds long, persistent
 connections, as behind a pooler; `-M extended`, as psycopg sends queries):
   rules     as the authenticator, everything on;
   entry     the same, row level security disabled on the tables (what the
             request entry and the grants cost, without the policies);
   connect   the rules with a new connection per transaction (pgbench -C):
             each CLI command opens one when no pooler is in front;
+  pooled    the rules through PgBouncer in transaction mode (tests/pooler.py),
+            POOL = 2 per core server connections: the clients take turns, as the
+            README's capacity note advises past a few dozen at once (skipped,
+            with the reason, where PgBouncer cannot run);
   baseline  the same statements as the owner (the admin, SET ROLE epic_owner),
             row level security disabled on the tables, no request check (the
             first statement only sets the role) and current_employee_id()
@@ -45,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import os
 import platform
 import re
@@ -58,7 +63,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests import pooler
 from tests.perf import bench
+from tests.pg import Unavailable
 
 RESULTS = bench.ROOT / "bench-results" / "load.md"
 CLIENTS = (1, 8, 32, 64)
@@ -67,8 +74,17 @@ CLIENTS = (1, 8, 32, 64)
 # the policies cost, entry - baseline what the request entry (and the grants) cost.
 # connect: the rules with a new connection per transaction (pgbench -C), as
 # each CLI command opens one when there is no pooler.
-MODES = ("rules", "entry", "baseline", "connect")
-SCRIPTS_OF = {"rules": "rules", "entry": "rules", "baseline": "baseline", "connect": "rules"}
+# pooled: the rules through PgBouncer (transaction mode, POOL server connections),
+# as the README's capacity note advises past a few dozen employees at once.
+MODES = ("rules", "entry", "baseline", "connect", "pooled")
+SCRIPTS_OF = {
+    "rules": "rules",
+    "entry": "rules",
+    "baseline": "baseline",
+    "connect": "rules",
+    "pooled": "rules",
+}
+POOL = 2 * (os.cpu_count() or 1)
 GOALS = {
     "rules_vs_baseline": 0.8,  # TPS with the rules >= 0.8x the baseline, at every client count
 }
@@ -318,7 +334,9 @@ def pgbench(
         "PGPORT": str(server.port),
         "PGDATABASE": dbname,
     }
-    if run.mode != "baseline":
+    if run.mode == "pooled":
+        env.update(PGHOST=str(POOLER), PGPORT=str(pooler.PORT), PGUSER="epic_authenticator")
+    elif run.mode != "baseline":
         env["PGUSER"] = "epic_authenticator"
     else:  # the admin; the statements' unqualified names as the department roles see them
         env["PGUSER"] = _admin_user(server)
@@ -459,6 +477,9 @@ def report(
         "- **baseline**: the same statements as the owner, RLS disabled, no request check (the",
         "  first statement only sets the role), the caller's id written in where the query asks",
         "  the database for it.",
+        f"- **pooled**: the rules through PgBouncer in transaction mode, {POOL} server connections"
+        f" (2 per core){f' ({POOLER_VERSION})' if POOLER_VERSION else ': not run, PgBouncer unavailable'}:"
+        " the clients queue for a server connection instead of all running at once.",
         "",
         f"Written by the runs (checked after them): {writes['payments_by_employees']:,} payments"
         f" recorded in the employees' names (rules, entry) and {writes['payments_baseline']:,} by"
@@ -472,12 +493,14 @@ def report(
         "",
         "| clients | rules TPS | entry TPS | baseline TPS | rules/baseline | entry/baseline |"
         " rules p50 ms | rules p99 ms | baseline p50 ms | baseline p99 ms | connect TPS |"
-        " connect p50 / p99 ms | errors | goal |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        " connect p50 / p99 ms | pooled TPS | pooled p50 / p99 ms | errors | goal |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        " --- | --- |",
     ]
     previous = 0.0
     for n in CLIENTS:
-        rules, entry, base, connect = (runs[(m, n)] for m in MODES)
+        rules, entry, base, connect = (runs[(m, n)] for m in ("rules", "entry", "baseline", "connect"))
+        pooled = runs.get(("pooled", n))
         ratio = rules.tps / base.tps
         verdict = check(ratio >= GOALS["rules_vs_baseline"], f"{n} clients: rules {ratio:.2f}x the baseline")
         if rules.tps < previous:
@@ -486,7 +509,10 @@ def report(
             )
         previous = rules.tps
         errors = (
-            "; ".join(f"{r.mode}: {r.failed}" for r in (rules, entry, base, connect) if r.failed) or "none"
+            "; ".join(
+                f"{r.mode}: {r.failed}" for r in (rules, entry, base, connect, pooled) if r and r.failed
+            )
+            or "none"
         )
         if errors != "none":
             verdict += " · " + check(False, f"{n} clients: {errors}")
@@ -494,8 +520,22 @@ def report(
             f"| {n} | {rules.tps:.0f} | {entry.tps:.0f} | {base.tps:.0f} | {ratio:.2f} |"
             f" {entry.tps / base.tps:.2f} | {rules.p50:.2f} | {rules.p99:.2f} |"
             f" {base.p50:.2f} | {base.p99:.2f} | {connect.tps:.0f} |"
-            f" {connect.p50:.2f} / {connect.p99:.2f} | {errors} | {verdict} |"
+            f" {connect.p50:.2f} / {connect.p99:.2f} |"
+            + (f" {pooled.tps:.0f} | {pooled.p50:.2f} / {pooled.p99:.2f} |" if pooled else " – | – |")
+            + f" {errors} | {verdict} |"
         )
+    steps = [runs[("pooled", n)].tps for n in CLIENTS if ("pooled", n) in runs]
+    if len(steps) == len(CLIENTS):
+        lines += [
+            "",
+            "With the pooler (not a goal of its own; how the README says to serve many employees"
+            " at once): "
+            + " → ".join(f"{t:.0f}" for t in steps)
+            + " TPS at "
+            + "/".join(map(str, CLIENTS))
+            + " clients; past the pool's size the clients wait"
+            " their turn and the server's throughput is the one of " + f"{POOL} busy connections.",
+        ]
     lines += [
         "",
         "## Wait events (pg_stat_activity, every 20 ms)",
@@ -511,6 +551,8 @@ def report(
     ]
     for n in CLIENTS:
         for mode in MODES:
+            if (mode, n) not in runs:
+                continue
             r = runs[(mode, n)]
             total = sum(r.waits.values()) or 1
             cpu = sum(v for k, v in r.waits.items() if k.startswith("CPU"))
@@ -543,10 +585,12 @@ def report(
 
 
 PGBENCH = PGBENCH_VERSION = ""
+POOLER: Path | None = None  # PgBouncer's socket directory, while it runs
+POOLER_VERSION = ""
 
 
 def main(argv: list[str] | None = None) -> int:
-    global PGBENCH, PGBENCH_VERSION, CLIENTS
+    global PGBENCH, PGBENCH_VERSION, CLIENTS, POOLER, POOLER_VERSION
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="per run (default 10)")
     parser.add_argument("--clients", default=",".join(map(str, CLIENTS)))
@@ -591,20 +635,30 @@ def main(argv: list[str] | None = None) -> int:
                     path.write_text(script(conn, e, baseline=mode == "baseline"))
                     scripts[mode].append(path)
         runs = {}
-        for n in CLIENTS:
-            for mode in MODES:
-                set_rls(server, dbname, on=mode in ("rules", "connect"))
-                try:
-                    runs[(mode, n)] = pgbench(
-                        server, dbname, scripts[SCRIPTS_OF[mode]], Run(mode, n), args.seconds, work
-                    )
-                finally:
-                    set_rls(server, dbname, on=True)
-                r = runs[(mode, n)]
-                log(
-                    f"  {mode:8} {n:3} clients: {r.tps:8.1f} tps  p50 {r.p50:6.2f} ms"
-                    f"  p99 {r.p99:7.2f} ms  {r.failed or ''}"
+        with contextlib.ExitStack() as stack:
+            modes = MODES
+            try:
+                POOLER, POOLER_VERSION = stack.enter_context(
+                    pooler.run_pgbouncer(server.socket_dir, server.port, dbname, None, POOL)
                 )
+                log(f"{POOLER_VERSION} in front, {POOL} server connections")
+            except Unavailable as exc:
+                modes = tuple(m for m in MODES if m != "pooled")
+                log(f"no pooled runs: {exc}")
+            for n in CLIENTS:
+                for mode in modes:
+                    set_rls(server, dbname, on=mode not in ("entry", "baseline"))
+                    try:
+                        runs[(mode, n)] = pgbench(
+                            server, dbname, scripts[SCRIPTS_OF[mode]], Run(mode, n), args.seconds, work
+                        )
+                    finally:
+                        set_rls(server, dbname, on=True)
+                    r = runs[(mode, n)]
+                    log(
+                        f"  {mode:8} {n:3} clients: {r.tps:8.1f} tps  p50 {r.p50:6.2f} ms"
+                        f"  p99 {r.p99:7.2f} ms  {r.failed or ''}"
+                    )
         writes = written(server, dbname, staff)
         log(f"written: {writes}")
         text, missed = report(runs, args.seconds, time.perf_counter() - started, writes)

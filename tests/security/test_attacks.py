@@ -858,7 +858,7 @@ def test_every_table_a_department_touches_is_bound_to_the_checked_department(db)
                           and pg_get_expr(p.polqual, p.polrelid)
                               like '%%' || quote_literal(substr(r.rolname, 6)) || '%%') as bound
           from pg_class c cross join pg_roles r
-         where c.relnamespace = 'epic_events'::regnamespace and c.relkind = 'r'
+         where c.relnamespace = 'epic_events'::regnamespace and c.relkind in ('r', 'p')
            and r.rolname in ('epic_management', 'epic_sales', 'epic_support')
            and (has_table_privilege(r.oid, c.oid, 'select, insert, update, delete')
                 or has_any_column_privilege(r.oid, c.oid, 'select, insert, update'))""",
@@ -866,6 +866,33 @@ def test_every_table_a_department_touches_is_bound_to_the_checked_department(db)
     assert rows
     unbound = [(r["t"], r["role"]) for r in rows if not r["bound"]]
     assert not unbound, unbound
+
+
+def test_a_read_policy_of_true_always_has_the_department_check_beside_it(db):
+    """0025 left reads to the restrictive policies: a permissive policy that lets a
+    department role read every row is only safe next to that role's restrictive one."""
+    rows = admin_all(
+        db,
+        """
+        select p.polrelid::regclass::text as t, r.rolname as role
+          from pg_policy p
+          cross join lateral unnest(p.polroles) as ro(oid)
+          join pg_roles r on r.oid = ro.oid
+         where p.polpermissive and p.polcmd in ('r', '*')
+           and pg_get_expr(p.polqual, p.polrelid) = 'true'
+           and r.rolname in ('epic_management', 'epic_sales', 'epic_support')
+           and not exists (select from pg_policy q
+                            where q.polrelid = p.polrelid and not q.polpermissive
+                              and q.polcmd = '*' and q.polroles = array[ro.oid])""",
+    )
+    assert not rows, rows
+    # and the reads 0025 opened are there, so this test checks something
+    opened = admin_all(
+        db,
+        "select count(*) as n from pg_policies where schemaname = 'epic_events'"
+        " and policyname like '%%\\_read' and qual = 'true'",
+    )
+    assert opened[0]["n"] == 11
 
 
 def test_an_old_session_cannot_change_the_password(world):
