@@ -20,9 +20,11 @@ Every transaction starts with the request entry (session.begin_request: the
 department role, then check_request(<access token>), which writes the three
 registers of 0015 with setval()).
 
-Five modes, at 1, 8, 32 and 64 clients (each run --seconds long, persistent
+Seven modes, at 1, 8, 32 and 64 clients (each run --seconds long, persistent
 connections, as behind a pooler; `-M extended`, as psycopg sends queries):
   rules     as the authenticator, everything on;
+  no-dept   the rules, the restrictive per-department policies reading true;
+  no-checks the rules, every department policy reading true (RLS still on);
   entry     the same, row level security disabled on the tables (what the
             request entry and the grants cost, without the policies);
   connect   the rules with a new connection per transaction (pgbench -C):
@@ -76,8 +78,15 @@ CLIENTS = (1, 8, 32, 64)
 # each CLI command opens one when there is no pooler.
 # pooled: the rules through PgBouncer (transaction mode, POOL server connections),
 # as the README's capacity note advises past a few dozen employees at once.
-MODES = ("rules", "entry", "baseline", "connect", "pooled")
+# no-dept, no-checks: what each layer of the rules costs. no-dept: the rules with
+# every restrictive `<table>_checked_for_<department>` policy reading `true`;
+# no-checks: every department policy reading `true` (RLS still on, nothing
+# decided by it). Then entry (RLS off), then the baseline (no entry either).
+# The policies' own expressions are put back after each run.
+MODES = ("rules", "no-dept", "no-checks", "entry", "baseline", "connect", "pooled")
 SCRIPTS_OF = {
+    "no-dept": "rules",
+    "no-checks": "rules",
     "rules": "rules",
     "entry": "rules",
     "baseline": "baseline",
@@ -297,6 +306,8 @@ class Run:
     failed: str = ""
     waits: collections.Counter = field(default_factory=collections.Counter)
     in_entry: collections.Counter = field(default_factory=collections.Counter)
+    # (wait, the statement's first words): which statement each wait was taken in
+    by_statement: collections.Counter = field(default_factory=collections.Counter)
     samples: int = 0
 
 
@@ -308,15 +319,17 @@ def sample_waits(dsn: str, dbname: str, stop: threading.Event, run: Run) -> None
         while not stop.is_set():
             rows = conn.execute(
                 "select coalesce(wait_event_type || ': ' || wait_event, 'CPU (no wait event)'),"
-                "       query like '%%check_request(%%'"
+                "       query like '%%check_request(%%',"
+                "       left(regexp_replace(query, '\\s+', ' ', 'g'), 40)"
                 "  from pg_stat_activity"
                 " where datname = %s and backend_type = 'client backend' and state = 'active'"
                 "   and pid <> pg_backend_pid()",
                 (dbname,),
             ).fetchall()
             run.samples += 1
-            for wait, entry in rows:
+            for wait, entry, statement in rows:
                 run.waits[wait] += 1
+                run.by_statement[(wait, statement)] += 1
                 if entry:
                     run.in_entry[wait] += 1
             stop.wait(0.02)
@@ -412,6 +425,43 @@ def set_rls(server: bench.Server, dbname: str, on: bool) -> None:
             )
 
 
+@contextlib.contextmanager
+def policies_opened(server: bench.Server, dbname: str, mode: str):
+    """For no-dept and no-checks: the department policies read `true` during the
+    run; their own expressions are written back after it."""
+    import psycopg
+
+    if mode not in ("no-dept", "no-checks"):
+        yield
+        return
+    which = "not polpermissive" if mode == "no-dept" else "true"
+    with psycopg.connect(server.dsn(dbname), autocommit=True) as conn:
+        saved = conn.execute(
+            f"""
+            select format('alter policy %I on %s', p.polname, p.polrelid::regclass),
+                   pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
+              from pg_policy p
+             where p.polrelid::regclass::text like 'epic_events.%' and {which}
+               and not p.polroles @> array['epic_owner'::regrole::oid]
+               and p.polroles <> '{{0}}'"""
+        ).fetchall()
+        try:
+            for target, qual, check in saved:
+                conn.execute(
+                    target
+                    + (" using (true)" if qual is not None else "")
+                    + (" with check (true)" if check is not None else "")
+                )
+            yield
+        finally:
+            for target, qual, check in saved:
+                conn.execute(
+                    target
+                    + (f" using ({qual})" if qual is not None else "")
+                    + (f" with check ({check})" if check is not None else "")
+                )
+
+
 # -- the report -------------------------------------------------------------------------------
 def top(counter: collections.Counter, n: int = 3, skip_cpu: bool = True) -> list[tuple[str, int]]:
     return [(k, v) for k, v in counter.most_common() if not (skip_cpu and k.startswith("CPU"))][:n]
@@ -471,6 +521,9 @@ def report(
         "- **rules**: as the authenticator, everything on (the request entry, RLS, grants).",
         "- **entry**: the same, with row level security disabled on the tables: the request",
         "  entry and the grants, no policies.",
+        "- **no-dept**, **no-checks**: the rules with the restrictive per-department policies",
+        "  reading `true`, then every department policy reading `true` (RLS still on): what",
+        "  each layer costs (below).",
         "- **connect**: the rules, with a new connection per transaction (`pgbench -C`), as",
         "  each CLI command opens one when there is no pooler (the backend's start and the",
         "  authentication, over the Unix socket, count in its latency).",
@@ -536,6 +589,27 @@ def report(
             + " clients; past the pool's size the clients wait"
             " their turn and the server's throughput is the one of " + f"{POOL} busy connections.",
         ]
+    layers = ("rules", "no-dept", "no-checks", "entry", "baseline")
+    if all((m, n) in runs for m in layers for n in CLIENTS):
+        lines += [
+            "",
+            "## What each layer costs",
+            "",
+            "TPS, and × the baseline. From the left, one layer off at a time: the restrictive",
+            "per-department policies (no-dept), then every department policy's check (no-checks:",
+            "RLS on, every policy `true`), then RLS itself (entry: the request entry and the",
+            "grants only), then the entry (baseline).",
+            "",
+            "| clients | " + " | ".join(layers) + " |",
+            "| ---: |" + " ---: |" * len(layers),
+        ]
+        for n in CLIENTS:
+            base = runs[("baseline", n)].tps
+            lines.append(
+                f"| {n} | "
+                + " | ".join(f"{runs[(m, n)].tps:.0f} ({runs[(m, n)].tps / base:.2f})" for m in layers)
+                + " |"
+            )
     lines += [
         "",
         "## Wait events (pg_stat_activity, every 20 ms)",
@@ -564,6 +638,21 @@ def report(
                 or "none"
             )
             lines.append(f"| {n} | {mode} | {r.samples} | {total} | {cpu / total:.0%} | {waits} |")
+    lines += [
+        "",
+        "Where the top wait of the rules was taken (the statements' first words, share of that",
+        "wait's samples):",
+        "",
+    ]
+    for n in CLIENTS:
+        r = runs[("rules", n)]
+        if not top(r.waits, 1):
+            continue
+        wait, count = top(r.waits, 1)[0]
+        where = sorted(((c, stmt) for (w, stmt), c in r.by_statement.items() if w == wait), reverse=True)[:3]
+        lines.append(
+            f"- {n} clients, {wait}: " + "; ".join(f"`{stmt.strip()}…` {c / count:.0%}" for c, stmt in where)
+        )
     entry = {
         n: sum(runs[("rules", n)].in_entry.values()) / (sum(runs[("rules", n)].waits.values()) or 1)
         for n in CLIENTS
@@ -649,9 +738,10 @@ def main(argv: list[str] | None = None) -> int:
                 for mode in modes:
                     set_rls(server, dbname, on=mode not in ("entry", "baseline"))
                     try:
-                        runs[(mode, n)] = pgbench(
-                            server, dbname, scripts[SCRIPTS_OF[mode]], Run(mode, n), args.seconds, work
-                        )
+                        with policies_opened(server, dbname, mode):
+                            runs[(mode, n)] = pgbench(
+                                server, dbname, scripts[SCRIPTS_OF[mode]], Run(mode, n), args.seconds, work
+                            )
                     finally:
                         set_rls(server, dbname, on=True)
                     r = runs[(mode, n)]
