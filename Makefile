@@ -45,7 +45,7 @@ test: lint
 # Its own PostgreSQL and data (1M clients), loaded once for all parts: one
 # command at a time, then the bulk export and import against psql's \copy
 # (tests/perf/bench.py and bulk.py, about 7 minutes, bench-results/latest.md),
-# then many at once with pgbench (tests/perf/concurrency.py, about 3 minutes
+# then many at once with pgbench (tests/perf/concurrency.py, about 5 minutes
 # more, bench-results/load.md). All parts run; fails when any misses a goal.
 BENCH_DIR_PARENT ?= $(shell test -w /dev/shm && echo /dev/shm || echo $${TMPDIR:-/tmp})
 
