@@ -1,12 +1,20 @@
--- Undo 0025: back to 0015's check_request() and verify_access_token(), 0002's
--- has_permission() (with the settings 0013 and 0015 gave it), and read
--- policies that ask current_employee_id() themselves.
+-- Undo 0025: back to 0015's check_request(), verify_access_token() and
+-- base64url_decode(), 0002's has_permission() (with the settings 0013 and
+-- 0015 gave it), and read policies that ask current_employee_id() themselves.
 
 -- Fail fast instead of queueing behind live traffic (and blocking it):
 -- each statement waits at most 5s for a lock and runs at most a minute.
 set local lock_timeout = '5s';
 set local statement_timeout = '1min';
 set local role epic_owner;
+
+create function epic_events.base64url_decode(data text) returns bytea
+    language sql immutable strict
+    set search_path = pg_catalog, epic_events, pg_temp
+as $$
+    select decode(rpad(translate(data, '-_', '+/'),
+                       (length(data) + 3) / 4 * 4, '='), 'base64')
+$$;
 
 create or replace function epic_events.verify_access_token(p_token text) returns jsonb
     language plpgsql stable

@@ -6,12 +6,13 @@
 -- statements as the owner with no rules. Three costs came from how the rules
 -- were written, not from what they decide; this migration removes them:
 --
---   1. check_request() and verify_access_token() called five small helpers
---      per request (base64url_decode three times, hmac_sha256,
---      require_read_committed), each a function with its own SET clause, so
---      none was inlined, and joined the department table to map a department
---      to its role. The same expressions, written in place, and the mapping
---      as a CASE.
+--   1. verify_access_token() called four small helpers per request
+--      (base64url_decode three times, hmac_sha256), each a function with its
+--      own SET clause, so none was inlined, and check_request() joined the
+--      department table to map a department to its role. The same
+--      expressions, written in place, and the mapping as a CASE.
+--      base64url_decode() has no caller left: dropped. hmac_sha256() still
+--      signs (sign_access_token(), once per login or refresh).
 --   2. Every read policy (`<table>_read`, audit_log_read) asked
 --      (select current_employee_id()) is not null. The restrictive policy
 --      `<table>_checked_for_<department>` (0015, 0017, 0019) on the same
@@ -54,8 +55,9 @@ begin
         return null;
     end if;
     -- The signature decides before anything in the token is parsed; every key
-    -- still valid is tried (one, or two during a rotation). HMAC-SHA256 with
-    -- the key's pads; a 43-character base64url signature is 32 bytes.
+    -- still valid is tried (one, or two during a rotation). hmac_sha256()'s
+    -- expression, written in place; a 43-character base64url signature is
+    -- 32 bytes.
     select k.kid into kid
       from epic_events.signing_key k
      where (k.superseded_at is null or k.superseded_at > now() - interval '31 minutes')
@@ -97,11 +99,7 @@ declare
     caller      bigint;
     session_no  bigint;
 begin
-    -- Every entry point reads the truth as it is now (0015, require_read_committed).
-    if current_setting('transaction_isolation') <> 'read committed' then
-        raise exception 'authentication runs in READ COMMITTED transactions only'
-            using errcode = 'invalid_transaction_state';
-    end if;
+    perform epic_events.require_read_committed();
     if current_setting('transaction_read_only') = 'on' then
         raise exception 'check_request() needs a read-write transaction (it records the caller)'
             using errcode = 'read_only_sql_transaction';
@@ -170,6 +168,11 @@ end
 $$;
 comment on function epic_events.has_permission(text) is
     'Does the department check_request() verified in this transaction hold this permission code? Read live: role grant/revoke bites at the next statement.';
+
+-- verify_access_token() above was its last caller; owner-only, so no client
+-- can be calling it.
+-- squawk-ignore ban-drop-function
+drop function epic_events.base64url_decode(text);
 
 -- Reads: the restrictive `<table>_checked_for_<department>` policy of each
 -- table is the check (a request verified in this transaction, for this role).

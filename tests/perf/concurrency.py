@@ -71,28 +71,11 @@ from tests.pg import Unavailable
 
 RESULTS = bench.ROOT / "bench-results" / "load.md"
 CLIENTS = (1, 8, 32, 64)
-# rules: everything on; entry: the same scripts (the request entry included) with
-# RLS disabled; baseline: no entry, no RLS, as the owner. rules - entry is what
-# the policies cost, entry - baseline what the request entry (and the grants) cost.
-# connect: the rules with a new connection per transaction (pgbench -C), as
-# each CLI command opens one when there is no pooler.
-# pooled: the rules through PgBouncer (transaction mode, POOL server connections),
-# as the README's capacity note advises past a few dozen employees at once.
-# no-dept, no-checks: what each layer of the rules costs. no-dept: the rules with
-# every restrictive `<table>_checked_for_<department>` policy reading `true`;
-# no-checks: every department policy reading `true` (RLS still on, nothing
-# decided by it). Then entry (RLS off), then the baseline (no entry either).
-# The policies' own expressions are put back after each run.
+# The modes, in the order each step runs them (the docstring says what each is).
+# no-dept and no-checks take the rules apart one layer at a time; the policies'
+# own expressions are put back after each run (policies_opened()).
 MODES = ("rules", "no-dept", "no-checks", "entry", "baseline", "connect", "pooled")
-SCRIPTS_OF = {
-    "no-dept": "rules",
-    "no-checks": "rules",
-    "rules": "rules",
-    "entry": "rules",
-    "baseline": "baseline",
-    "connect": "rules",
-    "pooled": "rules",
-}
+SCRIPTS_OF = {mode: "baseline" if mode == "baseline" else "rules" for mode in MODES}
 POOL = 2 * (os.cpu_count() or 1)
 GOALS = {
     "rules_vs_baseline": 0.8,  # TPS with the rules >= 0.8x the baseline, at every client count
@@ -728,7 +711,9 @@ def main(argv: list[str] | None = None) -> int:
             modes = MODES
             try:
                 POOLER, POOLER_VERSION = stack.enter_context(
-                    pooler.run_pgbouncer(server.socket_dir, server.port, dbname, None, POOL)
+                    pooler.run_pgbouncer(
+                        host=server.socket_dir, port=server.port, dbname=dbname, password=None, pool_size=POOL
+                    )
                 )
                 log(f"{POOLER_VERSION} in front, {POOL} server connections")
             except Unavailable as exc:
