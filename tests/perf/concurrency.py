@@ -533,17 +533,20 @@ def report(
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         " --- | --- |",
     ]
-    previous = 0.0
+    previous, previous_base = 0.0, 0.0
     for n in CLIENTS:
         rules, entry, base, connect = (runs[(m, n)] for m in ("rules", "entry", "baseline", "connect"))
         pooled = runs.get(("pooled", n))
         ratio = rules.tps / base.tps
         verdict = check(ratio >= GOALS["rules_vs_baseline"], f"{n} clients: rules {ratio:.2f}x the baseline")
         if rules.tps < previous:
+            # The baseline's own step, beside it: whether the machine or the rules stepped down.
             verdict += " · " + check(
-                False, f"{n} clients: TPS {rules.tps:.0f} below the previous step ({previous:.0f})"
+                False,
+                f"{n} clients: TPS {rules.tps:.0f} below the previous step ({previous:.0f});"
+                f" the baseline's {base.tps:.0f} (previous step {previous_base:.0f})",
             )
-        previous = rules.tps
+        previous, previous_base = rules.tps, base.tps
         errors = (
             "; ".join(
                 f"{r.mode}: {r.failed}" for r in (rules, entry, base, connect, pooled) if r and r.failed
