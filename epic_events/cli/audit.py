@@ -21,8 +21,6 @@ ACTIONS = (
     "refresh_replayed",
     "purge",
 )
-# Enough to stream everything without holding a snapshot of a long page list.
-BATCH = 1000
 RULE = "reading the audit trail is management's (audit_log_read)"
 
 TABLE = [
@@ -66,7 +64,13 @@ RECORD = [
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="Rows per page.")
 @click.option("--offset", type=click.IntRange(min=0), default=None, help="Rows to skip.")
 @click.option("--page", type=click.IntRange(min=1), default=None, help="Page number (of --limit rows).")
-@click.option("--all", "everything", is_flag=True, help="Every matching row (no paging): for exports.")
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Every matching row, streamed as it is read (csv/json; a table "
+    f"is refused past {options.TABLE_ALL_MAX:,} rows).",
+)
 @output_option
 @click.pass_obj
 def audit(app, table_name, row_id, employee_id, action, since, until, limit, offset, page, everything, fmt):
@@ -94,18 +98,14 @@ def audit(app, table_name, row_id, employee_id, action, since, until, limit, off
     }
     if filters["since"] and filters["until"] and filters["until"] < filters["since"]:
         raise errors.InvalidInput("--to: before --from")
-    if everything and (offset is not None or page is not None):
-        raise errors.InvalidInput("--all: prints every row; leave out --offset and --page")
+    window = paging(limit, offset, page, everything)  # --all: refuses --limit/--offset/--page
     fmt = app.format(fmt)
+    parameters = {**filters, "before_id": None, **window}
     if everything:
-        rows = app.run(lambda tx: _every_row(tx, filters), rule=RULE)
-        caption = f"{len(rows)} rows" if rows else ""
-    else:
-        window = paging(limit, offset, page)
-        rows = app.run(
-            lambda tx: tx.run("audit.list_entries", {**filters, "before_id": None, **window}), rule=RULE
-        )
-        rows, caption = options.page_caption(rows, limit, window["offset"])
+        app.run(lambda tx: _stream(tx, parameters, fmt), rule=RULE)
+        return
+    rows = app.run(lambda tx: tx.run("audit.list_entries", parameters), rule=RULE)
+    rows, caption = options.page_caption(rows, limit, window["offset"])
     if fmt == "table":
         emit([_for_people(r) for r in rows], fmt, TABLE, title="Audit trail", caption=caption)
     elif fmt == "csv":
@@ -114,17 +114,32 @@ def audit(app, table_name, row_id, employee_id, action, since, until, limit, off
         emit(rows, fmt, RECORD)
 
 
-def _every_row(tx, filters: dict) -> list[dict]:
-    """Every matching row, newest first, fetched BATCH rows at a time by key, in one
-    transaction (one snapshot: a row written meanwhile is neither skipped nor doubled)."""
-    rows: list[dict] = []
-    before = None
-    while True:
-        batch = tx.run("audit.list_entries", {**filters, "before_id": before, "limit": BATCH, "offset": 0})
-        rows += batch
-        if len(batch) < BATCH:
-            return rows
-        before = batch[-1]["id"]
+def _stream(tx, parameters: dict, fmt: str) -> None:
+    """--all: every matching row, newest first, through one server-side cursor (as the
+    other lists' --all, options.stream_all): written batch by batch as they arrive, so
+    memory stays flat whatever the size of the trail; one snapshot, so a row written
+    meanwhile is neither skipped nor doubled. A table needs every row to lay itself
+    out: it stops at TABLE_ALL_MAX rows and asks for csv or json."""
+    from .. import render
+
+    batches = tx.stream("audit.list_entries", parameters)
+    if fmt == "table":
+        rows: list[dict] = []
+        for batch in batches:
+            rows.extend(batch)
+            if len(rows) > options.TABLE_ALL_MAX:
+                raise errors.InvalidInput(
+                    f"--all: more than {options.TABLE_ALL_MAX:,} rows do not make a table; "
+                    "use --format csv or --format json, which stream every row"
+                )
+        caption = f"{len(rows):,} rows" if rows else ""
+        emit([_for_people(r) for r in rows], fmt, TABLE, title="Audit trail", caption=caption)
+    elif fmt == "csv":
+        render.stream(
+            ([{**r, "changes": compact_json(r["changes"])} for r in b] for b in batches), fmt, RECORD
+        )
+    else:
+        render.stream(batches, fmt, RECORD)
 
 
 def _until(value: str):

@@ -56,7 +56,7 @@ def paging_options(sorts: tuple[str, ...]):
             "all_rows",
             is_flag=True,
             help="Every matching row, streamed as it is read (csv/json; a table "
-            f"stops at {TABLE_ALL_MAX:,} rows).",
+            f"is refused past {TABLE_ALL_MAX:,} rows).",
         )(fn)
         fn = click.option("--desc", is_flag=True, help="Sort in descending order.")(fn)
         fn = click.option(
