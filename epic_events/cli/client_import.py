@@ -84,7 +84,17 @@ def import_(app, file, dry_run, skip_invalid, fmt):
         report = done.report
     finally:
         progress.stop()
-    _emit(app, report, fmt)
+    try:
+        _emit(app, report, fmt)
+    except KeyboardInterrupt:
+        if report["created"] and not report["dry_run"]:
+            # Committed before the report began: say so, or a second run refuses every row.
+            click.echo(
+                f"interrupted while writing the report: the import was committed "
+                f"({len(report['created'])} client(s) created)",
+                err=True,
+            )
+        raise
     if report["skipped"] and not skip_invalid:
         raise errors.InvalidInput(
             f"{len(report['skipped'])} invalid row(s) of {len(rows)}: nothing was imported "
@@ -106,8 +116,10 @@ def _read(file: str) -> list[tuple[int, dict]]:
         raise errors.InvalidInput(f"FILE: cannot read {file}: {exc.strerror}") from None
     rows = []
     with stream:
+        start = 1
         try:
-            reader = csv.reader(stream)
+            # strict: a quote never closed is an error, not the rest of the file in one cell.
+            reader = csv.reader(stream, strict=True)
             header = next(reader, None)
             if header is None:
                 raise errors.InvalidInput("FILE: empty (a header line is needed: full_name,email,…)")
@@ -118,21 +130,32 @@ def _read(file: str) -> list[tuple[int, dict]]:
                     f"FILE: unknown column(s) {', '.join(map(repr, unknown))}; expected "
                     "full_name, email, phone, company, sales_contact"
                 )
+            for key in set(keys):
+                given = [h for h, k in zip(header, keys, strict=True) if k == key]
+                if len(given) > 1:
+                    raise errors.InvalidInput(
+                        f"FILE: columns {', '.join(map(repr, given))} all give {key}: keep one"
+                    )
             for needed in ("full_name", "email"):
                 if needed not in keys:
                     raise errors.InvalidInput(f"FILE: no {needed} column")
             last = reader.line_num
             for record in reader:
                 line, last = last + 1, reader.line_num
+                start = last + 1  # where the next record begins, if it fails
                 if not any(cell.strip() for cell in record):
                     continue  # blank lines
                 if len(record) != len(keys):
-                    rows.append((line, {"_error": f"{len(record)} cells, the header has {len(keys)}"}))
+                    rows.append((line, {"_error": f"{len(record)} cell(s), the header has {len(keys)}"}))
                     continue
                 rows.append((line, dict(zip(keys, record, strict=False))))
         except UnicodeDecodeError:
             raise errors.InvalidInput("FILE: not UTF-8 text") from None
         except csv.Error as exc:
+            if "unexpected end of data" in str(exc):
+                raise errors.InvalidInput(
+                    f'FILE: line {start}: a quoted cell is never closed (a " missing?)'
+                ) from None
             raise errors.InvalidInput(f"FILE: line {reader.line_num}: {exc}") from None
     return rows
 
@@ -156,6 +179,8 @@ def _import(app, tx, rows, dry_run, skip_invalid, progress) -> dict:
 
     started = time.monotonic()
     me, department = app.claims.employee_id, app.claims.department
+    if not tx.run("client.may_import_clients"):
+        raise errors.PermissionDenied(f"permission denied: {RULE}")
     skipped: list[dict] = []
     good: list[tuple[int, dict]] = []
     for line, row in rows:
@@ -195,13 +220,18 @@ def _check_against_database(tx, good, skipped, me, department):
     sales contacts that name nobody: known before anything is written."""
     staff = tx.run("client.import_staff")
     by_id = {s["id"]: s for s in staff}
-    by_email = {s["email"]: s for s in staff}
-    emails = [r["email"].lower() for _, r in good]
-    taken = {r["email"]: r["id"] for r in tx.run("client.existing_client_emails", {"emails": emails})}
+    by_email = {s["email"].lower(): s for s in staff}  # both sides lowered by Python
+    # Each email's key as the unique index sees it (lower(), the database's).
+    key_of: dict[str, str] = {}
+    taken: dict[str, int] = {}
+    for e in tx.run("client.existing_client_emails", {"emails": [r["email"] for _, r in good]}):
+        key_of[e["email"]] = e["key"]
+        if e["id"] is not None:
+            taken[e["key"]] = e["id"]
     seen: dict[str, int] = {}
     kept = []
     for line, r in good:
-        key = r["email"].lower()
+        key = r["key"] = key_of[r["email"]]
         reason = None
         if key in taken:
             reason = f"email: client {taken[key]} already has this email (whatever its case)"
@@ -220,9 +250,12 @@ def _check_against_database(tx, good, skipped, me, department):
 def _resolve_contact(r: dict, by_id, by_email, me, department) -> str | None:
     named = r.pop("sales_contact")
     if named is None:
+        if department == "management":
+            # Empty is the importer, who is no sales employee: the database would refuse it.
+            return "sales_contact: empty (you), and clients belong to a sales employee: name one"
         r["sales_contact_id"] = None
         return None
-    who = by_id.get(int(named)) if named.isdigit() else by_email.get(named.lower())
+    who = by_id.get(int(named)) if named.isascii() and named.isdigit() else by_email.get(named.lower())
     if who is None:
         return f"sales_contact: no employee {named}"
     if who["department"] != "sales" or not who["is_active"]:
@@ -239,15 +272,15 @@ def _with_companies(tx, good, skipped):
     if the database refuses it, one name at a time, to say which)."""
     import psycopg
 
-    names: dict[str, str] = {}
-    for _, r in good:
-        if r["company"]:
-            names.setdefault(r["company"].lower(), r["company"])
-    ids = (
-        {c["key"]: c["id"] for c in tx.run("company.find_companies_by_names", {"keys": list(names)})}
-        if names
-        else {}
-    )
+    given = list(dict.fromkeys(r["company"] for _, r in good if r["company"]))
+    key_of: dict[str, str] = {}  # each name as written -> its key, the database's lower()
+    names: dict[str, str] = {}  # key -> the first name written for it
+    ids: dict[str, int] = {}
+    for c in tx.run("company.find_companies_by_names", {"names": given}) if given else []:
+        key_of[c["name"]] = c["key"]
+        names.setdefault(c["key"], c["name"])
+        if c["id"] is not None:
+            ids[c["key"]] = c["id"]
     new = [name for key, name in names.items() if key not in ids]
     refused: dict[str, str] = {}
     if new:
@@ -258,12 +291,12 @@ def _with_companies(tx, good, skipped):
             for name in new:
                 try:
                     with tx.conn.transaction():
-                        ids[name.lower()] = tx.run("company.create_company", {"name": name})
+                        ids[key_of[name]] = tx.run("company.create_company", {"name": name})
                 except psycopg.Error as exc:
-                    refused[name.lower()] = _reason(exc, "company")
+                    refused[key_of[name]] = _reason(exc, "company")
     kept = []
     for line, r in good:
-        key = r["company"].lower() if r["company"] else None
+        key = key_of[r["company"]] if r["company"] else None
         if key in refused:
             skipped.append({"line": line, "reason": refused[key]})
             continue
@@ -317,8 +350,8 @@ def _arrays(batch) -> dict:
 
 
 def _pair(batch, returned) -> list[dict]:
-    ids = {r["email"]: r["id"] for r in returned}
-    return [{"line": line, "id": ids[r["email"].lower()], "email": r["email"]} for line, r in batch]
+    ids = {r["email"]: r["id"] for r in returned}  # keyed by lower(email), the database's
+    return [{"line": line, "id": ids[r["key"]], "email": r["email"]} for line, r in batch]
 
 
 def _report(created, skipped, dry_run) -> dict:

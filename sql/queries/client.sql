@@ -147,19 +147,28 @@ select c.id,
   from client c
  where c.id = :id;
 
+-- name: may-import-clients$
+-- `client import`, before a row is read: may the caller create clients at
+-- all (any client, or their own)? The database still decides per row.
+select epic_events.has_permission('client:create')
+       or epic_events.has_permission('client:create:own');
+
 -- name: import-staff
 -- `client import`: who a sales_contact cell may name (an id or an email).
 -- Everyone reads the staff directory; the database still decides, per row,
 -- whom a client may be given to (RLS, and 0011's department trigger).
-select id, lower(email) as email, department, is_active
+select id, email, department, is_active
   from employee;
 
 -- name: existing-client-emails
--- `client import`: which of these emails (lower-cased) a client already has
--- (client_email_key, 0016: unique whatever the case). Everyone reads every client.
-select lower(email) as email, id
-  from client
- where lower(email) = any (:emails::text[]);
+-- `client import`: each email of the file with its key as the database sees
+-- it, lower(email) (client_email_key, 0016: unique whatever the case), and the
+-- client that already has it, if any. The key is the database's, not
+-- Python's: str.lower() differs from lower() for some letters (İ, final Σ).
+-- Everyone reads every client.
+select f.email, lower(f.email) as key, c.id
+  from unnest(:emails::text[]) as f (email)
+  left join client c on lower(c.email) = lower(f.email);
 
 -- name: import-clients
 -- `client import`: a batch of clients in one statement, the arrays read

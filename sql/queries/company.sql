@@ -69,11 +69,13 @@ delete from company
 returning id;
 
 -- name: find-companies-by-names
--- `client import`: the companies already known among the names of a file,
--- keyed by lower(name) as the unique index company_name_key is.
-select lower(name) as key, id
-  from company
- where lower(name) = any (:keys::text[]);
+-- `client import`: each company name of a file with its key as the unique
+-- index company_name_key sees it, lower(name) (the database's, not Python's
+-- str.lower(), which differs for some letters: İ, final Σ), and the company
+-- that already has it, if any.
+select f.name, lower(f.name) as key, co.id
+  from unnest(:names::text[]) as f (name)
+  left join company co on lower(co.name) = lower(f.name);
 
 -- name: create-companies
 -- `client import`: the new companies of a file, in one statement (management

@@ -166,7 +166,7 @@ def test_a_file_that_is_not_a_client_file_is_refused(cli, tmp_path):
     assert r.exit_code == 1 and "unknown column" in r.stderr
     r = cli("client", "import", _file(tmp_path, "full_name,email\nA,a@x.io,extra\n"), "--format", "json")
     assert r.exit_code == 1 and "2 cells" not in r.stderr
-    assert json.loads(r.stdout)["skipped"][0]["reason"] == "3 cells, the header has 2"
+    assert json.loads(r.stdout)["skipped"][0]["reason"] == "3 cell(s), the header has 2"
 
 
 def test_many_rows_go_in_batches_in_one_transaction(cli, tmp_path):
@@ -235,3 +235,97 @@ def test_the_progress_bar_shows_on_a_terminal_only(monkeypatch):
         assert progress.bar.tasks[1].completed == 10
     finally:
         progress.stop()
+
+
+# --- what a user trial found (issue 15's review) -----------------------------------------------
+
+
+def test_company_and_email_keys_are_the_databases_not_pythons(cli, tmp_path):
+    """str.lower() and PostgreSQL's lower() differ for some letters (İ gives 'i̇' in Python;
+    a final Σ gives 'ς'): a new company named so was created and left off its clients, a
+    second import then refused it as taken, and an email with İ crashed the import (exit 70).
+    The keys are the database's now."""
+    cli.login("sales")
+    path = _file(
+        tmp_path,
+        "full_name,email,company\n"
+        "Iz One,iz1@t.example,İzmir Travel\n"
+        "Sig One,sig1@t.example,ΟΔΥΣΣΕΑΣ\n"
+        "Uni One,İpek@t.example,\n",
+    )
+    report = cli.json("client", "import", path)
+    assert [c["line"] for c in report["created"]] == [2, 3, 4] and report["skipped"] == []
+    rows = {r["email"]: r for r in cli.json("client", "list", "--all", "--mine")}
+    assert rows["iz1@t.example"]["company_name"] == "İzmir Travel"
+    assert rows["sig1@t.example"]["company_name"] == "ΟΔΥΣΣΕΑΣ"
+    again = _file(tmp_path, "full_name,email,company\nIz Two,iz2@t.example,İzmir Travel\n", "again.csv")
+    report = cli.json("client", "import", again)
+    assert report["skipped"] == []
+    iz2 = next(r for r in cli.json("client", "list", "--all", "--mine") if r["email"] == "iz2@t.example")
+    assert iz2["company_id"] == rows["iz1@t.example"]["company_id"]
+    r = cli("client", "import", _file(tmp_path, "full_name,email\nUni Two,İPEK@t.example\n", "dup.csv"))
+    assert r.exit_code == 1 and "already has this email" in r.stdout + r.stderr
+
+
+def test_a_sales_contact_of_other_digits_is_no_employee_not_a_crash(cli, tmp_path):
+    cli.login("manager")
+    path = _file(tmp_path, "full_name,email,sales_contact\nSup Two,sup2@t.example,²\n")
+    r = cli("client", "import", path, "--format", "json")
+    assert r.exit_code == 1, r.stderr
+    assert json.loads(r.stdout)["skipped"] == [{"line": 2, "reason": "sales_contact: no employee ²"}]
+
+
+def test_management_leaving_the_sales_contact_empty_is_told_before_anything(cli, tmp_path):
+    """Empty means the importer, and a manager holds no clients: said per line, up front
+    (it was found at insert time, naming an employee id the user never typed)."""
+    cli.login("manager")
+    path = _file(tmp_path, "full_name,email,sales_contact,company\nOrph One,orph1@t.example,,Orphan Zeta\n")
+    r = cli("client", "import", path, "--skip-invalid", "--format", "json")
+    report = json.loads(r.stdout)
+    assert report["skipped"][0]["reason"].startswith("sales_contact: empty (you)")
+    assert _count(cli.world, "select count(*) from epic_events.company where name = 'Orphan Zeta'") == 0
+
+
+def test_support_is_refused_before_any_row_is_read(cli, tmp_path):
+    """Support may create no client: exit 3 whatever the file holds (a row naming a company
+    came back as a row error with PostgreSQL's own words, exit 1 or 0)."""
+    cli.login("support")
+    for text in ("full_name,email,company\nA,a@x.io,New Co\n", "full_name,email\n"):
+        r = cli("client", "import", _file(tmp_path, text), "--skip-invalid")
+        assert r.exit_code == 3 and "client:create" in r.stderr, (text, r.stderr)
+
+
+def test_a_quote_never_closed_is_refused_not_swallowed(cli, tmp_path):
+    cli.login("sales")
+    lines = ["full_name,email", "Good,good@x.io", '"Unterminated,ub1@t.example'] + [
+        f"Next {i},next{i}@x.io" for i in range(100)
+    ]
+    r = cli("client", "import", _file(tmp_path, "\n".join(lines) + "\n"), "--skip-invalid", "--dry-run")
+    assert r.exit_code == 1 and "line 3: a quoted cell is never closed" in r.stderr, r.stderr
+
+
+def test_a_column_given_twice_is_refused(cli, tmp_path):
+    cli.login("sales")
+    for header in ("full_name,email,email", "full_name,name,email", "full_name,email,company,company_name"):
+        cells = ",".join(["a@x.io" if "mail" in h else "A" for h in header.split(",")])
+        r = cli("client", "import", _file(tmp_path, f"{header}\n{cells}\n"))
+        assert r.exit_code == 1 and "all give" in r.stderr, (header, r.stderr)
+    assert _count(cli.world, "select count(*) from epic_events.client where email = 'a@x.io'") == 0
+
+
+def test_interrupted_while_reporting_says_the_import_was_committed(cli, tmp_path, monkeypatch):
+    """The commit comes before the report: a Ctrl-C (or a reader that stops) during the
+    report must not pass for an interrupted import, or a second run refuses every row."""
+    from epic_events.cli import client_import
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(client_import, "_emit", interrupted)
+    cli.login("sales")
+    r = cli("client", "import", _file(tmp_path, "full_name,email\nA,a@x.io\nB,b@x.io\n"))
+    assert r.exit_code == 130
+    assert "the import was committed (2 client(s) created)" in r.stderr
+    assert (
+        _count(cli.world, "select count(*) from epic_events.client where email in ('a@x.io', 'b@x.io')") == 2
+    )
