@@ -79,8 +79,20 @@ def get(name: str, default: str | None = None) -> str | None:
     return _file_settings().get(name) or default
 
 
+#: bcrypt's least cost, and about a second per login: the database's bound (0026).
+BCRYPT_ROUNDS = range(4, 15)
+
+
 def bcrypt_rounds() -> int:
-    return int(get("EPIC_EVENTS_BCRYPT_ROUNDS", "12"))
+    value = get("EPIC_EVENTS_BCRYPT_ROUNDS", "12") or "12"
+    if not (value.isascii() and value.isdigit() and int(value) in BCRYPT_ROUNDS):
+        from . import errors
+
+        raise errors.InvalidInput(
+            f"EPIC_EVENTS_BCRYPT_ROUNDS must be a whole number from {BCRYPT_ROUNDS.start}"
+            f" to {BCRYPT_ROUNDS.stop - 1} (got {value!r})"
+        )
+    return int(value)
 
 
 def phone_region() -> str:

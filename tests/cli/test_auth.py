@@ -587,3 +587,15 @@ def test_password_needs_a_login_and_a_valid_new_password(cli):
     r = change_password(cli, PASSWORD, "short")
     assert r.exit_code == 1 and "password" in r.stderr
     assert password_of(cli, "sales")[0] == SALT
+
+
+def test_a_bcrypt_cost_outside_what_the_database_takes_is_refused_before_anything(cli, monkeypatch):
+    """EPIC_EVENTS_BCRYPT_ROUNDS outside 4-14 (the database's bound, 0026): a clear message,
+    exit 1, the password unchanged (not a constraint error from the database)."""
+    cli.login("sales")
+    for value in ("15", "3", "twelve", "١٢"):
+        monkeypatch.setenv("EPIC_EVENTS_BCRYPT_ROUNDS", value)
+        r = change_password(cli, PASSWORD)
+        assert r.exit_code == 1, r.stderr
+        assert "EPIC_EVENTS_BCRYPT_ROUNDS must be a whole number from 4 to 14" in r.stderr
+        assert password_of(cli, "sales")[0] == SALT

@@ -18,7 +18,7 @@ from psycopg import errors
 from tests import pg
 from tests.db.helpers import BUSINESS_TABLES, admin_all, admin_exec, admin_value, authenticator, snapshot
 from tests.security.insider import claims_of, real_key, request, sign, who
-from tests.world import PASSWORD, ROLE, STAFF, World, login
+from tests.world import PASSWORD, ROLE, SALT, STAFF, VERIFIER, World, login
 
 DEPARTMENT_ROLES = ("epic_management", "epic_sales", "epic_support")
 SECRET_TABLES = ("session", "session_token", "signing_key", "auth_secret", "login_attempt")
@@ -1030,3 +1030,98 @@ def test_the_version_ignores_a_shadowing_table_in_pg_temp(db):
         conn.execute("insert into pg_temp._yoyo_migration values ('9999_forged')")
         assert conn.execute("select epic_events.schema_version()").fetchone()[0] == database.expected_schema()
         conn.execute("rollback")
+
+
+# --- the red team's third round (0026) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", DEPARTMENT_ROLES)
+@pytest.mark.parametrize(
+    "amount, contract",
+    [("9999999", "contract"), ("-9999999", "contract"), ("1", None)],
+    ids=["above what is due", "a correction above what was paid", "a contract that does not exist"],
+)
+def test_a_payment_without_a_login_tells_no_balance(world, role, amount, contract):
+    """payment's BEFORE INSERT trigger runs as the owner, before RLS: with SET ROLE and no
+    token it told every contract's balance ("more than the 600.00 still due") and which
+    contract ids exist. Now it refuses first, saying nothing of the contract."""
+    contract_id = world.ids[contract] if contract else 2**40
+    before = snapshot(world.db, "payment")
+    with authenticator(world.db) as c:
+        with pytest.raises(errors.InsufficientPrivilege) as raised:
+            with c.transaction():
+                c.execute(f"set local role {role}")
+                c.execute(
+                    "insert into epic_events.payment (contract_id, amount, method) values (%s, %s, 'cash')",
+                    (contract_id, amount),
+                )
+    # Support holds no INSERT on payment: refused before the trigger.
+    assert raised.value.diag.message_primary in (
+        "not logged in: no request was checked in this transaction",
+        "permission denied for table payment",
+    )
+    assert raised.value.diag.message_detail is None
+    assert snapshot(world.db, "payment") == before
+
+
+def test_a_payment_inside_a_checked_request_is_still_checked_against_the_ledger(world):
+    """The control: logged in, the same trigger refuses what is above the amount due."""
+    with pytest.raises(errors.CheckViolation, match="still due"):
+        world.as_("sales").run(
+            "insert into epic_events.payment (contract_id, amount, method) values (%s, 9999999, 'cash')",
+            (world.ids["contract"],),
+        )
+
+
+def test_employee_numbers_past_99999_keep_every_digit(world):
+    """lpad(n, 5) cut EE100000 to EE10000: past 99999 each new number repeated an old one,
+    and the shared DSN (management's USAGE on the sequence, no login) could get there
+    with nextval(). Numbers keep their digits; burning some leaves gaps only."""
+    with authenticator(world.db) as c:
+        with c.transaction():
+            c.execute("set local role epic_management")
+            assert c.execute("select epic_events.current_employee_id()").fetchone()[0] is None
+            c.execute("select nextval('epic_events.employee_number_seq')")  # one of the 100,000
+    admin_exec(world.db, "select setval('epic_events.employee_number_seq', 99999)")  # and the rest
+    manager = world.as_("manager")
+    numbers = []
+    for n in (1, 2):
+        row = manager.one(
+            "insert into epic_events.employee (full_name, email, department, password_salt, password_verifier)"
+            " values (%s, %s, 'support', %s, %s) returning employee_number",
+            (f"Hire {n}", f"hire{n}@epic.test", SALT, VERIFIER),
+        )
+        numbers.append(row["employee_number"])
+    assert numbers == ["EE100000", "EE100001"]
+    # The first ones keep their five digits.
+    assert admin_value(world.db, "select min(employee_number) from epic_events.employee") == "EE00001"
+
+
+@pytest.mark.parametrize("cost", ["03", "15", "31", "99"])
+def test_a_salt_of_any_cost_is_refused(world, cost):
+    """An account at cost 31 made login hash for hours and, as the newest account, set the
+    cost unknown emails were told. The cost is 04-14, whoever writes the salt."""
+    salt = f"$2b${cost}$" + "a" * 22
+    before = snapshot(world.db, "employee")
+    with pytest.raises(errors.CheckViolation, match="employee_password_salt_cost_bounded"):
+        world.as_("manager").run(
+            "insert into epic_events.employee (full_name, email, department, password_salt, password_verifier)"
+            " values ('Slow Hire', 'slow@epic.test', 'sales', %s, %s)",
+            (salt, VERIFIER),
+        )
+    with pytest.raises(errors.CheckViolation, match="employee_password_salt_cost_bounded"):
+        world.as_("sales").run("select epic_events.change_own_password(%s, sha256('x'))", (salt,))
+    assert snapshot(world.db, "employee") == before
+
+
+def test_the_newest_account_does_not_choose_the_cost_unknown_emails_are_told(world, conn):
+    """Unknown emails get the cost most accounts have: one account at another cost (the
+    newest, or one that changed its password) moves nothing."""
+    unknown = conn.execute("select epic_events.auth_login_salt('nobody@epic.test')").fetchone()[0]
+    assert unknown[4:6] == SALT[4:6] == "04"
+    world.as_("manager").run(
+        "insert into epic_events.employee (full_name, email, department, password_salt, password_verifier)"
+        " values ('Newest Hire', 'newest@epic.test', 'sales', %s, %s)",
+        ("$2b$14$" + "a" * 22, VERIFIER),
+    )
+    assert conn.execute("select epic_events.auth_login_salt('nobody@epic.test')").fetchone()[0] == unknown
