@@ -130,10 +130,16 @@ def stream(batches, fmt: str, columns: list[Column]) -> None:
     """--all: rows written batch by batch as they arrive, never all in memory. The
     output is exactly what to_csv / to_json would write for the same rows at once."""
     import csv
+    import itertools
     import json
 
     out = sys.stdout
     keys = [c.key for c in columns]
+    # The first batch before the first byte: a server-side cursor opens at its first
+    # fetch, so a refusal (no right to read) must come before a header is written.
+    batches = iter(batches)
+    first = next(batches, None)
+    batches = itertools.chain([first], batches) if first is not None else iter(())
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(keys)

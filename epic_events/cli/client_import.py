@@ -1,8 +1,9 @@
 """client import FILE.csv: many clients at once, checked as `client create` checks one.
 
 The file's first line names its columns: `full_name` (or `name`), `email`,
-`phone`, `company` (or `company_name`), and for management `sales_contact` (an
-employee id or email; empty: the importer). Each row is parsed and normalised
+`phone`, `company` (or `company_name`), and `sales_contact` (an employee id or
+email; for sales, empty or their own; management names a sales employee on
+every row). Each row is parsed and normalised
 as `client create` does (validate.py), then checked against the database's
 state (emails already taken, whatever their case; sales contacts that exist),
 before anything is written. Then, in ONE transaction: the companies named that
@@ -67,8 +68,9 @@ def import_(app, file, dry_run, skip_invalid, fmt):
     """Import clients from a CSV file (a header line, then one client a line).
 
     Columns: full_name (or name), email, phone, company (created if new), and
-    sales_contact (management: an employee id or email; empty: you). Sales
-    import clients of their own. Every row is checked before anything is
+    sales_contact (an active sales employee's id or email: management names
+    one on every row; sales leave it empty or name themselves: they import
+    clients of their own). Every row is checked before anything is
     written, and the import is all or nothing unless --skip-invalid.
 
     \b
@@ -140,6 +142,7 @@ def _read(file: str) -> list[tuple[int, dict]]:
                 if needed not in keys:
                     raise errors.InvalidInput(f"FILE: no {needed} column")
             last = reader.line_num
+            start = last + 1  # where the next record begins, if it fails
             for record in reader:
                 line, last = last + 1, reader.line_num
                 start = last + 1  # where the next record begins, if it fails
@@ -278,9 +281,10 @@ def _with_companies(tx, good, skipped):
     ids: dict[str, int] = {}
     for c in tx.run("company.find_companies_by_names", {"names": given}) if given else []:
         key_of[c["name"]] = c["key"]
-        names.setdefault(c["key"], c["name"])
         if c["id"] is not None:
             ids[c["key"]] = c["id"]
+    for name in given:  # in the file's order: a new company is spelt as its first line has it
+        names.setdefault(key_of[name], name)
     new = [name for key, name in names.items() if key not in ids]
     refused: dict[str, str] = {}
     if new:

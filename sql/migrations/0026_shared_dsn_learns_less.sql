@@ -6,10 +6,13 @@
 --      to any department, no login, an INSERT into payment read every
 --      contract's balance from its messages ("a payment of 9999999.00 is more
 --      than the 4200.00 still due on contract 19") and which contract ids
---      exist. It now refuses, before reading anything, a department role
---      whose request is not checked. (Inside a checked request a department
---      reads every contract anyway; the owner's own inserts, an opening
---      balance or a migration, are not a department role's.)
+--      exist. It now refuses, before reading anything, a caller with no
+--      checked request unless their login may act as the owner. (Inside a
+--      checked request a department reads every contract anyway; the
+--      owner's own inserts, an opening balance in a checked request or a
+--      migration by an admin, pass.) Not the role in use: the caller can
+--      change it half-way through the INSERT (set_config('role', …) in a
+--      subquery), after the privilege check and before this trigger.
 --   2. employee.employee_number was 'EE' || lpad(n, 5, '0'): lpad cuts, so
 --      past 99999 every new number repeated an old one and `employee create`
 --      failed on the unique constraint. Management's USAGE on the sequence
@@ -23,7 +26,10 @@
 --      12), and a mistyped email made `login` hash for hours. The cost is now
 --      04-14 (bcrypt's least to about a second per login; the CLI's
 --      EPIC_EVENTS_BCRYPT_ROUNDS, default 12, says the same), and unknown
---      emails get the cost most accounts have: no one account decides it.
+--      emails get the cost most accounts have, so the newest account no longer
+--      sets it (an account at another cost can still be told from an unknown
+--      email, as before). auth_login_salt() now does the same work for a known
+--      and an unknown email, so its time tells less.
 
 -- Fail fast instead of queueing behind live traffic (and blocking it):
 -- each statement waits at most 5s for a lock and runs at most a minute.
@@ -40,12 +46,14 @@ declare
     total numeric(12, 2);
     paid  numeric(12, 2);
 begin
-    -- current_setting('role') is the role the caller SET (current_user is
-    -- the owner here). Nothing below may answer a department role that is
-    -- not inside a checked request: RLS would refuse the row, but only after
-    -- this trigger has spoken.
-    if current_setting('role') in ('epic_management', 'epic_sales', 'epic_support')
-       and epic_events.current_employee_id() is null then
+    -- Nothing below may answer a caller outside a checked request: RLS would
+    -- refuse the row, but only after this trigger has spoken. Not
+    -- current_setting('role'): the caller can switch it inside the statement.
+    -- session_user is the login (only a superuser changes it); an admin who
+    -- may act as the owner (migrations) passes. A role switched inside a
+    -- checked request makes current_employee_id() raise: refused too.
+    if epic_events.current_employee_id() is null
+       and not pg_has_role(session_user, 'epic_owner', 'member') then
         raise exception 'not logged in: no request was checked in this transaction'
             using errcode = 'insufficient_privilege';
     end if;
@@ -92,8 +100,26 @@ alter table epic_events.employee
     alter column employee_number
     set default 'EE' || to_char(nextval('epic_events.employee_number_seq'), 'FM99999999999999900000');
 
--- 3. The cost, bounded. A salt of another shape is employee_password_salt_is_bcrypt's
--- to refuse (0015), under its own name.
+-- 3. The cost, bounded. Accounts set up before with a cost of 15 or more
+-- would fail the constraint: said, with what to do, instead of a bare error.
+do $$
+declare
+    outside bigint;
+begin
+    select count(*) into outside
+      from epic_events.employee
+     where password_salt ~ '^\$2[aby]\$[0-9]{2}\$'
+       and substr(password_salt, 5, 2) not between '04' and '14';
+    if outside > 0 then
+        raise exception '0026: % account(s) have a bcrypt cost outside 04-14', outside
+            using hint = 'Reset their passwords (epic-events employee update ID --reset-password) with'
+                         ' EPIC_EVENTS_BCRYPT_ROUNDS between 4 and 14, then apply again.';
+    end if;
+end
+$$;
+
+-- A salt of another shape is employee_password_salt_is_bcrypt's to refuse
+-- (0015), under its own name.
 alter table epic_events.employee
     -- Checked at once: one row per employee, read in a moment under the lock.
     -- squawk-ignore constraint-missing-not-valid
@@ -110,14 +136,13 @@ declare
     salt   text;
     cost   text;
     secret bytea;
+    fake   text;
 begin
-    select e.password_salt into salt from epic_events.employee e where lower(e.email) = lower(p_email);
-    if salt is not null then
-        return salt;
-    end if;
-    -- The most common cost (ties: the higher), deactivated accounts included
-    -- since their salts are handed out too: an account's own password change
-    -- cannot move it.
+    -- The fake salt is made for every email, known or not, so that both take
+    -- the same work and the time of the answer tells less.
+    -- Its cost: the most common one (ties: the higher), deactivated accounts
+    -- included since their salts are handed out too. One account changing
+    -- its own cost moves it only where few accounts tie.
     select coalesce((select substr(e.password_salt, 5, 2)
                        from epic_events.employee e
                       group by substr(e.password_salt, 5, 2)
@@ -125,10 +150,12 @@ begin
                       limit 1), '12') into cost;
     select s.secret into secret from epic_events.auth_secret s where s.purpose = 'fake_salt';
     -- 16 bytes in bcrypt's base64 (its own alphabet, same bit order): 22 characters.
-    return '$2b$' || cost || '$' || translate(
+    fake := '$2b$' || cost || '$' || translate(
         left(encode(substring(sha256(secret || convert_to(lower(coalesce(p_email, '')), 'UTF8')) from 1 for 16),
                     'base64'), 22),
         'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
         './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789');
+    select e.password_salt into salt from epic_events.employee e where lower(e.email) = lower(p_email);
+    return coalesce(salt, fake);
 end
 $$;

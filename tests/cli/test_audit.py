@@ -190,3 +190,12 @@ def test_a_department_cannot_purge(cli):
     manager = cli.world.as_("manager")
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied for function"):
         manager.run("select epic_events.purge_audit_log('2020-01-01')")
+
+
+def test_all_refused_writes_nothing_not_even_a_header(cli):
+    """The cursor opens at its first fetch: the refusal must come before the csv header
+    or the json bracket (a header-only audit.csv looked like an empty trail)."""
+    cli.login("sales")
+    for fmt in ("csv", "json"):
+        r = cli("audit", "--all", "--format", fmt)
+        assert (r.exit_code, r.stdout) == (3, ""), (fmt, r.stderr)

@@ -302,6 +302,9 @@ def test_a_quote_never_closed_is_refused_not_swallowed(cli, tmp_path):
     ]
     r = cli("client", "import", _file(tmp_path, "\n".join(lines) + "\n"), "--skip-invalid", "--dry-run")
     assert r.exit_code == 1 and "line 3: a quoted cell is never closed" in r.stderr, r.stderr
+    first = "\n".join(lines[:1] + lines[2:]) + "\n"  # the unclosed quote on the first data line
+    r = cli("client", "import", _file(tmp_path, first, "first.csv"), "--dry-run")
+    assert r.exit_code == 1 and "line 2: a quoted cell is never closed" in r.stderr, r.stderr
 
 
 def test_a_column_given_twice_is_refused(cli, tmp_path):
@@ -329,3 +332,14 @@ def test_interrupted_while_reporting_says_the_import_was_committed(cli, tmp_path
     assert (
         _count(cli.world, "select count(*) from epic_events.client where email in ('a@x.io', 'b@x.io')") == 2
     )
+
+
+def test_a_new_company_is_spelt_as_its_first_line_has_it(cli, tmp_path):
+    cli.login("sales")
+    lines = ["full_name,email,company"] + [
+        f"P{i},p{i}@x.io,{name}" for i, name in enumerate(["Zeta Works", "ZETA WORKS", "zeta works"] * 20)
+    ]
+    report = cli.json("client", "import", _file(tmp_path, "\n".join(lines) + "\n"))
+    assert len(report["created"]) == 60
+    assert _count(cli.world, "select count(*) from epic_events.company where name = 'Zeta Works'") == 1
+    assert _count(cli.world, "select count(*) from epic_events.company where lower(name) = 'zeta works'") == 1

@@ -157,3 +157,25 @@ def test_each_rollback_restores_the_catalog_and_each_migration_reruns(empty_data
         assert differences(applied, catalog(dsn)) == {}, f"re-applying {expected_id}"
         before = applied
     assert migrations.pending(dsn) == []
+
+
+def test_0026_says_which_accounts_keep_it_from_applying(empty_database):
+    """A deployment whose accounts were set up with a bcrypt cost of 15 or more (the CLI
+    accepted any cost before): 0026 stops with the count and what to do, not a bare
+    check violation, and applies once those passwords are reset."""
+    dsn = empty_database
+    while apply_next(dsn) != "0025_cheaper_request_checks":
+        pass
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "insert into epic_events.employee (full_name, email, department, password_salt, password_verifier)"
+            " values ('Slow Salt', 'slow@epic.test', 'management', %s, sha256('x'))",
+            ("$2b$15$" + "a" * 22,),
+        )
+    with pytest.raises(Exception) as raised:
+        apply_next(dsn)
+    assert "0026: 1 account(s) have a bcrypt cost outside 04-14" in str(raised.value)
+    assert migrations.pending(dsn)[0] == "0026_shared_dsn_learns_less"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("update epic_events.employee set password_salt = %s", ("$2b$12$" + "a" * 22,))
+    assert apply_next(dsn) == "0026_shared_dsn_learns_less"

@@ -1035,29 +1035,47 @@ def test_the_version_ignores_a_shadowing_table_in_pg_temp(db):
 # --- the red team's third round (0026) -------------------------------------------------------------
 
 
+#: The INSERT as the department role, plainly, or with the role switched half-way through
+#: the statement (after the privilege check, before the trigger): the trigger must not
+#: trust the role in use.
+PAYMENT_INSERTS = {
+    "plain": "insert into epic_events.payment (contract_id, amount, method) values (%s, %s, 'cash')",
+    "role switched half-way": "insert into epic_events.payment (contract_id, amount, method)"
+    " select %s, %s, 'cash' from (select set_config('role', 'none', true) offset 0) as switch",
+}
+
+
+@pytest.mark.parametrize(
+    "how, logged_in",
+    [("plain", False), ("role switched half-way", False), ("role switched half-way", True)],
+    ids=["no login", "no login, role switched half-way", "logged in, role switched half-way"],
+)
 @pytest.mark.parametrize("role", DEPARTMENT_ROLES)
 @pytest.mark.parametrize(
     "amount, contract",
     [("9999999", "contract"), ("-9999999", "contract"), ("1", None)],
     ids=["above what is due", "a correction above what was paid", "a contract that does not exist"],
 )
-def test_a_payment_without_a_login_tells_no_balance(world, role, amount, contract):
+def test_a_payment_without_a_login_tells_no_balance(world, role, amount, contract, how, logged_in):
     """payment's BEFORE INSERT trigger runs as the owner, before RLS: with SET ROLE and no
     token it told every contract's balance ("more than the 600.00 still due") and which
-    contract ids exist. Now it refuses first, saying nothing of the contract."""
+    contract ids exist. Now it refuses first, saying nothing of the contract, whatever role
+    the caller switches to inside the statement."""
+    key = {"epic_management": "manager", "epic_sales": "sales", "epic_support": "support"}[role]
     contract_id = world.ids[contract] if contract else 2**40
     before = snapshot(world.db, "payment")
     with authenticator(world.db) as c:
         with pytest.raises(errors.InsufficientPrivilege) as raised:
             with c.transaction():
-                c.execute(f"set local role {role}")
-                c.execute(
-                    "insert into epic_events.payment (contract_id, amount, method) values (%s, %s, 'cash')",
-                    (contract_id, amount),
-                )
+                if logged_in:
+                    assert request(c, role, world.as_(key).access_token)
+                else:
+                    c.execute(f"set local role {role}")
+                c.execute(PAYMENT_INSERTS[how], (contract_id, amount))
     # Support holds no INSERT on payment: refused before the trigger.
     assert raised.value.diag.message_primary in (
         "not logged in: no request was checked in this transaction",
+        "the role in use changed after check_request() in this transaction",
         "permission denied for table payment",
     )
     assert raised.value.diag.message_detail is None
