@@ -84,7 +84,7 @@ BCRYPT_ROUNDS = range(4, 15)
 
 
 def bcrypt_rounds() -> int:
-    value = get("EPIC_EVENTS_BCRYPT_ROUNDS", "12") or "12"
+    value = get("EPIC_EVENTS_BCRYPT_ROUNDS", "12")
     if not (value.isascii() and value.isdigit() and int(value) in BCRYPT_ROUNDS):
         from . import errors
 

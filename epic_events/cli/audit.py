@@ -119,19 +119,12 @@ def _stream(tx, parameters: dict, fmt: str) -> None:
     other lists' --all, options.stream_all): written batch by batch as they arrive, so
     memory stays flat whatever the size of the trail; one snapshot, so a row written
     meanwhile is neither skipped nor doubled. A table needs every row to lay itself
-    out: it stops at TABLE_ALL_MAX rows and asks for csv or json."""
+    out: it is refused past TABLE_ALL_MAX rows (options.rows_for_a_table)."""
     from .. import render
 
     batches = tx.stream("audit.list_entries", parameters)
     if fmt == "table":
-        rows: list[dict] = []
-        for batch in batches:
-            rows.extend(batch)
-            if len(rows) > options.TABLE_ALL_MAX:
-                raise errors.InvalidInput(
-                    f"--all: more than {options.TABLE_ALL_MAX:,} rows do not make a table; "
-                    "use --format csv or --format json, which stream every row"
-                )
+        rows = options.rows_for_a_table(batches)
         caption = f"{len(rows):,} rows" if rows else ""
         emit([_for_people(r) for r in rows], fmt, TABLE, title="Audit trail", caption=caption)
     elif fmt == "csv":

@@ -132,7 +132,7 @@ def _read(file: str) -> list[tuple[int, dict]]:
                     f"FILE: unknown column(s) {', '.join(map(repr, unknown))}; expected "
                     "full_name, email, phone, company, sales_contact"
                 )
-            for key in set(keys):
+            for key in dict.fromkeys(keys):  # in the header's order
                 given = [h for h, k in zip(header, keys, strict=True) if k == key]
                 if len(given) > 1:
                     raise errors.InvalidInput(

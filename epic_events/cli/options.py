@@ -181,14 +181,7 @@ def stream_all(
             return
         batches = tx.stream(query, parameters(tx))
         if fmt == "table":
-            rows = []
-            for batch in batches:
-                rows.extend(batch)
-                if len(rows) > TABLE_ALL_MAX:
-                    raise errors.InvalidInput(
-                        f"--all: more than {TABLE_ALL_MAX:,} rows do not make a table; "
-                        "use --format csv or --format json, which stream every row"
-                    )
+            rows = rows_for_a_table(batches)
             render.emit(
                 rows, fmt, table_columns, title=title, caption=f"{len(rows):,} rows" if rows else None
             )
@@ -196,6 +189,20 @@ def stream_all(
         render.stream(batches, fmt, record_columns)
 
     app.run(work)
+
+
+def rows_for_a_table(batches) -> list[dict]:
+    """--all in a table: every row (Rich lays a table out from all of them), refused
+    past TABLE_ALL_MAX rows."""
+    rows: list[dict] = []
+    for batch in batches:
+        rows.extend(batch)
+        if len(rows) > TABLE_ALL_MAX:
+            raise errors.InvalidInput(
+                f"--all: more than {TABLE_ALL_MAX:,} rows do not make a table; "
+                "use --format csv or --format json, which stream every row"
+            )
+    return rows
 
 
 def password_stdin_option(fn):
